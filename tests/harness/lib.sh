@@ -1,0 +1,199 @@
+# shellcheck shell=bash
+# Test harness: each test gets its own swtpm (and later agentd, agentd-ca) on
+# free loopback ports in a private temporary directory, stopped by the PID it
+# started, never by name. Source this file, then call harness_init.
+#
+#   harness_init            make $T (temp dir) and install the cleanup trap
+#   swtpm_start [--no-ek]   start a TPM 2.0 simulator; sets SWTPM_PID, SWTPM_PORT,
+#                           SWTPM_TCTI (swtpm:host=127.0.0.1,port=N), SWTPM_EK_CA
+#                           (test vendor root PEM), SWTPM_EK_ISSUER (its issuer)
+#                           (the mssim TCTI cannot drive swtpm 0.7: its control
+#                           port does not speak the simulator platform protocol)
+#   swtpm_restart           stop and start the same simulator state (a TPM reboot)
+#   harness_track PID       stop PID at exit too
+#   free_port               print a loopback TCP port nobody listens on
+#   die MSG                 print and exit 1
+set -o pipefail
+
+HARNESS_PIDS=()
+
+die() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+harness_cleanup() {
+    local pid
+    for pid in "${HARNESS_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${HARNESS_PIDS[@]}"; do
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [[ -n ${T:-} && -d $T && ${HARNESS_KEEP:-0} != 1 ]]; then
+        rm -rf "$T"
+    fi
+}
+
+harness_init() {
+    T=$(mktemp -d "${TMPDIR:-/tmp}/agentd-test.XXXXXX")
+    chmod 0755 "$T" # tests may run helpers as other uids
+    trap harness_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+harness_track() {
+    HARNESS_PIDS+=("$1")
+}
+
+port_busy() {
+    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
+}
+
+# Two consecutive free ports (swtpm needs PORT and PORT+1), picked at random in
+# the ephemeral range so parallel tests rarely collide; swtpm itself refuses a
+# port that became busy, and swtpm_start retries.
+free_port_pair() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        if ! port_busy "$p" && ! port_busy $((p + 1)); then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+free_port() {
+    free_port_pair
+}
+
+# Manufacture a TPM state once per test: EK key pairs plus an RSA-2048 EK
+# certificate (NV 0x01c00002) and ECC P-384 EK certificate (NV 0x01c00016)
+# signed by a private "vendor" CA in $T/swtpm/ca.
+swtpm_manufacture() {
+    local st=$T/swtpm ek=${1:-1}
+    mkdir -p "$st/tpm" "$st/ca" "$st/ekcerts"
+    cat >"$st/ca/swtpm-localca.conf" <<EOC
+statedir = $st/ca
+signingkey = $st/ca/signkey.pem
+issuercert = $st/ca/issuercert.pem
+certserial = $st/ca/certserial
+EOC
+    cat >"$st/ca/swtpm_setup.conf" <<EOC
+create_certs_tool = /usr/bin/swtpm_localca
+create_certs_tool_config = $st/ca/swtpm-localca.conf
+create_certs_tool_options = /etc/swtpm-localca.options
+active_pcr_banks = sha256
+EOC
+    local args=(--tpm2 --tpmstate "$st/tpm" --config "$st/ca/swtpm_setup.conf"
+        --pcr-banks sha256 --overwrite --logfile "$st/swtpm_setup.log")
+    if [[ $ek == 1 ]]; then
+        args+=(--create-ek-cert --create-platform-cert --write-ek-cert-files "$st/ekcerts")
+    else
+        args+=(--createek)
+    fi
+    swtpm_setup "${args[@]}" >/dev/null 2>&1 || {
+        cat "$st/swtpm_setup.log" >&2
+        die "swtpm_setup failed"
+    }
+}
+
+swtpm_launch() {
+    local st=$T/swtpm port
+    for _ in $(seq 1 10); do
+        port=$(free_port_pair) || die "no free port pair"
+        rm -f "$st/swtpm.pid"
+        if swtpm socket --tpm2 \
+            --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+            --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+            --tpmstate dir="$st/tpm" \
+            --flags not-need-init,startup-clear \
+            --log file="$st/swtpm.log",level=1 \
+            --pid file="$st/swtpm.pid" \
+            --daemon 2>>"$st/swtpm.err"; then
+            for _ in $(seq 1 100); do
+                [[ -s $st/swtpm.pid ]] && break
+                sleep 0.02
+            done
+            SWTPM_PID=$(cat "$st/swtpm.pid")
+            harness_track "$SWTPM_PID"
+            SWTPM_PORT=$port
+            SWTPM_TCTI="swtpm:host=127.0.0.1,port=$port"
+            export SWTPM_PID SWTPM_PORT SWTPM_TCTI
+            # Wait until it answers.
+            for _ in $(seq 1 100); do
+                if tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1; then
+                    return 0
+                fi
+                sleep 0.05
+            done
+            die "swtpm on port $port did not answer (see $st/swtpm.log)"
+        fi
+    done
+    die "could not start swtpm (see $st/swtpm.err)"
+}
+
+swtpm_start() {
+    local ek=1
+    [[ ${1:-} == --no-ek ]] && ek=0
+    [[ -n ${T:-} ]] || harness_init
+    swtpm_manufacture "$ek"
+    SWTPM_EK_CA=$T/swtpm/ca/swtpm-localca-rootca-cert.pem
+    SWTPM_EK_ISSUER=$T/swtpm/ca/issuercert.pem
+    export SWTPM_EK_CA SWTPM_EK_ISSUER
+    swtpm_launch
+}
+
+swtpm_stop() {
+    [[ -n ${SWTPM_PID:-} ]] || return 0
+    kill "$SWTPM_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$SWTPM_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    kill -9 "$SWTPM_PID" 2>/dev/null || true
+    SWTPM_PID=
+}
+
+# A TPM reboot: the state survives, transient objects and sessions do not.
+# The port changes (the old one may linger in TIME_WAIT); callers re-read
+# SWTPM_TCTI, or use swtpm_restart_same_port.
+swtpm_restart() {
+    swtpm_stop
+    swtpm_launch
+}
+
+# Restart on the same port, as a TPM that reboots under a running daemon.
+swtpm_restart_same_port() {
+    local st=$T/swtpm port=$SWTPM_PORT
+    swtpm_stop
+    for _ in $(seq 1 100); do
+        port_busy "$port" || port_busy $((port + 1)) || break
+        sleep 0.05
+    done
+    swtpm socket --tpm2 \
+        --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+        --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+        --tpmstate dir="$st/tpm" \
+        --flags not-need-init,startup-clear \
+        --log file="$st/swtpm.log",level=1 \
+        --pid file="$st/swtpm.pid" \
+        --daemon || die "swtpm restart on port $port failed"
+    for _ in $(seq 1 100); do
+        [[ -s $st/swtpm.pid ]] && break
+        sleep 0.02
+    done
+    SWTPM_PID=$(cat "$st/swtpm.pid")
+    harness_track "$SWTPM_PID"
+    for _ in $(seq 1 100); do
+        tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    die "restarted swtpm did not answer"
+}
