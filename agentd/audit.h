@@ -1,0 +1,160 @@
+/*
+ * Audit log: one JSON object per line for every decision, hash-chained.
+ *
+ * Line format (keys in this order, absent values are JSON null):
+ *   {"seq":N,"time":"2026-01-02T03:04:05.678Z","pid":..,"uid":..,"gid":..,
+ *    "exe":"..","exe_sha256":"<hex>","entry":"..","spiffe_id":"..","op":"sign",
+ *    "key":"..","mechanism":"ECDSA_SHA256","data_sha256":"<hex>",
+ *    "decision":"allow","reason":"allowed","prev":"<hex>"}
+ * seq starts at 1 and grows by one per record, across rotated files. prev is
+ * the hex SHA-256 of the previous record's line bytes without its '\n' (64
+ * zeros for the very first record ever). The data itself is never logged.
+ *
+ * Files: path is the current file; rotation renames path -> path.1 -> ... ->
+ * path.<keep> (the oldest beyond keep is deleted), and the first record of the
+ * new file chains to the last record of the rotated one. path.head holds
+ * {"seq":N,"hash":"<hex>"} of the newest record, replaced atomically (temp,
+ * fsync, rename, fsync dir) on rotation, on audit_close() and every
+ * AUDIT_HEAD_EVERY records. Files are 0600; a missing directory is created 0700.
+ *
+ * Durability: audit_append() issues the whole line with one write() to an
+ * O_APPEND fd. With CONF_AUDIT_SYNC_WRITE the line is in the kernel before
+ * audit_append() returns (and so before the daemon replies): it survives
+ * kill -9 of the daemon, but a power cut or kernel crash can lose the last
+ * records (up to the filesystem's writeback interval) or leave a torn last
+ * line. With CONF_AUDIT_SYNC_FSYNC, fdatasync() runs before returning, so a
+ * record whose reply went out survives a power cut too.
+ *
+ * Torn tail: a crash can leave a partial last line (no '\n'). audit_open()
+ * detects it, reports it via audit_open_note(), cuts the file back to the end
+ * of the last complete line (that record's reply was never sent, since the
+ * reply follows a complete append) and continues the chain from that line.
+ *
+ * What the chain and the head file detect (audit_verify): an edited record,
+ * a removed record, a reordered record, a seq gap, a torn line, and removal of
+ * the newest records up to the last head update. What remains undetectable:
+ * removal of records written after the last head update (at most
+ * AUDIT_HEAD_EVERY - 1 records, fewer after a clean shutdown) together with
+ * the same rewrite of path.head by someone who can write both files; deletion
+ * of the oldest rotated files (the oldest kept file's first prev cannot be
+ * checked); and a consistent rewrite of the whole chain plus head by an
+ * attacker with write access (the chain is not signed; shipping lines off the
+ * host is what defends against root).
+ *
+ * Thread-safety: none; the daemon calls this from its event-loop thread.
+ */
+#ifndef AGENTD_AUDIT_H
+#define AGENTD_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "err.h"
+
+#define AUDIT_HEAD_EVERY 64  /* path.head is rewritten at least every this many records */
+#define AUDIT_LINE_MAX 65536 /* longest line written or accepted by verify */
+#define AUDIT_KEEP_MAX 1000  /* rotated files */
+
+/* One decision. Strings are borrowed for the call; NULL is written as null. */
+struct audit_record {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    const char *exe;
+    const uint8_t *exe_sha256; /* 32 bytes or NULL */
+    const char *entry;         /* matched entry name, NULL when none */
+    const char *spiffe_id;
+    const char *op; /* policy_op_name() or an admin op name */
+    const char *key;
+    const char *mechanism;      /* mechanism name ("ECDSA_SHA256"), NULL when none */
+    const uint8_t *data_sha256; /* 32 bytes: SHA-256 of the input data, or NULL */
+    const char *decision;       /* policy_verdict_name() */
+    const char *reason;         /* policy_reason_name() */
+};
+
+struct audit;
+
+/*
+ * Open (create) the log at path and continue its chain: from the last
+ * complete line of path, or of path.1 when path is empty or missing. Caller
+ * owns *ret (audit_close). Returns AD_ERR_SYSTEM on I/O errors,
+ * AD_ERR_CORRUPT when the last complete line is not a record we wrote.
+ */
+AD_MUST_CHECK int audit_open(const char *path, uint64_t rotate_bytes, uint32_t keep,
+                             enum conf_audit_sync sync, struct audit **ret);
+
+/*
+ * Append one record (assigns seq, time, prev), rotating first when the line
+ * would take the file past rotate_bytes. Returns AD_OK only when the whole
+ * line was written (and synced with CONF_AUDIT_SYNC_FSYNC); otherwise
+ * AD_ERR_SYSTEM (disk full, EIO, ...) or AD_ERR_NOMEM, and the daemon must
+ * deny the request (fail closed). After a failed or short write the chain
+ * state is unchanged; a short write leaves a torn line that the next
+ * audit_open() cuts off, and further appends on this handle fail until then.
+ */
+AD_MUST_CHECK int audit_append(struct audit *a, const struct audit_record *r);
+
+/* Write path.head now (atomically). */
+AD_MUST_CHECK int audit_write_head(struct audit *a);
+
+/* Write the head (clean shutdown), close and free. NULL is fine. */
+int audit_close(struct audit *a);
+
+/* seq the next record will get. */
+uint64_t audit_next_seq(const struct audit *a);
+
+/* A note from audit_open() worth logging (torn tail cut), or NULL. Borrowed. */
+const char *audit_open_note(const struct audit *a);
+
+/*
+ * Test hook: replace the log's fd (the handle takes ownership) so a test can
+ * make writes fail (e.g. an fd of /dev/full or a read-only fd).
+ */
+void audit_replace_fd_for_test(struct audit *a, int fd);
+
+enum audit_problem {
+    AUDIT_OK = 0,
+    AUDIT_BAD_LINE,      /* not a JSON record with seq and prev (edited or garbage) */
+    AUDIT_EDITED,        /* record's hash does not match the next record's prev */
+    AUDIT_REMOVED,       /* seq gap: records missing before this line */
+    AUDIT_REORDERED,     /* seq goes backwards or repeats */
+    AUDIT_BAD_START,     /* first record ever does not have 64 zeros as prev, or seq != 1 */
+    AUDIT_TORN_TAIL,     /* last line has no '\n' (crash mid-write, not yet reopened) */
+    AUDIT_HEAD_MISMATCH, /* record with head's seq has another hash */
+    AUDIT_TRUNCATED,     /* log ends before head's seq: newest records removed */
+    AUDIT_IO,            /* a file could not be read */
+};
+
+struct audit_verify_report {
+    enum audit_problem problem;
+    char file[4096];  /* file of the problem ("" when OK) */
+    uint64_t line;    /* 1-based line in that file (0 when not about a line) */
+    uint64_t records; /* records checked */
+    uint64_t first_seq;
+    uint64_t last_seq;
+    bool head_checked; /* path.head existed and was compared */
+    char message[512]; /* human text: what is wrong, where */
+};
+
+/*
+ * Verify path and its rotated files (oldest first). Always fills *ret.
+ * Returns AD_OK when the chain is intact, AD_ERR_CORRUPT when a problem was
+ * found (first problem only, in ret), AD_ERR_SYSTEM / AD_ERR_NOT_FOUND when
+ * path cannot be read.
+ */
+AD_MUST_CHECK int audit_verify(const char *path, struct audit_verify_report *ret);
+
+/* Called once per line, oldest first, line without '\n'. Non-zero stops. */
+typedef int (*audit_tail_cb)(const char *line, size_t len, void *ctx);
+
+/*
+ * Call cb for the last n lines of the log (reaching into rotated files when
+ * the current one has fewer), oldest first. Returns AD_OK, cb's non-zero
+ * value, or AD_ERR_SYSTEM / AD_ERR_NOMEM.
+ */
+AD_MUST_CHECK int audit_tail(const char *path, size_t n, audit_tail_cb cb, void *ctx);
+
+#endif
