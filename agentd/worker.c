@@ -1,0 +1,223 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct worker {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    void *ctx;
+    int efd;
+    bool is_stopping;
+    struct worker_job *todo_head; /* submitted, not yet run */
+    struct worker_job *todo_tail;
+    struct worker_job *done_head; /* run, not yet completed */
+    struct worker_job *done_tail;
+    size_t pending; /* loop thread only */
+};
+
+static void queue_push(struct worker_job **head, struct worker_job **tail, struct worker_job *j)
+{
+    j->next = NULL;
+    if (*tail != NULL) {
+        (*tail)->next = j;
+    } else {
+        *head = j;
+    }
+    *tail = j;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct worker_job *j;
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->todo_head == NULL && !w->is_stopping) {
+            pthread_cond_wait(&w->cond, &w->lock);
+        }
+        if (w->todo_head == NULL) {
+            break; /* stopping and drained */
+        }
+        j = w->todo_head;
+        w->todo_head = j->next;
+        if (w->todo_head == NULL) {
+            w->todo_tail = NULL;
+        }
+        pthread_mutex_unlock(&w->lock);
+
+        j->run(j, w->ctx);
+
+        pthread_mutex_lock(&w->lock);
+        queue_push(&w->done_head, &w->done_tail, j);
+        /* The counter saturating is harmless: readers drain the list, not the count. */
+        if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+            log_error("worker: eventfd write: %s", strerror(errno));
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+int worker_new(void *ctx, struct worker **ret)
+{
+    struct worker *w = NULL;
+    int r;
+
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    w->ctx = ctx;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if ((w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        log_error("worker: eventfd: %s", strerror(errno));
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    if ((r = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
+        log_error("worker: pthread_create: %s", strerror(r));
+        close(w->efd);
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    *ret = w;
+    w = NULL;
+    r = AD_OK;
+out:
+    if (w != NULL) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+    }
+    return r;
+}
+
+int worker_fd(const struct worker *w)
+{
+    return w->efd;
+}
+
+void worker_submit(struct worker *w, struct worker_job *job)
+{
+    pthread_mutex_lock(&w->lock);
+    queue_push(&w->todo_head, &w->todo_tail, job);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    w->pending++;
+}
+
+size_t worker_pending(const struct worker *w)
+{
+    return w->pending;
+}
+
+void worker_complete(struct worker *w)
+{
+    struct worker_job *list;
+    struct worker_job *next;
+    uint64_t cnt;
+
+    if (read(w->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
+        log_error("worker: eventfd read: %s", strerror(errno));
+    }
+    pthread_mutex_lock(&w->lock);
+    list = w->done_head;
+    w->done_head = NULL;
+    w->done_tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    for (; list != NULL; list = next) {
+        next = list->next; /* done() may free the job */
+        w->pending--;
+        list->done(list);
+    }
+}
+
+struct call_job {
+    struct worker_job job;
+    void (*fn)(void *ctx, void *arg);
+    void *arg;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool is_finished;
+};
+
+static void call_run(struct worker_job *job, void *ctx)
+{
+    struct call_job *c = (struct call_job *)job;
+
+    c->fn(ctx, c->arg);
+    pthread_mutex_lock(&c->lock);
+    c->is_finished = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void call_done(struct worker_job *job)
+{
+    (void)job; /* the caller's stack frame owns it */
+}
+
+void worker_call(struct worker *w, void (*fn)(void *ctx, void *arg), void *arg)
+{
+    struct call_job c = {.job = {.run = call_run, .done = call_done}, .fn = fn, .arg = arg};
+    struct worker_job *list;
+    struct worker_job **pp;
+
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.cond, NULL);
+    pthread_mutex_lock(&w->lock);
+    queue_push(&w->todo_head, &w->todo_tail, &c.job);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+
+    pthread_mutex_lock(&c.lock);
+    while (!c.is_finished) {
+        pthread_cond_wait(&c.cond, &c.lock);
+    }
+    pthread_mutex_unlock(&c.lock);
+
+    /* Take our stack job off the done list before this frame goes away. */
+    pthread_mutex_lock(&w->lock);
+    w->done_tail = NULL;
+    for (pp = &w->done_head; *pp != NULL;) {
+        list = *pp;
+        if (list == &c.job) {
+            *pp = list->next;
+            continue;
+        }
+        w->done_tail = list;
+        pp = &list->next;
+    }
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_destroy(&c.lock);
+    pthread_cond_destroy(&c.cond);
+}
+
+void worker_free(struct worker *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->is_stopping = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    worker_complete(w);
+    close(w->efd);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    free(w);
+}

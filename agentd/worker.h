@@ -1,0 +1,57 @@
+/*
+ * The TPM worker: one thread that runs jobs against the one TPM context
+ * (ESYS is not thread-safe and the TPM is serial). The event-loop thread
+ * submits jobs; the worker runs them in order and posts them back through an
+ * eventfd; the loop thread then calls each job's done() from
+ * worker_complete(). Jobs are caller-allocated (embed struct worker_job), so
+ * the queue itself never allocates.
+ */
+#ifndef AGENTD_WORKER_H
+#define AGENTD_WORKER_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct worker_job {
+    struct worker_job *next; /* queue link, owned by the worker while queued */
+    /* Runs on the worker thread with the worker's ctx. */
+    void (*run)(struct worker_job *job, void *ctx);
+    /* Runs on the loop thread once run() has finished; may free the job. */
+    void (*done)(struct worker_job *job);
+};
+
+struct worker;
+
+/*
+ * Start the worker thread; ctx is passed to every run() and is used only by
+ * the worker thread from now until worker_free() returns.
+ * Returns 0, AD_ERR_SYSTEM (thread or eventfd), AD_ERR_NOMEM.
+ */
+AD_MUST_CHECK int worker_new(void *ctx, struct worker **ret);
+
+/* The eventfd (non-blocking, CLOEXEC) that becomes readable when jobs finish. */
+int worker_fd(const struct worker *w);
+
+/* Queue job (loop thread). Never fails; the caller bounds the queue. */
+void worker_submit(struct worker *w, struct worker_job *job);
+
+/* Jobs submitted and not yet passed to done(). Loop thread. */
+size_t worker_pending(const struct worker *w);
+
+/* Call done() for every finished job, in completion order (loop thread). */
+void worker_complete(struct worker *w);
+
+/*
+ * Run ctx-using code on the worker thread synchronously (loop thread blocks
+ * until it returns): for start-up and admin paths, never per request.
+ */
+void worker_call(struct worker *w, void (*fn)(void *ctx, void *arg), void *arg);
+
+/*
+ * Finish every queued job (their done() runs here), stop and join the thread.
+ * NULL is fine.
+ */
+void worker_free(struct worker *w);
+
+#endif
