@@ -8,7 +8,7 @@
 #                             from stdin (a heredoc), e.g.
 #                               agentd_write_conf <<EOW
 #                               { name = "w1"; spiffe_id = "spiffe://t/w1";
-#                                 uid = $(id -u);
+#                                 selectors = { uid = $(id -u); };
 #                                 keys = ( { name = "k1"; type = "ec-p256";
 #                                            mechanisms = [ "ECDSA", "ECDSA_SHA256" ]; } ); }
 #                               EOW
@@ -17,7 +17,7 @@
 #                             AGENTD_MAX_CONN (256), AGENTD_MAX_PER_UID (256),
 #                             AGENTD_IDLE_MS (60000), AGENTD_MAX_INFLIGHT (16),
 #                             AGENTD_SOCK_MODE (0666), AGENTD_ADMIN_GROUP (""),
-#                             AGENTD_EXTRA (raw top-level lines appended).
+#                             AGENTD_EXTRA (raw lines added inside the agentd group).
 #   agentd_start [ARGS...]    start agentd -c $AGENTD_CONF --foreground in the
 #                             background (stderr to $T/agentd.log), wait for the
 #                             socket; sets AGENTD_PID and tracks it
@@ -36,20 +36,22 @@ agentd_write_conf() {
     export AGENTD_CONF AGENTD_SOCK AGENTD_STATE AGENTD_AUDIT
     mkdir -p "$AGENTD_STATE"
     cat >"$f" <<EOC
-tcti = "${SWTPM_TCTI:?swtpm_start first}";
-state_dir = "$AGENTD_STATE";
-socket = "$AGENTD_SOCK";
-socket_mode = "${AGENTD_SOCK_MODE:-0666}";
-admin_group = "${AGENTD_ADMIN_GROUP:-}";
-max_connections = ${AGENTD_MAX_CONN:-256};
-max_connections_per_uid = ${AGENTD_MAX_PER_UID:-256};
-idle_timeout_ms = ${AGENTD_IDLE_MS:-60000};
-max_in_flight_per_connection = ${AGENTD_MAX_INFLIGHT:-16};
-audit = {
+agentd = {
+  tcti = "${SWTPM_TCTI:?swtpm_start first}";
+  state_dir = "$AGENTD_STATE";
+  socket = "$AGENTD_SOCK";
+  socket_mode = "${AGENTD_SOCK_MODE:-0666}";
+  admin_group = "${AGENTD_ADMIN_GROUP:-}";
+  max_connections = ${AGENTD_MAX_CONN:-256};
+  max_connections_per_uid = ${AGENTD_MAX_PER_UID:-256};
+  idle_timeout_ms = ${AGENTD_IDLE_MS:-60000};
+  max_in_flight_per_connection = ${AGENTD_MAX_INFLIGHT:-16};
+  audit = {
     path = "$AGENTD_AUDIT";
     sync = "write";
-};
+  };
 ${AGENTD_EXTRA:-}
+};
 workloads = (
 $body
 );
