@@ -118,9 +118,10 @@ AD_MUST_CHECK int policy_decide(struct policy *p, const struct workload_entry *e
                                 struct policy_decision *ret);
 
 /*
- * mech_mask for the LIST reply: bit i set when row i of proto/mech.h's table
- * is a mechanism key k of entry e may use. For a generated key (k NULL) pass
- * its key type: every mechanism valid for that type.
+ * mech_mask for the LIST reply: bit i set when row i of the mechanism table
+ * is a mechanism configured key k of entry e may use (0 when k is NULL).
+ * policy_mech_mask_for_type() is the mask of a key the entry generated:
+ * every signing mechanism valid for that key type.
  */
 uint64_t policy_mech_mask(const struct workload_entry *e, const struct conf_key *k);
 uint64_t policy_mech_mask_for_type(uint64_t key_type);

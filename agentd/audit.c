@@ -1,0 +1,782 @@
+/*
+ * The audit log writer. File layout, chaining, durability and what is
+ * detectable are described in audit.h; the verifier is in audit_verify.c.
+ */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "audit_verify.h"
+
+struct audit {
+    char *path;
+    int fd;
+    uint64_t rotate_bytes;
+    uint32_t keep;
+    enum conf_audit_sync sync;
+    uint64_t size;       /* bytes in the current file */
+    uint64_t next_seq;   /* seq of the next record */
+    uint8_t prev[32];    /* hash of the newest record's line (zeros before the first) */
+    uint64_t first_seq;  /* first seq of the oldest kept file, 0 unknown */
+    unsigned since_head; /* records since path.head was written */
+    bool is_broken;      /* a short write left a torn line: refuse until reopened */
+    char note[256];      /* what audit_open() found worth logging */
+};
+
+/* ---- helpers shared with audit_verify.c -------------------------------- */
+
+int audit_sha256(const void *p, size_t len, uint8_t out[32])
+{
+    unsigned int n = 0;
+
+    if (EVP_Digest(p, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        return AD_ERR_INTERNAL;
+    }
+    return AD_OK;
+}
+
+void audit_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0xf];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1; /* we write lowercase only; uppercase is an edit */
+}
+
+int audit_unhex32(const char *s, size_t len, uint8_t out[32])
+{
+    if (len != 64) {
+        return AD_ERR_FORMAT;
+    }
+    for (size_t i = 0; i < 32; i++) {
+        int hi = hexval(s[2 * i]);
+        int lo = hexval(s[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return AD_ERR_FORMAT;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return AD_OK;
+}
+
+int audit_parse_line(const char *line, size_t len, uint64_t *ret_seq, uint8_t ret_prev[32])
+{
+    struct json_tokener *tok = NULL;
+    struct json_object *o = NULL;
+    struct json_object *v = NULL;
+    uint8_t prev[32];
+    int64_t seq;
+    int r = AD_ERR_FORMAT;
+
+    if (len == 0 || len > AUDIT_LINE_MAX || memchr(line, '\0', len) != NULL) {
+        return AD_ERR_FORMAT;
+    }
+    if ((tok = json_tokener_new()) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    o = json_tokener_parse_ex(tok, line, (int)len);
+    if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+        tok->char_offset != (int)len || !json_object_is_type(o, json_type_object)) {
+        goto out;
+    }
+    if (!json_object_object_get_ex(o, "seq", &v) || !json_object_is_type(v, json_type_int) ||
+        (seq = json_object_get_int64(v)) < 1) {
+        goto out;
+    }
+    if (!json_object_object_get_ex(o, "prev", &v) || !json_object_is_type(v, json_type_string) ||
+        audit_unhex32(json_object_get_string(v), (size_t)json_object_get_string_len(v), prev) !=
+            0) {
+        goto out;
+    }
+    *ret_seq = (uint64_t)seq;
+    memcpy(ret_prev, prev, 32);
+    r = AD_OK;
+out:
+    json_object_put(o);
+    json_tokener_free(tok);
+    return r;
+}
+
+int audit_rotated_name(const char *path, unsigned i, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s.%u", path, i);
+
+    return n < 0 || (size_t)n >= outlen ? AD_ERR_TOO_LARGE : AD_OK;
+}
+
+int audit_head_name(const char *path, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s.head", path);
+
+    return n < 0 || (size_t)n >= outlen ? AD_ERR_TOO_LARGE : AD_OK;
+}
+
+unsigned audit_oldest_rotated(const char *path)
+{
+    char name[PATH_MAX];
+    struct stat st;
+    unsigned i = 0;
+
+    while (i < AUDIT_KEEP_MAX && audit_rotated_name(path, i + 1, name, sizeof(name)) == 0 &&
+           stat(name, &st) == 0) {
+        i++;
+    }
+    return i;
+}
+
+int audit_head_read(const char *path, struct audit_head *ret)
+{
+    char name[PATH_MAX];
+    char buf[512];
+    struct json_object *o = NULL;
+    struct json_object *v = NULL;
+    struct audit_head h = {0};
+    ssize_t n;
+    int fd = -1;
+    int r = AD_ERR_FORMAT;
+
+    if (audit_head_name(path, name, sizeof(name)) != 0) {
+        return AD_ERR_TOO_LARGE;
+    }
+    if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
+        return errno == ENOENT ? AD_ERR_NOT_FOUND : AD_ERR_SYSTEM;
+    }
+    if ((n = read(fd, buf, sizeof(buf) - 1)) < 0) {
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    buf[n] = '\0';
+    if ((o = json_tokener_parse(buf)) == NULL || !json_object_is_type(o, json_type_object)) {
+        goto out;
+    }
+    if (!json_object_object_get_ex(o, "seq", &v) || !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < 0) {
+        goto out;
+    }
+    h.seq = (uint64_t)json_object_get_int64(v);
+    if (json_object_object_get_ex(o, "first_seq", &v) && json_object_is_type(v, json_type_int) &&
+        json_object_get_int64(v) > 0) {
+        h.first_seq = (uint64_t)json_object_get_int64(v);
+    }
+    if (!json_object_object_get_ex(o, "hash", &v) || !json_object_is_type(v, json_type_string) ||
+        audit_unhex32(json_object_get_string(v), (size_t)json_object_get_string_len(v), h.hash) !=
+            0) {
+        goto out;
+    }
+    *ret = h;
+    r = AD_OK;
+out:
+    json_object_put(o);
+    close(fd);
+    return r;
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    int fd = -1;
+    int r = AD_ERR_SYSTEM;
+
+    if (copy == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        goto out;
+    }
+    if (fsync(fd) != 0 && errno != EINVAL) {
+        goto out;
+    }
+    r = AD_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(copy);
+    return r;
+}
+
+/* mkdir -p of path's directory, new components 0700. */
+static int make_parent(const char *path)
+{
+    char *copy = strdup(path);
+    char *dir;
+    int r = AD_ERR_SYSTEM;
+
+    if (copy == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    dir = dirname(copy);
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            goto out;
+        }
+        *p = '/';
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        goto out;
+    }
+    r = AD_OK;
+out:
+    free(copy);
+    return r;
+}
+
+/* First seq of file name (0 when empty, missing or unreadable). */
+static uint64_t first_seq_of(const char *name)
+{
+    FILE *f = fopen(name, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t seq = 0;
+    uint8_t prev[32];
+
+    if (f == NULL) {
+        return 0;
+    }
+    if ((n = getline(&line, &cap, f)) > 1 && line[n - 1] == '\n' &&
+        audit_parse_line(line, (size_t)n - 1, &seq, prev) != 0) {
+        seq = 0;
+    }
+    free(line);
+    fclose(f);
+    return seq;
+}
+
+static uint64_t oldest_first_seq(const char *path)
+{
+    char name[PATH_MAX];
+    unsigned oldest = audit_oldest_rotated(path);
+
+    if (oldest > 0 && audit_rotated_name(path, oldest, name, sizeof(name)) == 0) {
+        return first_seq_of(name);
+    }
+    return first_seq_of(path);
+}
+
+int audit_write_head(struct audit *a)
+{
+    char name[PATH_MAX];
+    char tmp[PATH_MAX + 8];
+    char hex[65];
+    char buf[256];
+    int fd = -1;
+    int len;
+    int r = AD_ERR_SYSTEM;
+
+    if (a == NULL) {
+        return AD_ERR_INVALID;
+    }
+    if (audit_head_name(a->path, name, sizeof(name)) != 0) {
+        return AD_ERR_TOO_LARGE;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+    audit_hex(a->prev, 32, hex);
+    a->first_seq = oldest_first_seq(a->path);
+    len = snprintf(buf, sizeof(buf), "{\"seq\":%llu,\"hash\":\"%s\",\"first_seq\":%llu}\n",
+                   (unsigned long long)(a->next_seq - 1), hex, (unsigned long long)a->first_seq);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+        goto out;
+    }
+    if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0) {
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, name) != 0) {
+        goto out;
+    }
+    r = fsync_dir_of(name);
+    a->since_head = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    return r;
+}
+
+/*
+ * Find the last complete line of the file at fd (size bytes). A torn tail
+ * (bytes after the last '\n') is reported in a->note and, when cut is true,
+ * truncated away. On success *ret_line (malloc'd, no '\n') and *ret_len are
+ * the last complete line, or NULL/0 when there is none.
+ */
+static int last_line(struct audit *a, int fd, const char *name, bool cut, char **ret_line,
+                     size_t *ret_len)
+{
+    size_t window = 2 * (size_t)AUDIT_LINE_MAX + 2;
+    struct stat st;
+    char *buf = NULL;
+    char *line = NULL;
+    size_t n;
+    size_t end;
+    size_t start;
+    off_t off;
+    int r = AD_ERR_SYSTEM;
+
+    if (fstat(fd, &st) != 0) {
+        goto out;
+    }
+    n = (size_t)st.st_size < window ? (size_t)st.st_size : window;
+    off = st.st_size - (off_t)n;
+    if (n == 0) {
+        *ret_line = NULL;
+        *ret_len = 0;
+        r = AD_OK;
+        goto out;
+    }
+    if ((buf = malloc(n)) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    if (pread(fd, buf, n, off) != (ssize_t)n) {
+        goto out;
+    }
+    end = n;
+    while (end > 0 && buf[end - 1] != '\n') {
+        end--;
+    }
+    if (end == 0 && off > 0) {
+        r = AD_ERR_CORRUPT; /* no line end in the window: not our file */
+        goto out;
+    }
+    if (end < n) {
+        snprintf(a->note, sizeof(a->note),
+                 "%s: torn last line (%zu bytes without a newline, crash during a write) %s", name,
+                 n - end, cut ? "cut off; chain continues from the last complete line" : "ignored");
+        if (cut && ftruncate(fd, off + (off_t)end) != 0) {
+            goto out;
+        }
+    }
+    if (end == 0) {
+        *ret_line = NULL;
+        *ret_len = 0;
+        r = AD_OK;
+        goto out;
+    }
+    start = end - 1;
+    while (start > 0 && buf[start - 1] != '\n') {
+        start--;
+    }
+    if (start == 0 && off > 0) {
+        r = AD_ERR_CORRUPT;
+        goto out;
+    }
+    if ((line = malloc(end - start)) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(line, buf + start, end - 1 - start);
+    *ret_len = end - 1 - start;
+    *ret_line = line; /* caller owns it now */
+    line = NULL;
+    r = AD_OK;
+out:
+    free(line);
+    free(buf);
+    return r;
+}
+
+/* Take the chain state (next seq, prev hash) from a complete record line. */
+static int chain_from(struct audit *a, const char *line, size_t len)
+{
+    uint8_t prev[32];
+    uint64_t seq;
+    int r;
+
+    if ((r = audit_parse_line(line, len, &seq, prev)) != 0) {
+        return AD_ERR_CORRUPT;
+    }
+    if ((r = audit_sha256(line, len, a->prev)) != 0) {
+        return r;
+    }
+    a->next_seq = seq + 1;
+    return AD_OK;
+}
+
+/* Continue from path.1 when the current file holds no complete line. */
+static int chain_from_rotated(struct audit *a)
+{
+    char name[PATH_MAX];
+    char *line = NULL;
+    size_t len = 0;
+    int fd = -1;
+    int r;
+
+    if ((r = audit_rotated_name(a->path, 1, name, sizeof(name))) != 0) {
+        return r;
+    }
+    if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
+        return errno == ENOENT ? AD_OK : AD_ERR_SYSTEM; /* a brand new log */
+    }
+    if ((r = last_line(a, fd, name, false, &line, &len)) == 0 && line != NULL) {
+        r = chain_from(a, line, len);
+    }
+    free(line);
+    close(fd);
+    return r;
+}
+
+int audit_open(const char *path, uint64_t rotate_bytes, uint32_t keep, enum conf_audit_sync sync,
+               struct audit **ret)
+{
+    struct audit *a = NULL;
+    struct stat st;
+    char *line = NULL;
+    size_t len = 0;
+    int r = AD_ERR_NOMEM;
+
+    if (path == NULL || ret == NULL || path[0] == '\0' || keep > AUDIT_KEEP_MAX) {
+        return AD_ERR_INVALID;
+    }
+    if ((a = calloc(1, sizeof(*a))) == NULL || (a->path = strdup(path)) == NULL) {
+        goto out;
+    }
+    a->fd = -1;
+    a->rotate_bytes = rotate_bytes;
+    a->keep = keep;
+    a->sync = sync;
+    a->next_seq = 1;
+    if ((r = make_parent(path)) != 0) {
+        goto out;
+    }
+    /* O_APPEND: every write() lands at the end, whole, even after a torn tail is cut */
+    if ((a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+        fchmod(a->fd, 0600) != 0) {
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    if ((r = last_line(a, a->fd, path, true, &line, &len)) != 0) {
+        goto out;
+    }
+    r = line != NULL ? chain_from(a, line, len) : chain_from_rotated(a);
+    if (r != 0) {
+        goto out;
+    }
+    if (fstat(a->fd, &st) != 0) {
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    a->size = (uint64_t)st.st_size;
+    *ret = a; /* caller owns it now */
+    a = NULL;
+out:
+    free(line);
+    if (a != NULL) {
+        if (a->fd >= 0) {
+            close(a->fd);
+        }
+        free(a->path);
+        free(a);
+    }
+    return r;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+/*
+ * Strings from the kernel (exe, cgroup) may hold any bytes. json-c passes
+ * bytes >= 0x80 through unchanged, so invalid UTF-8 would make a line some
+ * parsers reject: replace each invalid byte with U+FFFD first.
+ */
+static char *utf8_clean(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1);
+    size_t o = 0;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c < 0x80             ? 0
+                      : (c & 0xe0) == 0xc0 ? 1
+                      : (c & 0xf0) == 0xe0 ? 2
+                      : (c & 0xf8) == 0xf0 ? 3
+                                           : 9;
+        bool ok = need < 9 && i + need < n + 1 && !(c == 0xc0 || c == 0xc1 || c > 0xf4);
+
+        for (size_t k = 1; ok && k <= need; k++) {
+            ok = i + k < n && ((unsigned char)s[i + k] & 0xc0) == 0x80;
+        }
+        if (ok) {
+            memcpy(out + o, s + i, need + 1);
+            o += need + 1;
+            i += need + 1;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int add_str(struct json_object *o, const char *k, const char *v)
+{
+    struct json_object *j = NULL;
+    char *clean = NULL;
+
+    if (v != NULL) {
+        if ((clean = utf8_clean(v)) == NULL) {
+            return AD_ERR_NOMEM;
+        }
+        j = json_object_new_string(clean);
+        free(clean);
+        if (j == NULL) {
+            return AD_ERR_NOMEM;
+        }
+    }
+    return json_object_object_add(o, k, j) == 0 ? AD_OK : AD_ERR_NOMEM;
+}
+
+static int add_hex(struct json_object *o, const char *k, const uint8_t *v)
+{
+    char hex[65];
+
+    if (v == NULL) {
+        return add_str(o, k, NULL);
+    }
+    audit_hex(v, 32, hex);
+    return add_str(o, k, hex);
+}
+
+static int add_int(struct json_object *o, const char *k, int64_t v)
+{
+    struct json_object *j = json_object_new_int64(v);
+
+    if (j == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    return json_object_object_add(o, k, j) == 0 ? AD_OK : AD_ERR_NOMEM;
+}
+
+static void now_rfc3339(char out[64])
+{
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* The record as one line with '\n'; *ret is malloc'd. */
+static int format_line(const struct audit *a, const struct audit_record *rec, char **ret,
+                       size_t *ret_len)
+{
+    struct json_object *o = json_object_new_object();
+    const char *s;
+    char when[64];
+    char *line = NULL;
+    size_t len;
+    int r = AD_ERR_NOMEM;
+
+    if (o == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    now_rfc3339(when);
+    if ((r = add_int(o, "seq", (int64_t)a->next_seq)) != 0 ||     /* seq */
+        (r = add_str(o, "time", when)) != 0 ||                    /* RFC 3339 UTC, ms */
+        (r = add_int(o, "pid", (int64_t)rec->pid)) != 0 ||        /* caller pid */
+        (r = add_int(o, "uid", (int64_t)rec->uid)) != 0 ||        /* caller uid */
+        (r = add_int(o, "gid", (int64_t)rec->gid)) != 0 ||        /* caller gid */
+        (r = add_str(o, "exe", rec->exe)) != 0 ||                 /* executable path */
+        (r = add_hex(o, "exe_sha256", rec->exe_sha256)) != 0 ||   /* executable hash */
+        (r = add_str(o, "entry", rec->entry)) != 0 ||             /* workload entry */
+        (r = add_str(o, "spiffe_id", rec->spiffe_id)) != 0 ||     /* entry's SPIFFE ID */
+        (r = add_str(o, "op", rec->op)) != 0 ||                   /* operation */
+        (r = add_str(o, "key", rec->key)) != 0 ||                 /* key name */
+        (r = add_str(o, "mechanism", rec->mechanism)) != 0 ||     /* mechanism name */
+        (r = add_hex(o, "data_sha256", rec->data_sha256)) != 0 || /* digest of the data */
+        (r = add_str(o, "decision", rec->decision)) != 0 ||       /* allow / deny / hold */
+        (r = add_str(o, "reason", rec->reason)) != 0 ||           /* policy_reason name */
+        (r = add_hex(o, "prev", a->prev)) != 0) {                 /* chain */
+        goto out;
+    }
+    s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (s == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    len = strlen(s);
+    if (len > AUDIT_LINE_MAX) {
+        r = AD_ERR_TOO_LARGE;
+        goto out;
+    }
+    if ((line = malloc(len + 1)) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(line, s, len);
+    line[len] = '\n';
+    *ret = line; /* caller owns it now */
+    *ret_len = len + 1;
+    r = AD_OK;
+out:
+    json_object_put(o);
+    return r;
+}
+
+/* path -> path.1 -> ... -> path.keep; a fresh empty path; head describes the old tail. */
+static int rotate(struct audit *a)
+{
+    char from[PATH_MAX];
+    char to[PATH_MAX];
+    int fd;
+    int r;
+
+    for (unsigned i = a->keep; i > 1; i--) {
+        if ((r = audit_rotated_name(a->path, i - 1, from, sizeof(from))) != 0 ||
+            (r = audit_rotated_name(a->path, i, to, sizeof(to))) != 0) {
+            return r;
+        }
+        if (rename(from, to) != 0 && errno != ENOENT) {
+            return AD_ERR_SYSTEM;
+        }
+    }
+    if (a->keep > 0) {
+        if ((r = audit_rotated_name(a->path, 1, to, sizeof(to))) != 0) {
+            return r;
+        }
+        if (rename(a->path, to) != 0) {
+            return AD_ERR_SYSTEM;
+        }
+    } else if (unlink(a->path) != 0) {
+        return AD_ERR_SYSTEM;
+    }
+    if ((fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        return AD_ERR_SYSTEM;
+    }
+    close(a->fd);
+    a->fd = fd;
+    a->size = 0;
+    if ((r = fsync_dir_of(a->path)) != 0) {
+        return r;
+    }
+    return audit_write_head(a);
+}
+
+int audit_append(struct audit *a, const struct audit_record *rec)
+{
+    char *line = NULL;
+    size_t len = 0;
+    ssize_t n;
+    int r;
+
+    if (a == NULL || rec == NULL) {
+        return AD_ERR_INVALID;
+    }
+    if (a->is_broken) {
+        return AD_ERR_SYSTEM;
+    }
+    if ((r = format_line(a, rec, &line, &len)) != 0) {
+        goto out;
+    }
+    if (a->rotate_bytes > 0 && a->size > 0 && a->size + len > a->rotate_bytes &&
+        (r = rotate(a)) != 0) {
+        goto out;
+    }
+    do {
+        n = write(a->fd, line,
+                  len); /* one write: the line lands whole or torn, never interleaved */
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 || (size_t)n != len) {
+        if (n > 0) {
+            a->is_broken = true; /* torn line on disk; audit_open() will cut it */
+        }
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    a->size += len;
+    if ((r = audit_sha256(line, len - 1, a->prev)) != 0) {
+        goto out;
+    }
+    a->next_seq++;
+    if (a->sync == CONF_AUDIT_SYNC_FSYNC && fdatasync(a->fd) != 0) {
+        r = AD_ERR_SYSTEM; /* the line is in the file but may not survive a power cut */
+        goto out;
+    }
+    if (++a->since_head >= AUDIT_HEAD_EVERY) {
+        (void)!audit_write_head(a); /* retried on the next record; not a reason to deny */
+    }
+    r = AD_OK;
+out:
+    free(line);
+    return r;
+}
+
+int audit_close(struct audit *a)
+{
+    int r = AD_OK;
+
+    if (a == NULL) {
+        return AD_OK;
+    }
+    if (a->next_seq > 1 && !a->is_broken) {
+        r = audit_write_head(a);
+    }
+    if (a->fd >= 0 && close(a->fd) != 0 && r == AD_OK) {
+        r = AD_ERR_SYSTEM;
+    }
+    free(a->path);
+    OPENSSL_cleanse(a, sizeof(*a));
+    free(a);
+    return r;
+}
+
+uint64_t audit_next_seq(const struct audit *a)
+{
+    return a->next_seq;
+}
+
+const char *audit_open_note(const struct audit *a)
+{
+    return a->note[0] != '\0' ? a->note : NULL;
+}
+
+void audit_replace_fd_for_test(struct audit *a, int fd)
+{
+    if (a->fd >= 0) {
+        close(a->fd);
+    }
+    a->fd = fd;
+}
