@@ -645,8 +645,10 @@ static int parse_keys(struct ctx *x, const config_setting_t *l, const char *path
         }
         for (int j = 0; j < i; j++) {
             if (strcmp(e->keys[j].name, k->name) == 0) {
-                join(sub, sizeof(sub), sub, "name");
-                return fail(x, k->line, sub, "duplicate key name \"%s\" (first at line %d)",
+                char field[520];
+
+                join(field, sizeof(field), sub, "name");
+                return fail(x, k->line, field, "duplicate key name \"%s\" (first at line %d)",
                             k->name, e->keys[j].line);
             }
         }

@@ -1,0 +1,4 @@
+# policy area unit tests: conf, match, policy, audit.
+agentd_unit_test(test_conf SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_conf.c LIBS agentd_conf)
+target_compile_definitions(test_conf PRIVATE
+    AGENTD_CONF_EXAMPLE="${PROJECT_SOURCE_DIR}/conf/agentd.conf.example")
