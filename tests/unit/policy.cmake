@@ -2,3 +2,5 @@
 agentd_unit_test(test_conf SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_conf.c LIBS agentd_conf)
 target_compile_definitions(test_conf PRIVATE
     AGENTD_CONF_EXAMPLE="${PROJECT_SOURCE_DIR}/conf/agentd.conf.example")
+agentd_unit_test(test_match SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_match.c LIBS agentd_policy)
+agentd_unit_test(test_policy SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_policy.c LIBS agentd_policy)
