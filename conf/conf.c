@@ -87,12 +87,25 @@ static int line_of(const config_setting_t *s)
     return s != NULL ? (int)config_setting_source_line(s) : 0;
 }
 
+static void path_fmt(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Setting paths are for messages only: a truncated one is still useful. */
+static void path_fmt(char *out, size_t outlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(out, outlen, fmt, ap);
+    va_end(ap);
+}
+
 static void join(char *out, size_t outlen, const char *parent, const char *name)
 {
     if (parent == NULL || parent[0] == '\0') {
-        snprintf(out, outlen, "%s", name);
+        path_fmt(out, outlen, "%s", name);
     } else {
-        snprintf(out, outlen, "%s.%s", parent, name);
+        path_fmt(out, outlen, "%s.%s", parent, name);
     }
 }
 
@@ -638,7 +651,7 @@ static int parse_keys(struct ctx *x, const config_setting_t *l, const char *path
     for (int i = 0; i < n; i++) {
         struct conf_key *k = &e->keys[i];
 
-        snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+        path_fmt(sub, sizeof(sub), "%s[%d]", path, i);
         e->n_keys = (size_t)i + 1; /* so conf_free sees the partly filled row */
         if ((r = parse_key(x, config_setting_get_elem(l, (unsigned)i), sub, k)) != 0) {
             return r;
@@ -749,7 +762,7 @@ static int parse_workloads(struct ctx *x, const config_setting_t *l, struct agen
     for (int i = 0; i < n; i++) {
         struct workload_entry *e = &c->workloads[i];
 
-        snprintf(path, sizeof(path), "workloads[%d]", i);
+        path_fmt(path, sizeof(path), "workloads[%d]", i);
         c->n_workloads = (size_t)i + 1;
         if ((r = parse_entry(x, config_setting_get_elem(l, (unsigned)i), path, e)) != 0) {
             return r;

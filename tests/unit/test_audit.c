@@ -411,10 +411,14 @@ struct tail_ctx {
 static int tail_cb(const char *line, size_t len, void *ctx)
 {
     struct tail_ctx *t = ctx;
-    struct json_object *o = json_tokener_parse(line);
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *o;
     struct json_object *v;
 
-    (void)len;
+    /* line is not NUL-terminated: parse exactly len bytes */
+    assert_non_null(tok);
+    o = json_tokener_parse_ex(tok, line, (int)len);
+    json_tokener_free(tok);
     assert_non_null(o);
     assert_true(json_object_object_get_ex(o, "seq", &v));
     assert_true(t->n < 16);
