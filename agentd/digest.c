@@ -220,3 +220,26 @@ out:
     EVP_PKEY_free(pkey);
     return r;
 }
+
+int digest_spki_key_id(const uint8_t *spki, size_t spki_len, uint8_t out[20])
+{
+    const uint8_t *p = spki;
+    const unsigned char *pk = NULL;
+    X509_PUBKEY *xpk = NULL;
+    int pk_len = 0;
+    int r = AD_ERR_FORMAT;
+
+    if ((xpk = d2i_X509_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
+        X509_PUBKEY_get0_param(NULL, &pk, &pk_len, NULL, xpk) != 1 || pk_len <= 0) {
+        ERR_clear_error();
+        goto out;
+    }
+    if (EVP_Digest(pk, (size_t)pk_len, out, NULL, EVP_sha1(), NULL) != 1) {
+        r = AD_ERR_INTERNAL;
+        goto out;
+    }
+    r = AD_OK;
+out:
+    X509_PUBKEY_free(xpk);
+    return r;
+}

@@ -73,4 +73,11 @@ AD_MUST_CHECK int digest_verify(const uint8_t *spki, size_t spki_len, enum diges
                                 size_t tbs_len, const uint8_t *sig, size_t sig_len,
                                 bool *ret_valid);
 
+/*
+ * CKA_ID of a key: SHA-1 of the subjectPublicKey BIT STRING contents of the
+ * DER SubjectPublicKeyInfo (X.509 subjectKeyIdentifier method 1) into
+ * out[20]. Returns 0 or AD_ERR_FORMAT.
+ */
+AD_MUST_CHECK int digest_spki_key_id(const uint8_t *spki, size_t spki_len, uint8_t out[20]);
+
 #endif
