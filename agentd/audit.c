@@ -442,7 +442,21 @@ static int chain_from_rotated(struct audit *a)
         return r;
     }
     if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
-        return errno == ENOENT ? AD_OK : AD_ERR_SYSTEM; /* a brand new log */
+        struct audit_head h;
+
+        if (errno != ENOENT) {
+            return AD_ERR_SYSTEM;
+        }
+        /* keep = 0 deletes the rotated file: the head still knows where the chain was */
+        if ((r = audit_head_read(a->path, &h)) == AD_ERR_NOT_FOUND) {
+            return AD_OK; /* a brand new log */
+        }
+        if (r != 0) {
+            return AD_ERR_CORRUPT;
+        }
+        a->next_seq = h.seq + 1;
+        memcpy(a->prev, h.hash, 32);
+        return AD_OK;
     }
     if ((r = last_line(a, fd, name, false, &line, &len)) == 0 && line != NULL) {
         r = chain_from(a, line, len);

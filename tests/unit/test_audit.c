@@ -502,6 +502,26 @@ static void test_rotation_keep(void **state)
     assert_int_equal(rep.records, 40 - rep.first_seq + 1);
 }
 
+/* keep = 0: rotation deletes the old file; the chain continues from the head */
+static void test_rotation_keep_zero(void **state)
+{
+    struct audit_verify_report rep;
+    struct audit *a;
+
+    (void)state;
+    a = open_log(2000, 0);
+    append_n(a, 1, 6);
+    assert_int_equal(audit_close(a), AD_OK);
+    /* the state right after a keep = 0 rotation whose next write failed */
+    assert_int_equal(truncate(logpath, 0), 0);
+    a = open_log(2000, 0);
+    assert_int_equal(audit_next_seq(a), 7);
+    append_n(a, 7, 3);
+    assert_int_equal(audit_close(a), AD_OK);
+    assert_int_equal(audit_verify(logpath, &rep), AD_OK);
+    assert_int_equal(rep.last_seq, 9);
+}
+
 static void test_write_errors(void **state)
 {
     struct audit_record r = record(1);
@@ -588,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_continues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_keep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_keep_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_missing, setup, teardown),
