@@ -1,5 +1,6 @@
 # policy area unit tests: conf, match, policy, audit.
-agentd_unit_test(test_conf SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_conf.c LIBS agentd_conf)
+agentd_unit_test(test_conf SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_conf.c LIBS agentd_conf
+    WRAP malloc calloc realloc strdup)
 target_compile_definitions(test_conf PRIVATE
     AGENTD_CONF_EXAMPLE="${PROJECT_SOURCE_DIR}/conf/agentd.conf.example")
 agentd_unit_test(test_match SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_match.c LIBS agentd_policy)

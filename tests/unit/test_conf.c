@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,48 @@
 #include "conf_mech.h"
 
 static char tmpdir[64];
+
+/*
+ * Allocation-failure hook (linked with --wrap=malloc,calloc,realloc,strdup):
+ * when fail_at > 0, the fail_at-th allocation made by our code fails.
+ * libconfig's own allocations are inside the shared library and not wrapped.
+ */
+static long alloc_count;
+static long fail_at;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+static bool alloc_fails(void)
+{
+    return fail_at > 0 && ++alloc_count == fail_at;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+    return alloc_fails() ? NULL : __real_strdup(s);
+}
 
 static int setup(void **state)
 {
@@ -335,12 +378,43 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(err, "inline:1: syntax"));
 }
 
+/*
+ * Fail each allocation of a full load in turn: every one gives AD_ERR_NOMEM,
+ * leaves *ret alone, and (in the ASan build) leaks nothing.
+ */
+static void test_alloc_failures(void **state)
+{
+    long i;
+
+    (void)state;
+    for (i = 1; i < 10000; i++) {
+        struct agentd_conf *c = NULL;
+        char err[CONF_ERR_MAX];
+        int r;
+
+        alloc_count = 0;
+        fail_at = i;
+        r = conf_load(AGENTD_CONF_EXAMPLE, &c, err, sizeof(err));
+        fail_at = 0;
+        if (r == AD_OK) {
+            conf_free(c);
+            break;
+        }
+        if (r != AD_ERR_NOMEM) {
+            fail_msg("allocation %ld: rc %d (%s)", i, r, err);
+        }
+        assert_null(c);
+    }
+    assert_true(i > 20); /* the walk really went through the allocations */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_loads),    cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_persistent_srk),   cmocka_unit_test(test_bad_cases),
         cmocka_unit_test(test_reload_semantics), cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_alloc_failures),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
