@@ -66,7 +66,7 @@ enum policy_reason {
 struct policy_request {
     enum policy_op op;
     const char *key;    /* SIGN, VERIFY, DESTROY: key name; GENERATE: new name or NULL */
-    uint64_t key_type;  /* GENERATE: CKK_*; SIGN/VERIFY: the key's type (informational) */
+    uint64_t key_type;  /* CKK_*: GENERATE the new key; SIGN/VERIFY of a generated key its type */
     uint32_t bits;      /* GENERATE: key size */
     uint64_t mechanism; /* SIGN, VERIFY, DIGEST: CKM_* */
     size_t data_len;    /* SIGN, VERIFY, DIGEST: input bytes; RANDOM: bytes asked */

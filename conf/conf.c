@@ -49,12 +49,17 @@ struct keyword {
     size_t offset;       /* into the group's struct */
 };
 
-static int fail(struct ctx *x, int line, const char *path, const char *fmt, ...)
+static int fail(struct ctx *x, const config_setting_t *s, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Record the first error as "file:line: path: message". */
-static int fail(struct ctx *x, int line, const char *path, const char *fmt, ...)
+/*
+ * Record the first error as "file:line: path: message". The file is the one
+ * the setting came from (it differs from the main file after @include).
+ */
+static int fail(struct ctx *x, const config_setting_t *s, const char *path, const char *fmt, ...)
 {
+    const char *file = s != NULL ? config_setting_source_file(s) : NULL;
+    int line = s != NULL ? (int)config_setting_source_line(s) : 0;
     char msg[CONF_ERR_MAX];
     va_list ap;
 
@@ -65,7 +70,8 @@ static int fail(struct ctx *x, int line, const char *path, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (x->err != NULL && x->errlen > 0) {
-        snprintf(x->err, x->errlen, "%s:%d: %s: %s", x->file, line, path, msg);
+        snprintf(x->err, x->errlen, "%s:%d: %s: %s", file != NULL ? file : x->file, line, path,
+                 msg);
     }
     x->rc = AD_ERR_CONFIG;
     return x->rc;
@@ -126,7 +132,7 @@ static int get_int(struct ctx *x, const config_setting_t *s, const char *path, l
     int t = config_setting_type(s);
 
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
-        return fail(x, line_of(s), path, "expected an integer");
+        return fail(x, (s), path, "expected an integer");
     }
     *ret = config_setting_get_int64(s);
     return AD_OK;
@@ -136,7 +142,7 @@ static int check_range(struct ctx *x, const config_setting_t *s, const char *pat
                        const struct keyword *kw, long long v)
 {
     if (v < kw->min || v > kw->max) {
-        return fail(x, line_of(s), path, "%lld out of range %lld..%lld", v, kw->min, kw->max);
+        return fail(x, (s), path, "%lld out of range %lld..%lld", v, kw->min, kw->max);
     }
     return AD_OK;
 }
@@ -183,11 +189,11 @@ static int p_srk_handle(struct ctx *x, const config_setting_t *s, const char *pa
         v = (long long)(uint32_t)(int32_t)v;
     }
     if (v < 0 || v > 0xffffffffLL) {
-        return fail(x, line_of(s), path, "not a 32-bit handle");
+        return fail(x, (s), path, "not a 32-bit handle");
     }
     h = (uint32_t)v;
     if (h != 0 && (h < 0x81000000u || h > 0x81ffffffu)) {
-        return fail(x, line_of(s), path, "0x%08x is neither 0 nor a persistent handle", h);
+        return fail(x, (s), path, "0x%08x is neither 0 nor a persistent handle", h);
     }
     *(uint32_t *)dst = h;
     return AD_OK;
@@ -198,7 +204,7 @@ static int p_bool(struct ctx *x, const config_setting_t *s, const char *path,
 {
     (void)kw;
     if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-        return fail(x, line_of(s), path, "expected true or false");
+        return fail(x, (s), path, "expected true or false");
     }
     *(bool *)dst = config_setting_get_bool(s) != 0;
     return AD_OK;
@@ -216,10 +222,10 @@ static int p_rate(struct ctx *x, const config_setting_t *s, const char *path,
     } else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
         v = (double)config_setting_get_int64(s);
     } else {
-        return fail(x, line_of(s), path, "expected a number");
+        return fail(x, (s), path, "expected a number");
     }
     if (!(v >= (double)kw->min / 1000.0 && v <= (double)kw->max / 1000.0)) {
-        return fail(x, line_of(s), path, "%g out of range %g..%g", v, (double)kw->min / 1000.0,
+        return fail(x, (s), path, "%g out of range %g..%g", v, (double)kw->min / 1000.0,
                     (double)kw->max / 1000.0);
     }
     *(double *)dst = v;
@@ -233,12 +239,12 @@ static int get_str(struct ctx *x, const config_setting_t *s, const char *path,
     size_t n;
 
     if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        return fail(x, line_of(s), path, "expected a string");
+        return fail(x, (s), path, "expected a string");
     }
     v = config_setting_get_string(s);
     n = strlen(v);
     if ((long long)n < kw->min || (long long)n > kw->max) {
-        return fail(x, line_of(s), path, "length %zu out of range %lld..%lld", n, kw->min, kw->max);
+        return fail(x, (s), path, "length %zu out of range %lld..%lld", n, kw->min, kw->max);
     }
     *ret = v;
     return AD_OK;
@@ -272,7 +278,7 @@ static int p_abspath(struct ctx *x, const config_setting_t *s, const char *path,
         return r;
     }
     if (v[0] != '/') {
-        return fail(x, line_of(s), path, "\"%s\" is not an absolute path", v);
+        return fail(x, (s), path, "\"%s\" is not an absolute path", v);
     }
     return p_str(x, s, path, kw, dst);
 }
@@ -291,7 +297,7 @@ static int p_mode(struct ctx *x, const config_setting_t *s, const char *path,
     errno = 0;
     m = strtoul(v, &end, 8);
     if (errno != 0 || end == v || *end != '\0' || m > 0777) {
-        return fail(x, line_of(s), path, "\"%s\" is not an octal mode 0000..0777", v);
+        return fail(x, (s), path, "\"%s\" is not an octal mode 0000..0777", v);
     }
     *(mode_t *)dst = (mode_t)m;
     return AD_OK;
@@ -311,7 +317,7 @@ static int p_sync(struct ctx *x, const config_setting_t *s, const char *path,
     } else if (strcmp(v, "fsync") == 0) {
         *(enum conf_audit_sync *)dst = CONF_AUDIT_SYNC_FSYNC;
     } else {
-        return fail(x, line_of(s), path, "\"%s\" is not \"write\" or \"fsync\"", v);
+        return fail(x, (s), path, "\"%s\" is not \"write\" or \"fsync\"", v);
     }
     return AD_OK;
 }
@@ -331,7 +337,7 @@ static int p_tier(struct ctx *x, const config_setting_t *s, const char *path,
             return AD_OK;
         }
     }
-    return fail(x, line_of(s), path, "\"%s\" is not critical, standard or batch", v);
+    return fail(x, (s), path, "\"%s\" is not critical, standard or batch", v);
 }
 
 static int p_spiffe_id(struct ctx *x, const config_setting_t *s, const char *path,
@@ -347,11 +353,11 @@ static int p_spiffe_id(struct ctx *x, const config_setting_t *s, const char *pat
     }
     td = v + strlen(scheme);
     if (strncmp(v, scheme, strlen(scheme)) != 0 || td[0] == '\0' || td[0] == '/') {
-        return fail(x, line_of(s), path, "\"%s\" is not spiffe://<trust-domain>/<path>", v);
+        return fail(x, (s), path, "\"%s\" is not spiffe://<trust-domain>/<path>", v);
     }
     for (const char *p = v; *p != '\0'; p++) {
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            return fail(x, line_of(s), path, "SPIFFE ID contains a space or non-ASCII byte");
+            return fail(x, (s), path, "SPIFFE ID contains a space or non-ASCII byte");
         }
     }
     return p_str(x, s, path, kw, dst);
@@ -403,7 +409,7 @@ static int p_sha256(struct ctx *x, const config_setting_t *s, const char *path,
         int lo = hexval(v[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
-            return fail(x, line_of(s), path, "not 64 hex digits");
+            return fail(x, (s), path, "not 64 hex digits");
         }
         out[i] = (uint8_t)(hi << 4 | lo);
     }
@@ -424,7 +430,7 @@ static int walk(struct ctx *x, const config_setting_t *g, const char *path,
     int r;
 
     if (g != NULL && config_setting_type(g) != CONFIG_TYPE_GROUP) {
-        return fail(x, line_of(g), path, "expected a group { ... }");
+        return fail(x, (g), path, "expected a group { ... }");
     }
     for (int i = 0; g != NULL && i < config_setting_length(g); i++) {
         const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
@@ -436,7 +442,7 @@ static int walk(struct ctx *x, const config_setting_t *g, const char *path,
         }
         if (!known) {
             join(sub, sizeof(sub), path, name);
-            return fail(x, line_of(m), sub, "unknown key");
+            return fail(x, (m), sub, "unknown key");
         }
     }
     for (size_t k = 0; k < n; k++) {
@@ -450,7 +456,7 @@ static int walk(struct ctx *x, const config_setting_t *g, const char *path,
         }
         if (kw->parse == NULL) { /* a sub-group or list the caller parses */
             if (m == NULL && kw->required) {
-                return fail(x, line_of(g), sub, "missing (required)");
+                return fail(x, (g), sub, "missing (required)");
             }
             continue;
         }
@@ -461,7 +467,7 @@ static int walk(struct ctx *x, const config_setting_t *g, const char *path,
             continue;
         }
         if (kw->required) {
-            return fail(x, line_of(g), sub, "missing (required)");
+            return fail(x, (g), sub, "missing (required)");
         }
         if (kw->parse == p_str || kw->parse == p_abspath || kw->parse == p_spiffe_id) {
             if (kw->def_str != NULL && (*(char **)dst = xstrdup(x, kw->def_str)) == NULL) {
@@ -575,11 +581,11 @@ static int parse_mechanisms(struct ctx *x, const config_setting_t *a, const char
     int n;
 
     if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
-        return fail(x, line_of(a), path, "expected [ \"MECH\", ... ]");
+        return fail(x, (a), path, "expected [ \"MECH\", ... ]");
     }
     n = config_setting_length(a);
     if (n < 1 || n > CONF_MECHS_MAX) {
-        return fail(x, line_of(a), path, "%d mechanisms, expected 1..%d", n, CONF_MECHS_MAX);
+        return fail(x, (a), path, "%d mechanisms, expected 1..%d", n, CONF_MECHS_MAX);
     }
     for (int i = 0; i < n; i++) {
         const config_setting_t *m = config_setting_get_elem(a, (unsigned)i);
@@ -587,19 +593,18 @@ static int parse_mechanisms(struct ctx *x, const config_setting_t *a, const char
         const char *name;
 
         if (config_setting_type(m) != CONFIG_TYPE_STRING) {
-            return fail(x, line_of(a), path, "element %d is not a string", i);
+            return fail(x, (a), path, "element %d is not a string", i);
         }
         name = config_setting_get_string(m);
         if ((d = conf_mech_by_name(name)) == NULL) {
-            return fail(x, line_of(a), path, "unknown mechanism \"%s\"", name);
+            return fail(x, (a), path, "unknown mechanism \"%s\"", name);
         }
         if (!conf_mech_valid_for_key(d, k->key_type)) {
-            return fail(x, line_of(a), path, "mechanism %s is not valid for a %s key", name,
-                        k->type_name);
+            return fail(x, (a), path, "mechanism %s is not valid for a %s key", name, k->type_name);
         }
         for (size_t j = 0; j < k->n_mechanisms; j++) {
             if (k->mechanisms[j] == d->ckm) {
-                return fail(x, line_of(a), path, "mechanism %s listed twice", name);
+                return fail(x, (a), path, "mechanism %s listed twice", name);
             }
         }
         k->mechanisms[k->n_mechanisms++] = d->ckm;
@@ -618,8 +623,8 @@ static int parse_key(struct ctx *x, const config_setting_t *g, const char *path,
     }
     if (conf_key_type_by_name(k->type_name, &k->key_type, &k->bits) != 0) {
         join(sub, sizeof(sub), path, "type");
-        return fail(x, line_of(config_setting_get_member(g, "type")), sub,
-                    "unknown key type \"%s\" (%s)", k->type_name, CONF_KEY_TYPE_NAMES);
+        return fail(x, (config_setting_get_member(g, "type")), sub, "unknown key type \"%s\" (%s)",
+                    k->type_name, CONF_KEY_TYPE_NAMES);
     }
     join(sub, sizeof(sub), path, "mechanisms");
     return parse_mechanisms(x, config_setting_get_member(g, "mechanisms"), sub, k);
@@ -636,11 +641,11 @@ static int parse_keys(struct ctx *x, const config_setting_t *l, const char *path
         return AD_OK;
     }
     if (config_setting_type(l) != CONFIG_TYPE_LIST) {
-        return fail(x, line_of(l), path, "expected a list ( { ... }, ... )");
+        return fail(x, (l), path, "expected a list ( { ... }, ... )");
     }
     n = config_setting_length(l);
     if (n > CONF_KEYS_MAX) {
-        return fail(x, line_of(l), path, "%d keys, at most %d", n, CONF_KEYS_MAX);
+        return fail(x, (l), path, "%d keys, at most %d", n, CONF_KEYS_MAX);
     }
     if (n == 0) {
         return AD_OK;
@@ -661,8 +666,9 @@ static int parse_keys(struct ctx *x, const config_setting_t *l, const char *path
                 char field[520];
 
                 join(field, sizeof(field), sub, "name");
-                return fail(x, k->line, field, "duplicate key name \"%s\" (first at line %d)",
-                            k->name, e->keys[j].line);
+                return fail(x, config_setting_get_elem(l, (unsigned)i), field,
+                            "duplicate key name \"%s\" (first at line %d)", k->name,
+                            e->keys[j].line);
             }
         }
     }
@@ -711,7 +717,7 @@ static int parse_entry(struct ctx *x, const config_setting_t *g, const char *pat
     e->sel.has_gid = has[1];
     e->sel.has_sha256 = has[3];
     if (sel_empty(&e->sel)) {
-        return fail(x, line_of(sel), sub, "an entry needs at least one selector");
+        return fail(x, (sel), sub, "an entry needs at least one selector");
     }
     rate = config_setting_get_member(g, "rate");
     join(sub, sizeof(sub), path, "rate");
@@ -728,10 +734,10 @@ static int parse_entry(struct ctx *x, const config_setting_t *g, const char *pat
     if (e->tier == CONF_TIER_CRITICAL) {
         join(sub, sizeof(sub), path, "tier");
         if (!e->sel.has_sha256 && e->sel.exe == NULL) {
-            return fail(x, e->line, sub, "a critical entry needs a sha256 or exe selector");
+            return fail(x, g, sub, "a critical entry needs a sha256 or exe selector");
         }
         if (!e->has_rate) {
-            return fail(x, e->line, sub, "a critical entry needs a rate limit");
+            return fail(x, g, sub, "a critical entry needs a rate limit");
         }
     }
     return AD_OK;
@@ -747,11 +753,11 @@ static int parse_workloads(struct ctx *x, const config_setting_t *l, struct agen
         return AD_OK;
     }
     if (config_setting_type(l) != CONFIG_TYPE_LIST) {
-        return fail(x, line_of(l), "workloads", "expected a list ( { ... }, ... )");
+        return fail(x, (l), "workloads", "expected a list ( { ... }, ... )");
     }
     n = config_setting_length(l);
     if (n > CONF_ENTRIES_MAX) {
-        return fail(x, line_of(l), "workloads", "%d entries, at most %d", n, CONF_ENTRIES_MAX);
+        return fail(x, (l), "workloads", "%d entries, at most %d", n, CONF_ENTRIES_MAX);
     }
     if (n == 0) {
         return AD_OK;
@@ -771,11 +777,11 @@ static int parse_workloads(struct ctx *x, const config_setting_t *l, struct agen
             const struct workload_entry *o = &c->workloads[j];
 
             if (strcmp(o->name, e->name) == 0) {
-                return fail(x, e->line, path, "duplicate entry name \"%s\" (first at line %d)",
-                            e->name, o->line);
+                return fail(x, config_setting_get_elem(l, (unsigned)i), path,
+                            "duplicate entry name \"%s\" (first at line %d)", e->name, o->line);
             }
             if (sel_equal(&o->sel, &e->sel)) {
-                return fail(x, e->line, path,
+                return fail(x, config_setting_get_elem(l, (unsigned)i), path,
                             "selectors identical to entry \"%s\" (line %d): no caller could "
                             "be told apart",
                             o->name, o->line);
@@ -804,9 +810,8 @@ static int parse_root(struct ctx *x, const config_t *cfg, struct agentd_conf *c)
         return r;
     }
     if (c->max_connections_per_uid > c->max_connections) {
-        return fail(x, line_of(ad), "agentd.max_connections_per_uid",
-                    "%u is above max_connections (%u)", c->max_connections_per_uid,
-                    c->max_connections);
+        return fail(x, (ad), "agentd.max_connections_per_uid", "%u is above max_connections (%u)",
+                    c->max_connections_per_uid, c->max_connections);
     }
     if (c->audit.path == NULL) { /* default depends on state_dir */
         size_t n = strlen(c->state_dir) + sizeof("/audit.log");
@@ -840,8 +845,14 @@ static int load(const char *path, const char *text, const char *name, struct age
             }
             r = AD_ERR_SYSTEM;
         } else {
-            r = fail(&x, config_error_line(&cfg), "syntax", "%s",
-                     config_error_text(&cfg) != NULL ? config_error_text(&cfg) : "parse error");
+            if (err != NULL && errlen > 0) {
+                const char *f = config_error_file(&cfg);
+                const char *t = config_error_text(&cfg);
+
+                snprintf(err, errlen, "%s:%d: syntax: %s", f != NULL ? f : name,
+                         config_error_line(&cfg), t != NULL ? t : "parse error");
+            }
+            r = AD_ERR_CONFIG;
         }
         goto out;
     }

@@ -378,6 +378,26 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(err, "inline:1: syntax"));
 }
 
+/* An error inside an @include'd file names that file and its line. */
+static void test_include_names_file(void **state)
+{
+    struct agentd_conf *c = NULL;
+    char err[CONF_ERR_MAX];
+    char inc[256];
+    char main_text[400];
+    char path[256];
+    char want[300];
+
+    (void)state;
+    write_file("inc.conf", "max_connections = 10;\nbogus_key = 1;\n", inc, sizeof(inc));
+    snprintf(main_text, sizeof(main_text),
+             "agentd = {\n  tcti = \"tabrmd\";\n@include \"%s\"\n};\n", inc);
+    write_file("main.conf", main_text, path, sizeof(path));
+    assert_int_equal(conf_load(path, &c, err, sizeof(err)), AD_ERR_CONFIG);
+    snprintf(want, sizeof(want), "%s:2: agentd.bogus_key: unknown key", inc);
+    assert_string_equal(err, want);
+}
+
 /*
  * Fail each allocation of a full load in turn: every one gives AD_ERR_NOMEM,
  * leaves *ret alone, and (in the ASan build) leaks nothing.
@@ -414,7 +434,7 @@ int main(void)
         cmocka_unit_test(test_example_loads),    cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_persistent_srk),   cmocka_unit_test(test_bad_cases),
         cmocka_unit_test(test_reload_semantics), cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_alloc_failures),   cmocka_unit_test(test_include_names_file),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
