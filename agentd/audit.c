@@ -309,7 +309,7 @@ int audit_write_head(struct audit *a)
     a->first_seq = oldest_first_seq(a->path);
     len = snprintf(buf, sizeof(buf), "{\"seq\":%llu,\"hash\":\"%s\",\"first_seq\":%llu}\n",
                    (unsigned long long)(a->next_seq - 1), hex, (unsigned long long)a->first_seq);
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
         goto out;
     }
     if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0) {
@@ -490,7 +490,7 @@ int audit_open(const char *path, uint64_t rotate_bytes, uint32_t keep, enum conf
         goto out;
     }
     /* O_APPEND: every write() lands at the end, whole, even after a torn tail is cut */
-    if ((a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+    if ((a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
         fchmod(a->fd, 0600) != 0) {
         r = AD_ERR_SYSTEM;
         goto out;
@@ -697,7 +697,7 @@ static int rotate(struct audit *a)
     } else if (unlink(a->path) != 0) {
         return AD_ERR_SYSTEM;
     }
-    if ((fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+    if ((fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
         return AD_ERR_SYSTEM;
     }
     close(a->fd);
