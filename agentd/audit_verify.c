@@ -140,6 +140,21 @@ static uint64_t peek_seq(const struct lines *l, size_t i)
     return audit_parse_line(s, len, &seq, prev) == 0 ? seq : 0;
 }
 
+/* True when line i + 1 exists, parses, and its prev is not hash. */
+static bool next_breaks(const struct lines *l, size_t i, const uint8_t hash[32])
+{
+    uint8_t prev[32];
+    uint64_t seq;
+    size_t len;
+    const char *s;
+
+    if (i + 1 >= l->n) {
+        return false;
+    }
+    s = line_at(l, i + 1, &len);
+    return audit_parse_line(s, len, &seq, prev) == 0 && memcmp(prev, hash, 32) != 0;
+}
+
 static int check_line(struct walk *w, const char *name, const struct lines *l, size_t i)
 {
     uint8_t prev[32];
@@ -189,6 +204,17 @@ static int check_line(struct walk *w, const char *name, const struct lines *l, s
                        (unsigned long long)w->prev_seq, (unsigned long long)seq,
                        (unsigned long long)(seq - w->prev_seq - 1));
     } else if (memcmp(prev, w->prev_hash, 32) != 0) {
+        /*
+         * Either the previous record changed, or this one did (its prev
+         * field). In the second case this record's hash no longer matches
+         * the next record's prev either.
+         */
+        if (next_breaks(l, i, hash)) {
+            return problem(w, AUDIT_EDITED, name, no,
+                           "record seq %llu was changed: its prev does not chain to seq %llu "
+                           "and its hash does not match the next record's prev",
+                           (unsigned long long)seq, (unsigned long long)w->prev_seq);
+        }
         return problem(w, AUDIT_EDITED, w->prev_file, w->prev_line,
                        "record seq %llu was changed: its hash does not match prev of seq %llu "
                        "(%s:%llu)",

@@ -250,6 +250,24 @@ static void test_edit_middle(void **state)
     expect_problem(AUDIT_EDITED, logpath, 5);
 }
 
+static void test_edit_prev_field(void **state)
+{
+    size_t len;
+    char *buf;
+    char *p;
+
+    (void)state;
+    make_log(10);
+    buf = slurp(logpath, &len);
+    p = strstr(buf + line_start(buf, 6), "\"prev\":\"");
+    assert_non_null(p);
+    p += strlen("\"prev\":\"");
+    *p = *p == 'a' ? 'b' : 'a'; /* still 64 lowercase hex digits */
+    spit(logpath, buf, len);
+    free(buf);
+    expect_problem(AUDIT_EDITED, logpath, 6);
+}
+
 static void test_edit_breaks_json(void **state)
 {
     size_t len;
@@ -598,6 +616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_line_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edit_middle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edit_prev_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edit_breaks_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_first_line, setup, teardown),
