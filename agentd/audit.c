@@ -544,10 +544,16 @@ static char *utf8_clean(const char *s)
                       : (c & 0xf0) == 0xe0 ? 2
                       : (c & 0xf8) == 0xf0 ? 3
                                            : 9;
-        bool ok = need < 9 && i + need < n + 1 && !(c == 0xc0 || c == 0xc1 || c > 0xf4);
+        bool ok = need < 9 && !(c == 0xc0 || c == 0xc1 || c > 0xf4);
 
         for (size_t k = 1; ok && k <= need; k++) {
             ok = i + k < n && ((unsigned char)s[i + k] & 0xc0) == 0x80;
+        }
+        if (ok && need >= 2) { /* no overlong forms, surrogates or code points past U+10FFFF */
+            unsigned char c1 = (unsigned char)s[i + 1];
+
+            ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 > 0x9f) &&
+                 !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 > 0x8f);
         }
         if (ok) {
             memcpy(out + o, s + i, need + 1);

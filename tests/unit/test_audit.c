@@ -190,7 +190,8 @@ static void test_line_format(void **state)
     char *nl;
 
     (void)state;
-    r.exe = "/tmp/evil\"\n{\"seq\":99}\\\xff\xfe"; /* quote, newline, backslash, bad UTF-8 */
+    /* quote, newline, backslash, stray bytes, a surrogate, and valid UTF-8 (é) */
+    r.exe = "/tmp/evil\"\n{\"seq\":99}\\\xff\xfe\xed\xa0\x80\xc3\xa9";
     r.key = NULL;
     r.data_sha256 = NULL;
     assert_int_equal(audit_append(a, &r), AD_OK);
@@ -209,7 +210,9 @@ static void test_line_format(void **state)
     assert_string_equal(json_object_get_string(v),
                         "0000000000000000000000000000000000000000000000000000000000000000");
     assert_true(json_object_object_get_ex(o, "exe", &v));
-    assert_non_null(strstr(json_object_get_string(v), "/tmp/evil\"\n{\"seq\":99}\\"));
+    assert_string_equal(json_object_get_string(v), "/tmp/evil\"\n{\"seq\":99}\\"
+                                                   "\xef\xbf\xbd\xef\xbf\xbd"
+                                                   "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9");
     assert_true(json_object_object_get_ex(o, "key", &v));
     assert_null(v);
     assert_true(json_object_object_get_ex(o, "data_sha256", &v));
