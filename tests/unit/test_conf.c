@@ -172,6 +172,18 @@ static void test_persistent_srk(void **state)
         AD_OK);
     assert_int_equal(c->srk_handle, 0x81000001u);
     conf_free(c);
+
+    /* large byte counts need libconfig's L suffix; without it they wrap and are refused */
+    assert_int_equal(conf_load_string("agentd = { audit = { rotate_bytes = 8589934592L; }; };", "t",
+                                      &c, err, sizeof(err)),
+                     AD_OK);
+    assert_int_equal(c->audit.rotate_bytes, UINT64_C(8589934592));
+    conf_free(c);
+    c = NULL;
+    assert_int_equal(conf_load_string("agentd = { audit = { rotate_bytes = 3000000000; }; };", "t",
+                                      &c, err, sizeof(err)),
+                     AD_ERR_CONFIG);
+    assert_null(c);
 }
 
 #define ENTRY_OK                                                                                   \
