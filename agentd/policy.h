@@ -40,6 +40,9 @@ enum policy_verdict {
 /*
  * Stable reasons; policy_reason_name() gives the snake_case name that goes to
  * the audit log and agentctl. Append only: never renumber or rename.
+ * policy_decide() produces all but three: ambiguous_entry comes from
+ * match_entry() (its ret_reason string), audit_failed and admin_only are for
+ * the daemon to record when it refuses on its own.
  */
 enum policy_reason {
     POLICY_REASON_ALLOWED = 0,           /* "allowed" */
