@@ -3,11 +3,34 @@
 if(NOT TARGET PkgConfig::JSONC)
     pkg_check_modules(JSONC REQUIRED IMPORTED_TARGET json-c)
 endif()
-add_library(agentd_daemon STATIC
-    ${CMAKE_CURRENT_LIST_DIR}/admin.c
+
+# Pure helpers (no TPM): also linked by tests and tools.
+add_library(agentd_daemon_util STATIC
     ${CMAKE_CURRENT_LIST_DIR}/digest.c
     ${CMAKE_CURRENT_LIST_DIR}/log.c
     ${CMAKE_CURRENT_LIST_DIR}/worker.c)
-target_include_directories(agentd_daemon PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(agentd_daemon PUBLIC agentd_policy agentd_conf agentd_proto
-    PkgConfig::CRYPTO Threads::Threads PRIVATE PkgConfig::JSONC agentd_warnings)
+target_include_directories(agentd_daemon_util PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(agentd_daemon_util PUBLIC agentd_proto PkgConfig::CRYPTO Threads::Threads
+    PRIVATE agentd_warnings)
+
+# The daemon proper needs the tpm area's library; it is defined in another
+# fragment (included after this one), so the targets are created at the end
+# of the directory, and only once that library exists.
+function(agentd_daemon_targets)
+    if(NOT TARGET agentd_tpm)
+        message(STATUS "agentd: agentd_tpm not defined yet; not building the agentd executable")
+        return()
+    endif()
+    set(_d ${CMAKE_CURRENT_SOURCE_DIR})
+    add_library(agentd_daemon STATIC
+        ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/keystore.c ${_d}/server.c)
+    target_include_directories(agentd_daemon PUBLIC ${_d})
+    target_link_libraries(agentd_daemon
+        PUBLIC agentd_daemon_util agentd_policy agentd_conf agentd_tpm agentd_proto
+        PRIVATE PkgConfig::JSONC agentd_warnings)
+    add_executable(agentd ${_d}/main.c)
+    target_compile_definitions(agentd PRIVATE AGENTD_VERSION="${PROJECT_VERSION}")
+    target_link_libraries(agentd PRIVATE agentd_daemon agentd_warnings)
+    install(TARGETS agentd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+endfunction()
+cmake_language(DEFER DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} CALL agentd_daemon_targets)

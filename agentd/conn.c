@@ -1,0 +1,540 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "match.h"
+
+#define IN_INITIAL 4096
+
+struct outbuf {
+    struct outbuf *next;
+    size_t len;
+    size_t off;
+    uint8_t data[];
+};
+
+struct conn {
+    struct conn *prev;
+    struct conn *next;
+    struct daemon *d;
+    int epfd;
+    int fd;
+    uint64_t id;
+    struct ucred cred;
+    struct caller_facts facts; /* from the kernel at accept time; strings owned below */
+    char *exe;
+    char *cgroup;
+    uint8_t *in;
+    size_t in_len;
+    size_t in_cap;
+    struct outbuf *out_head;
+    struct outbuf *out_tail;
+    size_t out_bytes;
+    unsigned holds;     /* requests in flight */
+    uint32_t ep_events; /* what epoll watches now */
+    uint64_t last_ns;
+    uint64_t n_requests;
+    bool is_live;
+    bool is_eof;         /* peer finished sending */
+    bool is_closing;     /* protocol error: close once output is flushed */
+    bool is_not_reading; /* daemon shutting down */
+};
+
+static void update_events(struct conn *c);
+
+/*
+ * Caller facts at accept time. TEMPORARY until agentd/workload.h (pidfd,
+ * exe SHA-256, unit) lands: uid/gid/pid from SO_PEERCRED, exe and cgroup
+ * from /proc; the SHA-256 and unit stay unknown, so entries that select on
+ * them do not match (deny by default).
+ */
+static int gather_facts(struct conn *c)
+{
+    char path[64];
+    char buf[4096];
+    ssize_t n;
+    FILE *f;
+
+    c->facts.pid = c->cred.pid;
+    c->facts.uid = c->cred.uid;
+    c->facts.gid = c->cred.gid;
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)c->cred.pid);
+    if ((n = readlink(path, buf, sizeof(buf) - 1)) > 0) {
+        buf[n] = '\0';
+        if ((c->exe = strdup(buf)) == NULL) {
+            return AD_ERR_NOMEM;
+        }
+    }
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c->cred.pid);
+    if ((f = fopen(path, "re")) != NULL) {
+        while (fgets(buf, sizeof(buf), f) != NULL) {
+            if (strncmp(buf, "0::", 3) == 0) {
+                buf[strcspn(buf, "\n")] = '\0';
+                c->cgroup = strdup(buf + 3);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    c->facts.exe = c->exe;
+    c->facts.cgroup = c->cgroup;
+    return AD_OK;
+}
+static void process_input(struct conn *c);
+
+int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred *cred,
+             struct conn **ret)
+{
+    struct conn *c = NULL;
+    struct epoll_event ev = {.events = EPOLLIN};
+    int r;
+
+    if ((c = calloc(1, sizeof(*c))) == NULL || (c->in = malloc(IN_INITIAL)) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    c->d = d;
+    c->epfd = epfd;
+    c->fd = fd;
+    c->id = id;
+    c->cred = *cred;
+    c->in_cap = IN_INITIAL;
+    c->last_ns = server_now_ns();
+    c->is_live = true;
+    if ((r = gather_facts(c)) != 0) {
+        goto out;
+    }
+    ev.data.u64 = (uint64_t)(uintptr_t)c;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_error("conn: epoll_ctl: %s", strerror(errno));
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    c->ep_events = EPOLLIN;
+    log_debug("conn %llu: pid %d uid %u", (unsigned long long)id, (int)cred->pid,
+              (unsigned)cred->uid);
+    *ret = c;
+    c = NULL;
+    fd = -1;
+    r = AD_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (c != NULL) {
+        c->fd = -1;
+        conn_destroy(c);
+    }
+    return r;
+}
+
+static void out_clear(struct conn *c)
+{
+    struct outbuf *next;
+
+    for (struct outbuf *o = c->out_head; o != NULL; o = next) {
+        next = o->next;
+        free(o);
+    }
+    c->out_head = NULL;
+    c->out_tail = NULL;
+    c->out_bytes = 0;
+}
+
+void conn_destroy(struct conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    out_clear(c);
+    free(c->exe);
+    free(c->cgroup);
+    free(c->in);
+    free(c);
+}
+
+void conn_link(struct conn **head, struct conn *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head != NULL) {
+        (*head)->prev = c;
+    }
+    *head = c;
+}
+
+void conn_unlink(struct conn **head, struct conn *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        *head = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    c->prev = NULL;
+    c->next = NULL;
+}
+
+struct conn *conn_next(const struct conn *c)
+{
+    return c->next;
+}
+
+uint64_t conn_id(const struct conn *c)
+{
+    return c->id;
+}
+
+bool conn_is_live(const struct conn *c)
+{
+    return c->is_live;
+}
+
+uint64_t conn_idle_since(const struct conn *c, uint64_t now)
+{
+    return c->holds > 0 || now < c->last_ns ? 0 : now - c->last_ns;
+}
+
+uint64_t conn_n_requests(const struct conn *c)
+{
+    return c->n_requests;
+}
+
+bool conn_is_reapable(const struct conn *c)
+{
+    return !c->is_live && c->holds == 0;
+}
+
+const struct caller_facts *conn_facts(const struct conn *c)
+{
+    return &c->facts;
+}
+
+uint32_t conn_uid(const struct conn *c)
+{
+    return (uint32_t)c->cred.uid;
+}
+
+void conn_shutdown(struct conn *c)
+{
+    if (!c->is_live) {
+        return;
+    }
+    epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->is_live = false;
+    out_clear(c);
+    free(c->in);
+    c->in = NULL;
+    c->in_len = 0;
+    c->in_cap = 0;
+    log_debug("conn %llu: closed", (unsigned long long)c->id);
+}
+
+/* Write what we can; returns false when the connection died. */
+static bool flush_out(struct conn *c)
+{
+    struct iovec iov[16];
+    ssize_t n;
+    int cnt;
+
+    while (c->out_head != NULL) {
+        cnt = 0;
+        for (struct outbuf *o = c->out_head; o != NULL && cnt < 16; o = o->next) {
+            iov[cnt].iov_base = o->data + o->off;
+            iov[cnt].iov_len = o->len - o->off;
+            cnt++;
+        }
+        n = writev(c->fd, iov, cnt);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return true;
+            }
+            log_debug("conn %llu: write: %s", (unsigned long long)c->id, strerror(errno));
+            conn_shutdown(c);
+            return false;
+        }
+        c->last_ns = server_now_ns();
+        c->out_bytes -= (size_t)n;
+        while (n > 0) {
+            struct outbuf *o = c->out_head;
+            size_t left = o->len - o->off;
+
+            if ((size_t)n < left) {
+                o->off += (size_t)n;
+                break;
+            }
+            n -= (ssize_t)left;
+            c->out_head = o->next;
+            if (c->out_head == NULL) {
+                c->out_tail = NULL;
+            }
+            free(o);
+        }
+    }
+    return true;
+}
+
+/*
+ * Close when nothing more can come: after a protocol error once the output
+ * is flushed; after EOF (or at shutdown) once nothing is held or queued.
+ */
+static bool maybe_finish(struct conn *c)
+{
+    if (!c->is_live || c->out_head != NULL) {
+        return false;
+    }
+    if (c->is_closing || ((c->is_eof || c->is_not_reading) && c->holds == 0)) {
+        conn_shutdown(c);
+        return true;
+    }
+    return false;
+}
+
+static bool can_read(const struct conn *c)
+{
+    const struct agentd_conf *cf = c->d->conf->c;
+
+    return !c->is_eof && !c->is_closing && !c->is_not_reading &&
+           c->holds < cf->max_in_flight_per_connection && c->out_bytes < CONN_OUT_MAX;
+}
+
+static void update_events(struct conn *c)
+{
+    uint32_t want = 0;
+    struct epoll_event ev;
+
+    if (!c->is_live) {
+        return;
+    }
+    if (can_read(c)) {
+        want |= EPOLLIN;
+    }
+    if (c->out_head != NULL) {
+        want |= EPOLLOUT;
+    }
+    if (want == c->ep_events) {
+        return;
+    }
+    ev.events = want;
+    ev.data.u64 = (uint64_t)(uintptr_t)c;
+    if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+        log_error("conn %llu: epoll_ctl: %s", (unsigned long long)c->id, strerror(errno));
+        conn_shutdown(c);
+        return;
+    }
+    c->ep_events = want;
+}
+
+int conn_send(struct conn *c, const uint8_t *frame, size_t len)
+{
+    struct outbuf *o;
+
+    if (!c->is_live) {
+        return AD_OK; /* peer is gone: the reply has nowhere to go */
+    }
+    if ((o = malloc(sizeof(*o) + len)) == NULL) {
+        log_error("conn %llu: out of memory queueing a reply", (unsigned long long)c->id);
+        conn_shutdown(c);
+        return AD_ERR_NOMEM;
+    }
+    memcpy(o->data, frame, len);
+    o->len = len;
+    o->off = 0;
+    o->next = NULL;
+    if (c->out_tail != NULL) {
+        c->out_tail->next = o;
+    } else {
+        c->out_head = o;
+    }
+    c->out_tail = o;
+    c->out_bytes += len;
+    if (flush_out(c) && !maybe_finish(c)) {
+        update_events(c);
+    }
+    return AD_OK;
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+    c->is_closing = true;
+    if (!maybe_finish(c)) {
+        update_events(c);
+    }
+}
+
+void conn_hold(struct conn *c)
+{
+    c->holds++;
+}
+
+void conn_release(struct conn *c)
+{
+    c->holds--;
+    if (!c->is_live) {
+        return;
+    }
+    if (!maybe_finish(c)) {
+        /* A slot freed up: frames already buffered may now proceed. */
+        process_input(c);
+        if (c->is_live && !maybe_finish(c)) {
+            update_events(c);
+        }
+    }
+}
+
+/* Hand every complete buffered frame to dispatch while the limits allow. */
+static void process_input(struct conn *c)
+{
+    size_t pos = 0;
+    size_t need = 0;
+    int r;
+
+    while (c->is_live && !c->is_closing && !c->is_not_reading &&
+           c->holds < c->d->conf->c->max_in_flight_per_connection && c->out_bytes < CONN_OUT_MAX) {
+        struct frame_header h;
+        size_t total;
+
+        r = dispatch_frame_header(c->in + pos, c->in_len - pos, &h);
+        if (r == AD_ERR_SHORT) {
+            break;
+        }
+        if (r != 0) {
+            log_info("conn %llu: protocol error: %s", (unsigned long long)c->id, ad_strerror(r));
+            dispatch_protocol_error(c->d, c, &h, r);
+            conn_close_after_flush(c);
+            return;
+        }
+        total = FRAME_HEADER_LEN + h.body_len;
+        if (c->in_len - pos < total) {
+            need = total; /* length checked against FRAME_MAX by the decoder */
+            break;
+        }
+        c->n_requests++;
+        r = dispatch_frame(c->d, c, &h, c->in + pos + FRAME_HEADER_LEN, h.body_len);
+        pos += total;
+        if (r != 0) {
+            conn_close_after_flush(c);
+            return;
+        }
+    }
+    if (!c->is_live) {
+        return;
+    }
+    if (pos > 0) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+    if (c->in_len == 0 && need == 0 && c->in_cap > IN_INITIAL) {
+        uint8_t *n = realloc(c->in, IN_INITIAL); /* give back a large frame's buffer */
+
+        if (n != NULL) {
+            c->in = n;
+            c->in_cap = IN_INITIAL;
+        }
+    }
+    if (need > c->in_cap) {
+        uint8_t *n = realloc(c->in, need);
+
+        if (n == NULL) {
+            log_error("conn %llu: out of memory for a frame", (unsigned long long)c->id);
+            conn_shutdown(c);
+            return;
+        }
+        c->in = n;
+        c->in_cap = need;
+    }
+}
+
+static void on_readable(struct conn *c)
+{
+    ssize_t n;
+
+    while (c->is_live && can_read(c)) {
+        if (c->in_len == c->in_cap) {
+            /* A frame's size is known before we grow: process_input did that. */
+            process_input(c);
+            if (!c->is_live || c->in_len == c->in_cap) {
+                return;
+            }
+            continue;
+        }
+        n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                log_debug("conn %llu: read: %s", (unsigned long long)c->id, strerror(errno));
+                conn_shutdown(c);
+            }
+            return;
+        }
+        if (n == 0) {
+            c->is_eof = true;
+            if (c->in_len > 0) {
+                log_debug("conn %llu: EOF inside a frame", (unsigned long long)c->id);
+            }
+            maybe_finish(c);
+            return;
+        }
+        c->last_ns = server_now_ns();
+        c->in_len += (size_t)n;
+        process_input(c);
+    }
+}
+
+void conn_on_event(struct conn *c, uint32_t events)
+{
+    if (!c->is_live) {
+        return;
+    }
+    if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+        conn_shutdown(c);
+        return;
+    }
+    if (events & EPOLLOUT) {
+        if (!flush_out(c)) {
+            return;
+        }
+    }
+    if (events & EPOLLIN) {
+        on_readable(c);
+    }
+    if (c->is_live && !maybe_finish(c)) {
+        update_events(c);
+    }
+}
+
+void conns_stop_reading(struct conn *head)
+{
+    for (struct conn *c = head; c != NULL; c = c->next) {
+        c->is_not_reading = true;
+        if (c->is_live && c->holds == 0 && c->out_head == NULL) {
+            conn_shutdown(c);
+        } else {
+            update_events(c);
+        }
+    }
+}
+
+bool conns_all_flushed(const struct conn *head)
+{
+    for (const struct conn *c = head; c != NULL; c = c->next) {
+        if (c->is_live && (c->out_head != NULL || c->holds > 0)) {
+            return false;
+        }
+    }
+    return true;
+}

@@ -1,0 +1,47 @@
+/*
+ * One client connection (loop thread only): its socket, the caller facts
+ * gathered at accept time, the incremental input buffer, the output queue
+ * and the count of requests in flight. Used by server.c (lifecycle) and
+ * dispatch.c (send, hold/release); see server.h for the dispatch side.
+ */
+#ifndef AGENTD_CONN_H
+#define AGENTD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "err.h"
+#include "server.h"
+
+#define CONN_OUT_MAX (4u << 20) /* queued reply bytes before we stop reading */
+
+/*
+ * Take fd (always: closed on failure), gather the caller's facts, register
+ * with epfd. Returns 0, AD_ERR_NOMEM, AD_ERR_SYSTEM.
+ */
+AD_MUST_CHECK int conn_new(struct daemon *d, int epfd, int fd, uint64_t id,
+                           const struct ucred *cred, struct conn **ret);
+void conn_destroy(struct conn *c);
+
+void conn_link(struct conn **head, struct conn *c);
+void conn_unlink(struct conn **head, struct conn *c);
+struct conn *conn_next(const struct conn *c);
+
+uint64_t conn_id(const struct conn *c);
+bool conn_is_live(const struct conn *c);
+/* ns since the last byte moved, 0 while requests are in flight. */
+uint64_t conn_idle_since(const struct conn *c, uint64_t now);
+uint64_t conn_n_requests(const struct conn *c);
+/* Closed and holding no requests: may be destroyed. */
+bool conn_is_reapable(const struct conn *c);
+
+/* Close the socket now (queued output is dropped); the struct lives while held. */
+void conn_shutdown(struct conn *c);
+void conn_on_event(struct conn *c, uint32_t events);
+
+/* Shutdown: stop reading on every connection; true when no conn has output queued. */
+void conns_stop_reading(struct conn *head);
+bool conns_all_flushed(const struct conn *head);
+
+#endif

@@ -1,0 +1,1576 @@
+#include "dispatch.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin.h"
+#include "audit.h"
+#include "conn.h"
+#include "digest.h"
+#include "keystore.h"
+#include "log.h"
+#include "match.h"
+#include "policy.h"
+#include "worker.h"
+
+#ifndef AGENTD_VERSION
+#define AGENTD_VERSION "0.1.0"
+#endif
+
+/*
+ * Wire glue. TEMPORARY: a minimal bounds-checked codec of proto/README.md
+ * until proto/ publishes its buf/frame/msg API; every byte the daemon reads
+ * or writes goes through this block, so the switch to proto is local.
+ */
+#define PROTO_VERSION_ 1u
+#define SIGN_INPUT_MAX_ (256u * 1024u)
+#define RANDOM_MAX_ 65536u
+#define ADMIN_TEXT_MAX_ (200u * 1024u)
+#define CERT_MAX_ 8192u
+
+enum {
+    ST_OK = 0,
+    ST_INTERNAL = 1,
+    ST_BAD_REQUEST = 2,
+    ST_DENIED = 3,
+    ST_NOT_FOUND = 4,
+    ST_MECHANISM_INVALID = 5,
+    ST_DATA_LEN_RANGE = 6,
+    ST_KEY_TYPE = 7,
+    ST_TPM_ERROR = 8,
+    ST_RATE_LIMITED = 9,
+    ST_UNSUPPORTED = 10,
+    ST_NO_MEMORY = 11,
+    ST_EXISTS = 12,
+    ST_BUSY = 13,
+    ST_VERSION = 14,
+    ST_MECHANISM_PARAM = 15,
+};
+
+enum {
+    MT_HELLO = 0x01,
+    MT_WHOAMI = 0x02,
+    MT_LIST_OBJECTS = 0x03,
+    MT_SIGN = 0x04,
+    MT_VERIFY = 0x05,
+    MT_DIGEST = 0x06,
+    MT_RANDOM = 0x07,
+    MT_GENERATE_KEY = 0x08,
+    MT_DESTROY_KEY = 0x09,
+    MT_ADMIN_STATUS = 0x20,
+    MT_ADMIN_WORKLOADS = 0x21,
+    MT_ADMIN_KEYS = 0x22,
+    MT_ADMIN_KEY_CREATE = 0x23,
+    MT_ADMIN_KEY_DELETE = 0x24,
+    MT_ADMIN_AUDIT_TAIL = 0x25,
+};
+
+static bool type_is_known(uint8_t t)
+{
+    return (t >= MT_HELLO && t <= MT_DESTROY_KEY) ||
+           (t >= MT_ADMIN_STATUS && t <= MT_ADMIN_AUDIT_TAIL);
+}
+
+static uint32_t load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int dispatch_frame_header(const uint8_t *p, size_t len, struct frame_header *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (len < FRAME_HEADER_LEN) {
+        return AD_ERR_SHORT;
+    }
+    h->length = load_be32(p);
+    h->version = p[4];
+    h->type = p[5];
+    h->request_id = load_be32(p + 6);
+    h->has_ids = true;
+    if (h->length > FRAME_MAX - 4) {
+        return AD_ERR_TOO_LARGE;
+    }
+    if (h->length < FRAME_HEADER_LEN - 4 || h->version != PROTO_VERSION_ ||
+        !type_is_known(h->type)) {
+        return AD_ERR_FORMAT;
+    }
+    h->body_len = h->length - (FRAME_HEADER_LEN - 4);
+    return AD_OK;
+}
+
+/* Reader: every getter checks the remaining length first, moves only on success. */
+struct rd {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+};
+
+static int rd_u32(struct rd *r, uint32_t *v)
+{
+    if (r->len - r->pos < 4) {
+        return AD_ERR_SHORT;
+    }
+    *v = load_be32(r->p + r->pos);
+    r->pos += 4;
+    return AD_OK;
+}
+
+static int rd_u64(struct rd *r, uint64_t *v)
+{
+    uint32_t hi;
+    uint32_t lo;
+
+    if (r->len - r->pos < 8) {
+        return AD_ERR_SHORT;
+    }
+    hi = load_be32(r->p + r->pos);
+    lo = load_be32(r->p + r->pos + 4);
+    *v = (uint64_t)hi << 32 | lo;
+    r->pos += 8;
+    return AD_OK;
+}
+
+static int rd_bytes(struct rd *r, size_t max, const uint8_t **v, size_t *vlen)
+{
+    uint32_t n;
+
+    if (r->len - r->pos < 4) {
+        return AD_ERR_SHORT;
+    }
+    n = load_be32(r->p + r->pos);
+    if (n > max) {
+        return AD_ERR_TOO_LARGE;
+    }
+    if (r->len - r->pos - 4 < n) {
+        return AD_ERR_SHORT;
+    }
+    *v = r->p + r->pos + 4;
+    *vlen = n;
+    r->pos += 4 + (size_t)n;
+    return AD_OK;
+}
+
+/* string(max) into out (max + 1 bytes): no NUL inside. */
+static int rd_str(struct rd *r, size_t max, char *out)
+{
+    const uint8_t *v;
+    size_t n;
+    size_t save = r->pos;
+    int e;
+
+    if ((e = rd_bytes(r, max, &v, &n)) != 0) {
+        return e;
+    }
+    if (memchr(v, 0, n) != NULL) {
+        r->pos = save;
+        return AD_ERR_FORMAT;
+    }
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return AD_OK;
+}
+
+static int rd_end(const struct rd *r)
+{
+    return r->pos == r->len ? AD_OK : AD_ERR_TRAILING;
+}
+
+/* Writer: a reply frame built in one malloc'd buffer; any failure sticks. */
+struct wr {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    bool is_bad;
+};
+
+static void wr_raw(struct wr *w, const void *v, size_t n)
+{
+    if (w->is_bad) {
+        return;
+    }
+    if (w->cap - w->len < n) {
+        size_t cap = w->cap * 2 > w->len + n ? w->cap * 2 : w->len + n + 256;
+        uint8_t *np = cap <= FRAME_MAX ? realloc(w->p, cap) : NULL;
+
+        if (np == NULL) {
+            w->is_bad = true;
+            return;
+        }
+        w->p = np;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, v, n);
+    w->len += n;
+}
+
+static void wr_u8(struct wr *w, uint8_t v)
+{
+    wr_raw(w, &v, 1);
+}
+
+static void wr_u32(struct wr *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+
+    wr_raw(w, b, 4);
+}
+
+static void wr_u64(struct wr *w, uint64_t v)
+{
+    wr_u32(w, (uint32_t)(v >> 32));
+    wr_u32(w, (uint32_t)v);
+}
+
+static void wr_bytes(struct wr *w, const uint8_t *v, size_t n, size_t max)
+{
+    if (n > max) {
+        w->is_bad = true;
+        return;
+    }
+    wr_u32(w, (uint32_t)n);
+    if (n > 0) {
+        wr_raw(w, v, n);
+    }
+}
+
+static void wr_str(struct wr *w, const char *s, size_t max)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+
+    if (n > max) {
+        n = max; /* replies truncate display strings rather than fail */
+    }
+    wr_bytes(w, (const uint8_t *)s, n, max);
+}
+
+static void wr_begin(struct wr *w, uint8_t type, uint32_t id, uint32_t status)
+{
+    memset(w, 0, sizeof(*w));
+    wr_u32(w, 0); /* length, patched in wr_send */
+    wr_u8(w, PROTO_VERSION_);
+    wr_u8(w, (uint8_t)(type | 0x80));
+    wr_u32(w, id);
+    wr_u32(w, status);
+}
+
+static int wr_send(struct wr *w, struct conn *c)
+{
+    int r;
+
+    if (w->is_bad) {
+        free(w->p);
+        log_error("dispatch: reply too large or out of memory");
+        return AD_ERR_TOO_LARGE;
+    }
+    w->p[0] = (uint8_t)((w->len - 4) >> 24);
+    w->p[1] = (uint8_t)((w->len - 4) >> 16);
+    w->p[2] = (uint8_t)((w->len - 4) >> 8);
+    w->p[3] = (uint8_t)(w->len - 4);
+    r = conn_send(c, w->p, w->len);
+    free(w->p);
+    return r;
+}
+
+static int glue_send_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status,
+                           const char *msg)
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, status);
+    wr_str(&w, msg, 256);
+    return wr_send(&w, c);
+}
+
+static int glue_send_protocol_error(struct conn *c, const struct frame_header *h, int err)
+{
+    if (!h->has_ids) {
+        return AD_OK;
+    }
+    return glue_send_error(c, h->type & 0x7f, h->request_id,
+                           h->version != PROTO_VERSION_ ? ST_VERSION : ST_BAD_REQUEST,
+                           ad_strerror(err));
+}
+
+static int glue_send_bytes(struct conn *c, uint8_t type, uint32_t id, const uint8_t *p, size_t n)
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    wr_bytes(&w, p, n, RANDOM_MAX_);
+    return wr_send(&w, c);
+}
+
+static int glue_send_u8(struct conn *c, uint8_t type, uint32_t id, uint8_t v)
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    wr_u8(&w, v);
+    return wr_send(&w, c);
+}
+
+static int glue_send_empty(struct conn *c, uint8_t type, uint32_t id)
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    return wr_send(&w, c);
+}
+
+static int glue_send_text(struct conn *c, uint8_t type, uint32_t id, const char *text)
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    wr_str(&w, text, ADMIN_TEXT_MAX_);
+    return wr_send(&w, c);
+}
+
+static int glue_send_hello(struct conn *c, uint8_t type, uint32_t id, const char *label,
+                           const char *version)
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    wr_u32(&w, PROTO_VERSION_);
+    wr_str(&w, label, 32);
+    wr_str(&w, "agentd", 32);
+    wr_str(&w, "0000000000000001", 16);
+    wr_str(&w, version, 64);
+    return wr_send(&w, c);
+}
+
+static int glue_send_whoami(struct conn *c, uint8_t type, uint32_t id, const struct caller_facts *f,
+                            const struct workload_entry *e)
+{
+    static const uint8_t zero[32];
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    wr_u32(&w, (uint32_t)f->pid);
+    wr_u32(&w, (uint32_t)f->uid);
+    wr_u32(&w, (uint32_t)f->gid);
+    wr_str(&w, f->exe, 4096);
+    wr_bytes(&w, f->has_sha256 ? f->exe_sha256 : zero, f->has_sha256 ? 32 : 0, 32);
+    wr_str(&w, f->cgroup, 4096);
+    wr_str(&w, e != NULL ? e->name : "", 128);
+    wr_str(&w, e != NULL ? e->spiffe_id : "", 2048);
+    wr_str(&w, e != NULL ? conf_tier_name(e->tier) : "", 16);
+    return wr_send(&w, c);
+}
+
+static void wr_keyrec(struct wr *w, const struct keystore_pub *p, uint64_t mask)
+{
+    wr_str(w, p->name, 64);
+    wr_bytes(w, p->id, sizeof(p->id), 64);
+    wr_u64(w, p->key_type);
+    wr_u32(w, p->bits);
+    wr_u64(w, mask);
+    wr_bytes(w, p->spki, p->spki_len, 2048);
+    wr_bytes(w, p->ec_params, p->ec_params_len, 64);
+    wr_bytes(w, p->ec_point, p->ec_point_len, 256);
+    wr_bytes(w, p->modulus, p->modulus_len, 512);
+    wr_bytes(w, p->exponent, p->exponent_len, 16);
+    wr_bytes(w, NULL, 0, CERT_MAX_); /* cert: none issued yet */
+    wr_bytes(w, NULL, 0, 1024);
+    wr_bytes(w, NULL, 0, 1024);
+    wr_bytes(w, NULL, 0, 64);
+}
+
+static int glue_send_keyrec(struct conn *c, uint8_t type, uint32_t id, const struct keystore_pub *p,
+                            uint64_t mask)
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    wr_keyrec(&w, p, mask);
+    return wr_send(&w, c);
+}
+
+static int glue_send_list(struct conn *c, uint8_t type, uint32_t id, const struct workload_entry *e,
+                          const struct keystore_pub *p, size_t n,
+                          uint64_t (*mask)(const struct workload_entry *,
+                                           const struct keystore_pub *))
+{
+    struct wr w;
+
+    wr_begin(&w, type, id, ST_OK);
+    wr_u32(&w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        wr_keyrec(&w, &p[i], mask(e, &p[i]));
+    }
+    wr_u32(&w, 0); /* CA records: none until enrollment */
+    return wr_send(&w, c);
+}
+
+struct glue_pss {
+    uint64_t hash_mech;
+    uint64_t mgf;
+    uint64_t salt_len;
+};
+
+struct glue_sign {
+    char key[CONF_KEY_NAME_MAX + 1];
+    uint64_t mechanism;
+    struct glue_pss pss;
+    const uint8_t *data;
+    size_t data_len;
+    const uint8_t *sig;
+    size_t sig_len;
+};
+
+static int glue_sign_decode(const uint8_t *b, size_t n, bool is_verify, struct glue_sign *m)
+{
+    struct rd r = {b, n, 0};
+    int e;
+
+    memset(m, 0, sizeof(*m));
+    if ((e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0 ||                 /* key */
+        (e = rd_u64(&r, &m->mechanism)) != 0 ||                             /* mechanism */
+        (e = rd_u64(&r, &m->pss.hash_mech)) != 0 ||                         /* pss hash */
+        (e = rd_u64(&r, &m->pss.mgf)) != 0 ||                               /* pss mgf */
+        (e = rd_u64(&r, &m->pss.salt_len)) != 0 ||                          /* pss salt */
+        (e = rd_bytes(&r, SIGN_INPUT_MAX_, &m->data, &m->data_len)) != 0) { /* data */
+        return e;
+    }
+    if (is_verify && (e = rd_bytes(&r, 1024, &m->sig, &m->sig_len)) != 0) { /* signature */
+        return e;
+    }
+    return rd_end(&r);
+}
+
+struct glue_digest {
+    uint64_t mechanism;
+    const uint8_t *data;
+    size_t data_len;
+};
+
+static int glue_digest_decode(const uint8_t *b, size_t n, struct glue_digest *m)
+{
+    struct rd r = {b, n, 0};
+    int e;
+
+    if ((e = rd_u64(&r, &m->mechanism)) != 0 ||                             /* mechanism */
+        (e = rd_bytes(&r, SIGN_INPUT_MAX_, &m->data, &m->data_len)) != 0) { /* data */
+        return e;
+    }
+    return rd_end(&r);
+}
+
+static int glue_random_decode(const uint8_t *b, size_t n, uint32_t *ret)
+{
+    struct rd r = {b, n, 0};
+    uint32_t v;
+    int e;
+
+    if ((e = rd_u32(&r, &v)) != 0 || /* length */
+        (e = rd_end(&r)) != 0) {
+        return e;
+    }
+    if (v < 1 || v > RANDOM_MAX_) {
+        return AD_ERR_INVALID;
+    }
+    *ret = v;
+    return AD_OK;
+}
+
+static int glue_empty_decode(const uint8_t *b, size_t n)
+{
+    (void)b;
+    return n == 0 ? AD_OK : AD_ERR_TRAILING;
+}
+
+struct glue_generate {
+    char name[CONF_KEY_NAME_MAX + 1];
+    uint64_t key_type;
+    uint32_t bits;
+};
+
+static int glue_generate_decode(const uint8_t *b, size_t n, struct glue_generate *m)
+{
+    struct rd r = {b, n, 0};
+    int e;
+
+    if ((e = rd_str(&r, CONF_KEY_NAME_MAX, m->name)) != 0 || /* name */
+        (e = rd_u64(&r, &m->key_type)) != 0 ||               /* key_type */
+        (e = rd_u32(&r, &m->bits)) != 0) {                   /* bits */
+        return e;
+    }
+    return rd_end(&r);
+}
+
+struct glue_key {
+    char key[CONF_KEY_NAME_MAX + 1];
+};
+
+static int glue_key_decode(const uint8_t *b, size_t n, struct glue_key *m)
+{
+    struct rd r = {b, n, 0};
+    int e;
+
+    if ((e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0) { /* key */
+        return e;
+    }
+    return rd_end(&r);
+}
+
+static int glue_hello_decode(const uint8_t *b, size_t n, uint32_t *vmin, uint32_t *vmax)
+{
+    struct rd r = {b, n, 0};
+    char name[65];
+    int e;
+
+    if ((e = rd_u32(&r, vmin)) != 0 ||     /* version_min */
+        (e = rd_u32(&r, vmax)) != 0 ||     /* version_max */
+        (e = rd_str(&r, 64, name)) != 0) { /* client_name */
+        return e;
+    }
+    return rd_end(&r);
+}
+
+#define GLUE_VERSION PROTO_VERSION_
+#define GLUE_ADMIN_TEXT_MAX ADMIN_TEXT_MAX_
+
+struct glue_admin {
+    char entry[CONF_NAME_MAX + 1];
+    char key[CONF_KEY_NAME_MAX + 1];
+    uint64_t key_type;
+    uint32_t bits;
+    uint32_t count;
+};
+
+static int glue_admin_decode(uint8_t type, const uint8_t *b, size_t n, struct glue_admin *m)
+{
+    struct rd r = {b, n, 0};
+    int e = AD_OK;
+
+    memset(m, 0, sizeof(*m));
+    switch (type) {
+    case MT_ADMIN_KEYS:
+        e = rd_str(&r, CONF_NAME_MAX, m->entry); /* entry */
+        break;
+    case MT_ADMIN_KEY_CREATE:
+        if ((e = rd_str(&r, CONF_NAME_MAX, m->entry)) != 0 ||   /* entry */
+            (e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0 || /* name */
+            (e = rd_u64(&r, &m->key_type)) != 0 ||              /* key_type */
+            (e = rd_u32(&r, &m->bits)) != 0) {                  /* bits */
+            return e;
+        }
+        break;
+    case MT_ADMIN_KEY_DELETE:
+        if ((e = rd_str(&r, CONF_NAME_MAX, m->entry)) != 0 ||   /* entry */
+            (e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0) { /* name */
+            return e;
+        }
+        break;
+    case MT_ADMIN_AUDIT_TAIL:
+        if ((e = rd_u32(&r, &m->count)) != 0) { /* count */
+            return e;
+        }
+        if (m->count < 1 || m->count > 1000) {
+            return AD_ERR_INVALID;
+        }
+        break;
+    default:
+        break;
+    }
+    if (e != 0) {
+        return e;
+    }
+    return rd_end(&r);
+}
+
+static const char *glue_admin_op_name(uint8_t type)
+{
+    switch (type) {
+    case MT_ADMIN_STATUS:
+        return "admin_status";
+    case MT_ADMIN_WORKLOADS:
+        return "admin_workloads";
+    case MT_ADMIN_KEYS:
+        return "admin_keys";
+    case MT_ADMIN_KEY_CREATE:
+        return "admin_key_create";
+    case MT_ADMIN_KEY_DELETE:
+        return "admin_key_delete";
+    case MT_ADMIN_AUDIT_TAIL:
+        return "admin_audit_tail";
+    default:
+        return "admin";
+    }
+}
+
+/* PKCS#11 values (spec, verbatim) this file reasons about. */
+#define CKK_RSA_ 0x0u
+#define CKK_EC_ 0x3u
+#define CKM_SHA_1_ 0x220u
+#define CKM_SHA256_ 0x250u
+#define CKM_SHA384_ 0x260u
+#define CKM_SHA512_ 0x270u
+#define CKG_MGF1_SHA1_ 0x1u
+#define CKG_MGF1_SHA256_ 0x2u
+#define CKG_MGF1_SHA384_ 0x3u
+#define CKG_MGF1_SHA512_ 0x4u
+
+/* How each signing mechanism is carried out. */
+struct mech_rule {
+    uint64_t ckm;
+    const char *name;
+    uint64_t key_type;
+    enum digest_alg hash; /* DIGEST_NONE: the caller sends the digest (or DigestInfo) */
+    enum keystore_scheme scheme;
+    enum digest_scheme vscheme;
+};
+
+static const struct mech_rule mech_rules[] = {
+    {0x1, "RSA_PKCS", CKK_RSA_, DIGEST_NONE, KEYSTORE_RSASSA, DIGEST_SCHEME_RSA_PKCS1},
+    {0xd, "RSA_PKCS_PSS", CKK_RSA_, DIGEST_NONE, KEYSTORE_RSAPSS, DIGEST_SCHEME_RSA_PSS},
+    {0x40, "SHA256_RSA_PKCS", CKK_RSA_, DIGEST_SHA256, KEYSTORE_RSASSA, DIGEST_SCHEME_RSA_PKCS1},
+    {0x41, "SHA384_RSA_PKCS", CKK_RSA_, DIGEST_SHA384, KEYSTORE_RSASSA, DIGEST_SCHEME_RSA_PKCS1},
+    {0x42, "SHA512_RSA_PKCS", CKK_RSA_, DIGEST_SHA512, KEYSTORE_RSASSA, DIGEST_SCHEME_RSA_PKCS1},
+    {0x43, "SHA256_RSA_PKCS_PSS", CKK_RSA_, DIGEST_SHA256, KEYSTORE_RSAPSS, DIGEST_SCHEME_RSA_PSS},
+    {0x44, "SHA384_RSA_PKCS_PSS", CKK_RSA_, DIGEST_SHA384, KEYSTORE_RSAPSS, DIGEST_SCHEME_RSA_PSS},
+    {0x45, "SHA512_RSA_PKCS_PSS", CKK_RSA_, DIGEST_SHA512, KEYSTORE_RSAPSS, DIGEST_SCHEME_RSA_PSS},
+    {0x1041, "ECDSA", CKK_EC_, DIGEST_NONE, KEYSTORE_ECDSA, DIGEST_SCHEME_ECDSA},
+    {0x1044, "ECDSA_SHA256", CKK_EC_, DIGEST_SHA256, KEYSTORE_ECDSA, DIGEST_SCHEME_ECDSA},
+    {0x1045, "ECDSA_SHA384", CKK_EC_, DIGEST_SHA384, KEYSTORE_ECDSA, DIGEST_SCHEME_ECDSA},
+    {0x1046, "ECDSA_SHA512", CKK_EC_, DIGEST_SHA512, KEYSTORE_ECDSA, DIGEST_SCHEME_ECDSA},
+};
+
+static const struct mech_rule *mech_rule_find(uint64_t ckm)
+{
+    for (size_t i = 0; i < sizeof(mech_rules) / sizeof(mech_rules[0]); i++) {
+        if (mech_rules[i].ckm == ckm) {
+            return &mech_rules[i];
+        }
+    }
+    return NULL;
+}
+
+static enum digest_alg digest_of_ckm(uint64_t ckm)
+{
+    switch (ckm) {
+    case CKM_SHA_1_:
+        return DIGEST_SHA1;
+    case CKM_SHA256_:
+        return DIGEST_SHA256;
+    case CKM_SHA384_:
+        return DIGEST_SHA384;
+    case CKM_SHA512_:
+        return DIGEST_SHA512;
+    default:
+        return DIGEST_NONE;
+    }
+}
+
+static enum digest_alg digest_of_mgf(uint64_t mgf)
+{
+    switch (mgf) {
+    case CKG_MGF1_SHA1_:
+        return DIGEST_SHA1;
+    case CKG_MGF1_SHA256_:
+        return DIGEST_SHA256;
+    case CKG_MGF1_SHA384_:
+        return DIGEST_SHA384;
+    case CKG_MGF1_SHA512_:
+        return DIGEST_SHA512;
+    default:
+        return DIGEST_NONE;
+    }
+}
+
+/* A request that goes to the worker. One allocation per request. */
+struct djob {
+    struct worker_job wj;
+    struct daemon *d;
+    struct conn *c;
+    struct conf_ref *conf; /* keeps entry alive */
+    const struct workload_entry *e;
+    uint8_t type;
+    uint32_t id;
+    int r; /* result of the worker part */
+    /* inputs */
+    char key[CONF_KEY_NAME_MAX + 1];
+    enum keystore_scheme scheme;
+    enum digest_alg hash;
+    uint8_t digest[DIGEST_INFO_MAX];
+    size_t digest_len;
+    uint64_t key_type;
+    uint32_t bits;
+    bool is_admin;
+    enum digest_scheme vscheme; /* VERIFY */
+    /* outputs */
+    bool is_valid;
+    uint8_t sig[1024];
+    size_t sig_len;
+    uint8_t *bytes; /* RANDOM output */
+    size_t bytes_len;
+    struct keystore_pub *pubs;
+    size_t n_pubs;
+    char *json;
+};
+
+/* Reply plumbing ---------------------------------------------------------- */
+
+static void reply_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status, const char *msg)
+{
+    (void)glue_send_error(c, type, id, status, msg);
+}
+
+static uint32_t status_of_err(int r)
+{
+    switch (r) {
+    case AD_OK:
+        return ST_OK;
+    case AD_ERR_NOMEM:
+        return ST_NO_MEMORY;
+    case AD_ERR_SHORT:
+    case AD_ERR_FORMAT:
+    case AD_ERR_TOO_LARGE:
+    case AD_ERR_TRAILING:
+    case AD_ERR_INVALID:
+        return ST_BAD_REQUEST;
+    case AD_ERR_DENIED:
+        return ST_DENIED;
+    case AD_ERR_TPM:
+    case AD_ERR_TPM_LOST:
+        return ST_TPM_ERROR;
+    case AD_ERR_TPM_RETRY:
+        return ST_BUSY;
+    case AD_ERR_NOT_FOUND:
+        return ST_NOT_FOUND;
+    case AD_ERR_UNSUPPORTED:
+        return ST_UNSUPPORTED;
+    case AD_ERR_EXISTS:
+        return ST_EXISTS;
+    case AD_ERR_RATE:
+        return ST_RATE_LIMITED;
+    default:
+        return ST_INTERNAL;
+    }
+}
+
+static uint32_t status_of_reason(enum policy_reason reason)
+{
+    switch (reason) {
+    case POLICY_REASON_KEY_NOT_OWNED:
+        return ST_NOT_FOUND;
+    case POLICY_REASON_MECHANISM_NOT_ALLOWED:
+        return ST_MECHANISM_INVALID;
+    case POLICY_REASON_DATA_TOO_LONG:
+        return ST_DATA_LEN_RANGE;
+    case POLICY_REASON_RATE_LIMITED:
+        return ST_RATE_LIMITED;
+    case POLICY_REASON_KEY_TYPE_NOT_ALLOWED:
+        return ST_KEY_TYPE;
+    case POLICY_REASON_BAD_REQUEST:
+        return ST_BAD_REQUEST;
+    default:
+        return ST_DENIED;
+    }
+}
+
+/* Audit --------------------------------------------------------------------- */
+
+struct decided {
+    const struct workload_entry *e; /* NULL: no entry */
+    const char *op;
+    const char *key;
+    const char *mech;
+    const uint8_t *data_sha256;
+    const char *verdict;
+    const char *reason;
+};
+
+/* Append the record; AD_OK or the error that makes the caller deny (fail closed). */
+static int audit_decision(struct daemon *d, struct conn *c, const struct decided *x)
+{
+    const struct caller_facts *f = conn_facts(c);
+    struct audit_record rec = {
+        .pid = f->pid,
+        .uid = f->uid,
+        .gid = f->gid,
+        .exe = f->exe,
+        .exe_sha256 = f->has_sha256 ? f->exe_sha256 : NULL,
+        .entry = x->e != NULL ? x->e->name : NULL,
+        .spiffe_id = x->e != NULL ? x->e->spiffe_id : NULL,
+        .op = x->op,
+        .key = x->key,
+        .mechanism = x->mech,
+        .data_sha256 = x->data_sha256,
+        .decision = x->verdict,
+        .reason = x->reason,
+    };
+    int r;
+
+    if ((r = audit_append(d->audit, &rec)) != 0) {
+        log_error("audit: append failed (%s): denying %s", ad_strerror(r), x->op);
+    }
+    return r;
+}
+
+/*
+ * Resolve the caller's entry against the current config and run policy.
+ * On a deny the record is audited and the error reply queued; returns
+ * false. On allow the record is audited; an audit failure turns it into a
+ * deny (fail closed).
+ */
+static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                   const struct policy_request *rq, const char *mech, const uint8_t *data_sha256,
+                   const struct workload_entry **ret_entry)
+{
+    const struct workload_entry *e = NULL;
+    const char *why = NULL;
+    struct policy_decision pd = {POLICY_DENY, POLICY_REASON_NO_ENTRY};
+    struct decided x = {
+        .op = policy_op_name(rq->op), .key = rq->key, .mech = mech, .data_sha256 = data_sha256};
+    struct policy_request q = *rq;
+    struct keystore_meta meta;
+    uint32_t status;
+
+    if (match_entry(d->conf->c, conn_facts(c), &e, &why) != 0) {
+        e = NULL;
+        x.verdict = policy_verdict_name(POLICY_DENY);
+        x.reason = why != NULL ? why : policy_reason_name(POLICY_REASON_NO_ENTRY);
+        status = ST_DENIED;
+        goto deny;
+    }
+    keystore_query(d->ks, e, rq->key, &meta);
+    q.key_is_generated = meta.is_generated;
+    q.n_generated_keys = meta.n_generated;
+    if ((rq->op == POLICY_OP_SIGN || rq->op == POLICY_OP_VERIFY) && meta.exists) {
+        q.key_type = meta.key_type;
+    }
+    if (policy_decide(d->policy, e, &q, server_now_ns(), &pd) != 0) {
+        pd.verdict = POLICY_DENY;
+        pd.reason = POLICY_REASON_BAD_REQUEST;
+    }
+    x.e = e;
+    x.verdict = policy_verdict_name(pd.verdict);
+    x.reason = policy_reason_name(pd.reason);
+    if (pd.verdict != POLICY_ALLOW) {
+        status = status_of_reason(pd.reason);
+        goto deny;
+    }
+    if (audit_decision(d, c, &x) != 0) {
+        reply_error(c, type, id, ST_DENIED, "audit log unavailable");
+        return false;
+    }
+    *ret_entry = e;
+    return true;
+deny:
+    x.e = e;
+    if (audit_decision(d, c, &x) != 0) {
+        status = ST_DENIED;
+    }
+    reply_error(c, type, id, status, x.reason);
+    return false;
+}
+
+/* Jobs ---------------------------------------------------------------------- */
+
+static struct djob *job_new(struct daemon *d, struct conn *c, const struct workload_entry *e,
+                            uint8_t type, uint32_t id, void (*run)(struct worker_job *, void *),
+                            void (*done)(struct worker_job *))
+{
+    struct djob *j = calloc(1, sizeof(*j));
+
+    if (j == NULL) {
+        return NULL;
+    }
+    j->wj.run = run;
+    j->wj.done = done;
+    j->d = d;
+    j->c = c;
+    j->e = e;
+    j->type = type;
+    j->id = id;
+    return j;
+}
+
+static void job_submit(struct djob *j)
+{
+    j->conf = conf_ref_get(j->d->conf);
+    conn_hold(j->c);
+    worker_submit(j->d->worker, &j->wj);
+}
+
+/* Common tail of done(): release everything the job held. */
+static void job_finish(struct djob *j)
+{
+    struct conn *c = j->c;
+
+    conf_ref_put(j->conf);
+    free(j->bytes);
+    keystore_pubs_free(j->pubs, j->n_pubs);
+    free(j->json);
+    OPENSSL_cleanse(j->digest, sizeof(j->digest));
+    free(j);
+    conn_release(c);
+}
+
+static void reply_result_error(struct djob *j)
+{
+    log_debug("request %u type 0x%02x: %s", j->id, j->type, ad_strerror(j->r));
+    reply_error(j->c, j->type, j->id, status_of_err(j->r), ad_strerror(j->r));
+}
+
+/* SIGN ------------------------------------------------------------------- */
+
+static void sign_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+
+    j->r = keystore_sign(ctx, j->e, j->key, j->scheme, j->hash, j->digest, j->digest_len, j->sig,
+                         &j->sig_len);
+}
+
+static void sign_done(struct worker_job *wj)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if (j->r != 0) {
+        reply_result_error(j);
+    } else {
+        (void)glue_send_bytes(j->c, j->type, j->id, j->sig, j->sig_len);
+    }
+    job_finish(j);
+}
+
+/* VERIFY: the key's public part from the keystore, then OpenSSL (worker thread). */
+static void verify_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+    struct keystore_pub pub;
+    bool is_valid = false;
+
+    memset(&pub, 0, sizeof(pub));
+    if ((j->r = keystore_get_pub(ctx, j->e, j->key, &pub)) != 0) {
+        return;
+    }
+    if ((j->vscheme == DIGEST_SCHEME_ECDSA) != (pub.key_type == CKK_EC_)) {
+        j->r = AD_ERR_UNSUPPORTED;
+    } else {
+        j->r = digest_verify(pub.spki, pub.spki_len, j->vscheme, j->hash, digest_size(j->hash),
+                             j->digest, j->digest_len, j->sig, j->sig_len, &is_valid);
+    }
+    j->is_valid = is_valid;
+    keystore_pub_clear(&pub);
+}
+
+static void verify_done(struct worker_job *wj)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if (j->r != 0) {
+        reply_result_error(j);
+    } else {
+        (void)glue_send_u8(j->c, j->type, j->id, j->is_valid ? 1 : 0);
+    }
+    job_finish(j);
+}
+
+/*
+ * Turn (mechanism, params, data) into what the TPM signs: the digest and its
+ * hash alg. Returns a wire status (ST_OK when fine).
+ */
+static uint32_t sign_prepare(const struct mech_rule *m, const struct glue_pss *pss,
+                             const uint8_t *data, size_t len, enum digest_alg *ret_hash,
+                             uint8_t *out, size_t *ret_len)
+{
+    enum digest_alg h = m->hash;
+    const uint8_t *hash = NULL;
+
+    if (m->scheme == KEYSTORE_RSAPSS) {
+        enum digest_alg ph = digest_of_ckm(pss->hash_mech);
+
+        if (ph == DIGEST_NONE || digest_of_mgf(pss->mgf) != ph || (h != DIGEST_NONE && ph != h) ||
+            pss->salt_len != digest_size(ph)) {
+            return ST_MECHANISM_PARAM;
+        }
+        if (h == DIGEST_NONE) {
+            if (len != digest_size(ph)) {
+                return ST_DATA_LEN_RANGE;
+            }
+            h = ph;
+        }
+    } else if (pss->hash_mech != 0 || pss->mgf != 0 || pss->salt_len != 0) {
+        return ST_MECHANISM_PARAM;
+    }
+    if (m->hash != DIGEST_NONE) {
+        return digest_compute(h, data, len, out, ret_len) == 0 ? (*ret_hash = h, ST_OK)
+                                                               : ST_INTERNAL;
+    }
+    switch (m->scheme) {
+    case KEYSTORE_ECDSA:
+        /* Left-padding to 32 keeps int(H) (the ECDSA input) unchanged for P-256 and P-384. */
+        if (len < 20 || len > 64 || (len > 32 && len != 48 && len != 64)) {
+            return ST_DATA_LEN_RANGE;
+        }
+        if (len <= 32) {
+            memset(out, 0, 32 - len);
+            memcpy(out + 32 - len, data, len);
+            *ret_len = 32;
+            *ret_hash = DIGEST_SHA256;
+        } else {
+            memcpy(out, data, len);
+            *ret_len = len;
+            *ret_hash = digest_from_size(len);
+        }
+        return ST_OK;
+    case KEYSTORE_RSASSA:
+        if (digest_info_parse(data, len, &h, &hash) != 0) {
+            return ST_DATA_LEN_RANGE;
+        }
+        memcpy(out, hash, digest_size(h));
+        *ret_len = digest_size(h);
+        *ret_hash = h;
+        return ST_OK;
+    case KEYSTORE_RSAPSS:
+        memcpy(out, data, len);
+        *ret_len = len;
+        *ret_hash = h;
+        return ST_OK;
+    }
+    return ST_INTERNAL;
+}
+
+static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
+                   size_t len)
+{
+    struct glue_sign m;
+    const struct mech_rule *rule;
+    const struct workload_entry *e = NULL;
+    struct policy_request rq = {.op = POLICY_OP_SIGN};
+    uint8_t data_sha[32];
+    size_t dlen = 0;
+    struct djob *j = NULL;
+    uint32_t st;
+
+    if (glue_sign_decode(body, len, type == MT_VERIFY, &m) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    if (digest_compute(DIGEST_SHA256, m.data, m.data_len, data_sha, &dlen) != 0) {
+        reply_error(c, type, id, ST_INTERNAL, "hash failed");
+        return AD_OK;
+    }
+    rule = mech_rule_find(m.mechanism);
+    rq.op = type == MT_VERIFY ? POLICY_OP_VERIFY : POLICY_OP_SIGN;
+    rq.key = m.key;
+    rq.mechanism = m.mechanism;
+    rq.data_len = m.data_len;
+    if (!decide(d, c, type, id, &rq, rule != NULL ? rule->name : NULL, data_sha, &e)) {
+        return AD_OK;
+    }
+    if (rule == NULL) {
+        reply_error(c, type, id, ST_MECHANISM_INVALID, "mechanism not offered");
+        return AD_OK;
+    }
+    if ((j = job_new(d, c, e, type, id, sign_run, sign_done)) == NULL) {
+        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        return AD_OK;
+    }
+    snprintf(j->key, sizeof(j->key), "%s", m.key);
+    j->scheme = rule->scheme;
+    st = sign_prepare(rule, &m.pss, m.data, m.data_len, &j->hash, j->digest, &j->digest_len);
+    if (st != ST_OK) {
+        reply_error(c, type, id, st, "bad input for mechanism");
+        free(j);
+        return AD_OK;
+    }
+    if (type == MT_VERIFY) {
+        uint8_t di[DIGEST_INFO_MAX];
+        size_t di_len = 0;
+
+        if (m.sig_len > sizeof(j->sig)) {
+            reply_error(c, type, id, ST_BAD_REQUEST, "signature too long");
+            free(j);
+            return AD_OK;
+        }
+        memcpy(j->sig, m.sig, m.sig_len);
+        j->sig_len = m.sig_len;
+        j->vscheme = rule->vscheme;
+        if (rule->scheme == KEYSTORE_RSASSA) {
+            /* PKCS#1 v1.5 verifies the DigestInfo the signer padded. */
+            if (digest_info_encode(j->hash, j->digest, di, &di_len) != 0) {
+                reply_error(c, type, id, ST_INTERNAL, "digest info");
+                free(j);
+                return AD_OK;
+            }
+            memcpy(j->digest, di, di_len);
+            j->digest_len = di_len;
+        }
+        j->wj.run = verify_run;
+        j->wj.done = verify_done;
+    }
+    job_submit(j);
+    return AD_OK;
+}
+
+/* DIGEST (no TPM: hashed on the loop thread) ---------------------------- */
+
+static int on_digest(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                     const uint8_t *body, size_t len)
+{
+    struct glue_digest m;
+    struct policy_request rq = {.op = POLICY_OP_DIGEST};
+    const struct workload_entry *e = NULL;
+    uint8_t out[DIGEST_MAX];
+    uint8_t data_sha[32];
+    size_t out_len = 0;
+    size_t n = 0;
+    enum digest_alg h;
+
+    if (glue_digest_decode(body, len, &m) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    h = digest_of_ckm(m.mechanism);
+    rq.mechanism = m.mechanism;
+    rq.data_len = m.data_len;
+    if (digest_compute(DIGEST_SHA256, m.data, m.data_len, data_sha, &n) != 0) {
+        reply_error(c, type, id, ST_INTERNAL, "hash failed");
+        return AD_OK;
+    }
+    if (!decide(d, c, type, id, &rq, NULL, data_sha, &e)) {
+        return AD_OK;
+    }
+    if (h == DIGEST_NONE || h == DIGEST_SHA1) {
+        reply_error(c, type, id, ST_MECHANISM_INVALID, "digest mechanism not offered");
+        return AD_OK;
+    }
+    if (digest_compute(h, m.data, m.data_len, out, &out_len) != 0) {
+        reply_error(c, type, id, ST_INTERNAL, "hash failed");
+        return AD_OK;
+    }
+    (void)glue_send_bytes(c, type, id, out, out_len);
+    return AD_OK;
+}
+
+/* RANDOM -------------------------------------------------------------------- */
+
+static void random_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+
+    j->r = keystore_random(ctx, j->bytes, j->bytes_len);
+}
+
+static void bytes_done(struct worker_job *wj)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if (j->r != 0) {
+        reply_result_error(j);
+    } else {
+        (void)glue_send_bytes(j->c, j->type, j->id, j->bytes, j->bytes_len);
+        OPENSSL_cleanse(j->bytes, j->bytes_len);
+    }
+    job_finish(j);
+}
+
+static int on_random(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                     const uint8_t *body, size_t len)
+{
+    struct policy_request rq = {.op = POLICY_OP_RANDOM};
+    const struct workload_entry *e = NULL;
+    struct djob *j;
+    uint32_t n;
+
+    if (glue_random_decode(body, len, &n) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    rq.data_len = n;
+    if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
+        return AD_OK;
+    }
+    if ((j = job_new(d, c, e, type, id, random_run, bytes_done)) == NULL ||
+        (j->bytes = malloc(n)) == NULL) {
+        free(j);
+        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        return AD_OK;
+    }
+    j->bytes_len = n;
+    job_submit(j);
+    return AD_OK;
+}
+
+/* LIST_OBJECTS -------------------------------------------------------------- */
+
+static void list_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+
+    j->r = keystore_list(ctx, j->e, &j->pubs, &j->n_pubs);
+}
+
+static uint64_t mask_of(const struct workload_entry *e, const struct keystore_pub *p)
+{
+    const struct conf_key *k = conf_find_key(e, p->name);
+
+    return k != NULL ? policy_mech_mask(e, k) : policy_mech_mask_for_type(p->key_type);
+}
+
+static void list_done(struct worker_job *wj)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if (j->r != 0) {
+        reply_result_error(j);
+    } else {
+        (void)glue_send_list(j->c, j->type, j->id, j->e, j->pubs, j->n_pubs, mask_of);
+    }
+    job_finish(j);
+}
+
+static int on_list(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
+                   size_t len)
+{
+    struct policy_request rq = {.op = POLICY_OP_LIST};
+    const struct workload_entry *e = NULL;
+    struct djob *j;
+
+    if (glue_empty_decode(body, len) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
+        return AD_OK;
+    }
+    if ((j = job_new(d, c, e, type, id, list_run, list_done)) == NULL) {
+        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        return AD_OK;
+    }
+    job_submit(j);
+    return AD_OK;
+}
+
+/* GENERATE_KEY / DESTROY_KEY ------------------------------------------------ */
+
+static void generate_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if ((j->pubs = calloc(1, sizeof(*j->pubs))) == NULL) {
+        j->r = AD_ERR_NOMEM;
+        return;
+    }
+    j->r = keystore_create(ctx, j->e, j->key, j->key_type, j->bits, false, j->pubs);
+    j->n_pubs = j->r == 0 ? 1 : 0;
+}
+
+static void generate_done(struct worker_job *wj)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if (j->r != 0) {
+        reply_result_error(j);
+    } else {
+        (void)glue_send_keyrec(j->c, j->type, j->id, &j->pubs[0],
+                               policy_mech_mask_for_type(j->pubs[0].key_type));
+    }
+    job_finish(j);
+}
+
+static int on_generate(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                       const uint8_t *body, size_t len)
+{
+    struct glue_generate m;
+    struct policy_request rq = {.op = POLICY_OP_GENERATE};
+    const struct workload_entry *e = NULL;
+    struct djob *j;
+
+    if (glue_generate_decode(body, len, &m) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    rq.key = m.name[0] != '\0' ? m.name : NULL;
+    rq.key_type = m.key_type;
+    rq.bits = m.bits;
+    if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
+        return AD_OK;
+    }
+    if ((j = job_new(d, c, e, type, id, generate_run, generate_done)) == NULL) {
+        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        return AD_OK;
+    }
+    snprintf(j->key, sizeof(j->key), "%s", m.name);
+    j->key_type = m.key_type;
+    j->bits = m.bits;
+    job_submit(j);
+    return AD_OK;
+}
+
+static void destroy_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+
+    j->r = keystore_destroy(ctx, j->e, j->key, false);
+}
+
+static void empty_done(struct worker_job *wj)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if (j->r != 0) {
+        reply_result_error(j);
+    } else {
+        (void)glue_send_empty(j->c, j->type, j->id);
+    }
+    job_finish(j);
+}
+
+static int on_destroy(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                      const uint8_t *body, size_t len)
+{
+    struct glue_key m;
+    struct policy_request rq = {.op = POLICY_OP_DESTROY};
+    const struct workload_entry *e = NULL;
+    struct djob *j;
+
+    if (glue_key_decode(body, len, &m) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    rq.key = m.key;
+    if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
+        return AD_OK;
+    }
+    if ((j = job_new(d, c, e, type, id, destroy_run, empty_done)) == NULL) {
+        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        return AD_OK;
+    }
+    snprintf(j->key, sizeof(j->key), "%s", m.key);
+    job_submit(j);
+    return AD_OK;
+}
+
+/* HELLO / WHOAMI (no decision: they reveal only the caller's own facts) ---- */
+
+static int on_hello(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                    const uint8_t *body, size_t len)
+{
+    uint32_t vmin;
+    uint32_t vmax;
+
+    if (glue_hello_decode(body, len, &vmin, &vmax) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    if (vmin > GLUE_VERSION || vmax < GLUE_VERSION) {
+        reply_error(c, type, id, ST_VERSION, "no common protocol version");
+        return AD_OK;
+    }
+    (void)glue_send_hello(c, type, id, d->conf->c->token_label, AGENTD_VERSION);
+    return AD_OK;
+}
+
+static int on_whoami(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                     const uint8_t *body, size_t len)
+{
+    const struct workload_entry *e = NULL;
+
+    if (glue_empty_decode(body, len) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    if (match_entry(d->conf->c, conn_facts(c), &e, NULL) != 0) {
+        e = NULL;
+    }
+    (void)glue_send_whoami(c, type, id, conn_facts(c), e);
+    return AD_OK;
+}
+
+/* ADMIN_* ---------------------------------------------------------------- */
+
+static void admin_keys_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+
+    j->r = admin_keys_json(ctx, j->conf->c, j->e, &j->json);
+}
+
+static void admin_create_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+    struct keystore_pub pub;
+    const struct conf_key *k = conf_find_key(j->e, j->key);
+
+    memset(&pub, 0, sizeof(pub));
+    if (k != NULL) {
+        /* A configured key ahead of first use (or its existing public info). */
+        j->r = keystore_get_pub(ctx, j->e, j->key, &pub);
+    } else {
+        j->r = keystore_create(ctx, j->e, j->key, j->key_type, j->bits, false, &pub);
+    }
+    if (j->r == 0) {
+        j->r = admin_key_json(j->e->name, &pub, &j->json);
+    }
+    keystore_pub_clear(&pub);
+}
+
+static void admin_delete_run(struct worker_job *wj, void *ctx)
+{
+    struct djob *j = (struct djob *)wj;
+
+    j->r = keystore_destroy(ctx, j->e, j->key, true);
+    if (j->r == 0) {
+        j->r = admin_deleted_json(j->e->name, j->key, &j->json);
+    }
+}
+
+static void json_done(struct worker_job *wj)
+{
+    struct djob *j = (struct djob *)wj;
+
+    if (j->r != 0) {
+        reply_result_error(j);
+    } else {
+        (void)glue_send_text(j->c, j->type, j->id, j->json);
+    }
+    job_finish(j);
+}
+
+static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                    const uint8_t *body, size_t len)
+{
+    const struct caller_facts *f = conn_facts(c);
+    struct decided x = {.op = glue_admin_op_name(type)};
+    struct glue_admin m;
+    const struct workload_entry *e = NULL;
+    char *json = NULL;
+    struct djob *j = NULL;
+    int r = AD_OK;
+
+    if (!admin_is_allowed(f->uid, f->gid, d->conf->c->admin_group)) {
+        x.verdict = policy_verdict_name(POLICY_DENY);
+        x.reason = policy_reason_name(POLICY_REASON_ADMIN_ONLY);
+        (void)audit_decision(d, c, &x);
+        reply_error(c, type, id, ST_DENIED, x.reason);
+        return AD_OK;
+    }
+    if (glue_admin_decode(type, body, len, &m) != 0) {
+        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        return AD_OK;
+    }
+    if (m.entry[0] != '\0' && (e = conf_find_entry(d->conf->c, m.entry)) == NULL) {
+        reply_error(c, type, id, ST_NOT_FOUND, "no such entry");
+        return AD_OK;
+    }
+    x.e = e;
+    x.key = m.key[0] != '\0' ? m.key : NULL;
+    x.verdict = policy_verdict_name(POLICY_ALLOW);
+    x.reason = policy_reason_name(POLICY_REASON_ALLOWED);
+    /* Read-only admin queries are not audited; changes are. */
+    if ((type == MT_ADMIN_KEY_CREATE || type == MT_ADMIN_KEY_DELETE) &&
+        audit_decision(d, c, &x) != 0) {
+        reply_error(c, type, id, ST_DENIED, "audit log unavailable");
+        return AD_OK;
+    }
+    switch (type) {
+    case MT_ADMIN_STATUS:
+        r = admin_status_json(d, &json);
+        break;
+    case MT_ADMIN_WORKLOADS:
+        r = admin_workloads_json(d, server_conns(d->srv), &json);
+        break;
+    case MT_ADMIN_AUDIT_TAIL:
+        r = admin_audit_tail(d->conf->c->audit.path, m.count, GLUE_ADMIN_TEXT_MAX, &json);
+        break;
+    case MT_ADMIN_KEYS:
+    case MT_ADMIN_KEY_CREATE:
+    case MT_ADMIN_KEY_DELETE:
+        if (type != MT_ADMIN_KEYS && (e == NULL || m.key[0] == '\0')) {
+            reply_error(c, type, id, ST_BAD_REQUEST, "entry and key name required");
+            return AD_OK;
+        }
+        j = job_new(d, c, e, type, id,
+                    type == MT_ADMIN_KEYS         ? admin_keys_run
+                    : type == MT_ADMIN_KEY_CREATE ? admin_create_run
+                                                  : admin_delete_run,
+                    json_done);
+        if (j == NULL) {
+            r = AD_ERR_NOMEM;
+            break;
+        }
+        snprintf(j->key, sizeof(j->key), "%s", m.key);
+        j->key_type = m.key_type;
+        j->bits = m.bits;
+        j->is_admin = true;
+        job_submit(j);
+        return AD_OK;
+    default:
+        r = AD_ERR_UNSUPPORTED;
+        break;
+    }
+    if (r != 0) {
+        reply_error(c, type, id, status_of_err(r), ad_strerror(r));
+    } else {
+        (void)glue_send_text(c, type, id, json);
+    }
+    free(json);
+    return AD_OK;
+}
+
+/* Entry points -------------------------------------------------------------- */
+
+typedef int (*handler_fn)(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                          const uint8_t *body, size_t len);
+
+static handler_fn handler_of(uint8_t type)
+{
+    switch (type) {
+    case MT_HELLO:
+        return on_hello;
+    case MT_WHOAMI:
+        return on_whoami;
+    case MT_LIST_OBJECTS:
+        return on_list;
+    case MT_SIGN:
+    case MT_VERIFY:
+        return on_sign;
+    case MT_DIGEST:
+        return on_digest;
+    case MT_RANDOM:
+        return on_random;
+    case MT_GENERATE_KEY:
+        return on_generate;
+    case MT_DESTROY_KEY:
+        return on_destroy;
+    case MT_ADMIN_STATUS:
+    case MT_ADMIN_WORKLOADS:
+    case MT_ADMIN_KEYS:
+    case MT_ADMIN_KEY_CREATE:
+    case MT_ADMIN_KEY_DELETE:
+    case MT_ADMIN_AUDIT_TAIL:
+        return on_admin;
+    default:
+        return NULL;
+    }
+}
+
+int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_header *h,
+                   const uint8_t *body, size_t len)
+{
+    handler_fn fn = handler_of(h->type);
+
+    if (fn == NULL) {
+        /* The frame decoder already refuses unknown types; keep the check local too. */
+        reply_error(c, h->type, h->request_id, ST_BAD_REQUEST, "unknown message type");
+        return AD_ERR_FORMAT;
+    }
+    return fn(d, c, h->type, h->request_id, body, len);
+}
+
+void dispatch_protocol_error(struct daemon *d, struct conn *c, const struct frame_header *h,
+                             int err)
+{
+    (void)d;
+    (void)glue_send_protocol_error(c, h, err);
+}

@@ -1,0 +1,53 @@
+/*
+ * One handler per message type. Each: decode (proto) -> identity (the
+ * facts gathered at accept time, never anything the client says) -> match
+ * the entry (against the config current at this request) -> policy_decide
+ * -> audit_append (before any reply; if it fails, deny: fail closed) ->
+ * keystore/TPM through the worker -> encode the reply (loop thread).
+ */
+#ifndef AGENTD_DISPATCH_H
+#define AGENTD_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "server.h"
+
+/*
+ * Frame header (proto/README.md). TEMPORARY: proto/ has not published its
+ * frame codec yet; dispatch.c carries a minimal bounds-checked codec of the
+ * README format until it does, and this block then becomes proto's.
+ */
+#define FRAME_HEADER_LEN 10u
+#define FRAME_MAX (256u * 1024u)
+struct frame_header {
+    uint32_t length; /* bytes after the length field */
+    uint8_t version;
+    uint8_t type;
+    uint32_t request_id;
+    size_t body_len;
+    bool has_ids; /* type and request_id were read (for an ERROR reply) */
+};
+
+/*
+ * Decode the header at p (len bytes buffered). AD_ERR_SHORT: need more.
+ * AD_ERR_TOO_LARGE / AD_ERR_FORMAT (bad length, version or type): protocol
+ * error; h->has_ids tells whether an ERROR reply can be addressed.
+ */
+AD_MUST_CHECK int dispatch_frame_header(const uint8_t *p, size_t len, struct frame_header *h);
+
+/*
+ * Handle one complete frame. A body that does not decode gets a
+ * BAD_REQUEST reply and the connection stays. Returns non-zero only when
+ * the connection must be closed (after what is queued is written).
+ */
+AD_MUST_CHECK int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_header *h,
+                                 const uint8_t *body, size_t len);
+
+/* The frame header was bad (err): queue an ERROR reply when one can be formed. */
+void dispatch_protocol_error(struct daemon *d, struct conn *c, const struct frame_header *h,
+                             int err);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * agentd -c CONFIG [--foreground] [--debug]
+ *
+ * Start-up order matters: signals are blocked before any thread exists (the
+ * loop takes them through a signalfd); dumps are disabled before any secret
+ * or TPM handle exists; the TPM, keystore and audit log are opened and the
+ * socket bound while still privileged; privileges are dropped before the
+ * first byte from a client is read.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "keystore.h"
+#include "log.h"
+#include "policy.h"
+#include "server.h"
+#include "tpm.h"
+#include "worker.h"
+
+#ifndef AGENTD_VERSION
+#define AGENTD_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: agentd -c CONFIG [--foreground] [--debug]\n");
+}
+
+static void tpm_log_line(const char *line)
+{
+    log_error("%s", line);
+}
+
+static int disable_dumps(void)
+{
+    struct rlimit rl = {0, 0};
+
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0) {
+        log_error("agentd: cannot disable core dumps");
+        return AD_ERR_SYSTEM;
+    }
+    return AD_OK;
+}
+
+static int load_conf(const char *path, struct conf_ref **ret)
+{
+    struct agentd_conf *c = NULL;
+    struct conf_ref *ref = NULL;
+    char err[CONF_ERR_MAX];
+    int r;
+
+    if ((r = conf_load(path, &c, err, sizeof(err))) != 0) {
+        log_error("agentd: %s", err);
+        return r;
+    }
+    if ((ref = calloc(1, sizeof(*ref))) == NULL) {
+        conf_free(c);
+        return AD_ERR_NOMEM;
+    }
+    ref->c = c;
+    ref->refs = 1;
+    *ret = ref;
+    return AD_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"debug", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct daemon d = {0};
+    struct tpm *tpm = NULL;
+    struct tpm_options topt = {0};
+    bool is_foreground = false;
+    int opt;
+    int r;
+
+    while ((opt = getopt_long(argc, argv, "c:fdh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            d.conf_path = optarg;
+            break;
+        case 'f':
+            is_foreground = true;
+            break;
+        case 'd':
+            log_set_level(LOG_LEVEL_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (d.conf_path == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if ((r = disable_dumps()) != 0 || (r = server_block_signals()) != 0) {
+        return 1;
+    }
+    if ((r = load_conf(d.conf_path, &d.conf)) != 0) {
+        return 1;
+    }
+    if (!is_foreground && daemon(0, 1) != 0) {
+        log_error("agentd: daemon: %m");
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    d.started_ns = server_now_ns();
+    if ((r = audit_open(d.conf->c->audit.path, d.conf->c->audit.rotate_bytes, d.conf->c->audit.keep,
+                        d.conf->c->audit.sync, &d.audit)) != 0) {
+        log_error("agentd: audit log %s: %s", d.conf->c->audit.path, ad_strerror(r));
+        goto out;
+    }
+    if (audit_open_note(d.audit) != NULL) {
+        log_warn("agentd: audit: %s", audit_open_note(d.audit));
+    }
+    if ((r = policy_new(d.conf->c, &d.policy)) != 0) {
+        log_error("agentd: policy: %s", ad_strerror(r));
+        goto out;
+    }
+    tpm_set_log(tpm_log_line);
+    topt.tcti = d.conf->c->tcti;
+    topt.srk_handle = d.conf->c->srk_handle;
+    if ((r = tpm_open(&topt, &tpm)) != 0) {
+        log_error("agentd: TPM %s: %s", d.conf->c->tcti, ad_strerror(r));
+        goto out;
+    }
+    if ((r = keystore_open(tpm, d.conf->c, &d.ks)) != 0) {
+        log_error("agentd: keystore %s: %s", d.conf->c->state_dir, ad_strerror(r));
+        goto out;
+    }
+    tpm = NULL; /* the keystore owns it */
+    if ((r = worker_new(d.ks, &d.worker)) != 0) {
+        goto out;
+    }
+    if ((r = server_new(&d, &d.srv)) != 0) {
+        goto out;
+    }
+    /* TODO(privs): drop to the daemon user (agentd/privs.h) once it lands. */
+    log_info("agentd %s: ready (%zu workload entries)", AGENTD_VERSION, d.conf->c->n_workloads);
+    r = server_run(d.srv);
+out:
+    /* Order: finish queued TPM jobs (their replies and audit records) first. */
+    worker_free(d.worker);
+    server_free(d.srv);
+    keystore_free(d.ks);
+    tpm_close(tpm);
+    policy_free(d.policy);
+    if (d.audit != NULL && audit_close(d.audit) != 0) {
+        log_error("agentd: audit head not written");
+        r = r != 0 ? r : AD_ERR_SYSTEM;
+    }
+    conf_ref_put(d.conf);
+    log_info("agentd: exit (%s)", ad_strerror(r));
+    return r == 0 ? 0 : 1;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# kill -9 of the daemon during a stream of signs; after a restart every key
+# still signs and the audit chain verifies.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../harness/lib.sh"
+source "$here/lib_agentd.sh"
+source "$here/daemon_common.sh"
+
+harness_init
+swtpm_start --no-ek
+daemon_default_conf
+agentd_start
+
+# Create both keys, and one generated key, before the crash.
+dc sign ec ECDSA_SHA256 2 >/dev/null || die "sign ec"
+dc sign rsa SHA256_RSA_PKCS 2 >/dev/null || die "sign rsa"
+dc generate gen1 ec 256 >/dev/null || die "generate"
+
+for round in 1 2 3; do
+    # Two streams of pipelined signs, killed in the middle.
+    dc stream ec ECDSA_SHA256 8 >"$T/stream1.$round" 2>&1 &
+    s1=$!
+    dc stream rsa SHA256_RSA_PKCS 4 >"$T/stream2.$round" 2>&1 &
+    s2=$!
+    sleep 1.5
+    agentd_kill9
+    wait "$s1" 2>/dev/null || true
+    wait "$s2" 2>/dev/null || true
+    grep -q "signed" "$T/stream1.$round" || die "round $round: the stream signed nothing"
+    agentd_start
+    dc sign ec ECDSA_SHA256 3 >/dev/null || die "round $round: ec key lost"
+    dc sign rsa SHA256_RSA_PKCS 3 >/dev/null || die "round $round: rsa key lost"
+    dc sign gen1 ECDSA_SHA256 3 >/dev/null || die "round $round: generated key lost"
+    echo "ok: round $round ($(cat "$T/stream1.$round" | tail -1))"
+done
+agentd_stop
+[[ $AGENTD_RC == 0 ]] || die "agentd exit status $AGENTD_RC"
+audit_verify_ok
+echo PASS

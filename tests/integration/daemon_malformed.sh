@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Malformed frames each get an ERROR reply or a close, only that connection
+# is closed, and the daemon keeps serving another client meanwhile.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../harness/lib.sh"
+source "$here/lib_agentd.sh"
+source "$here/daemon_common.sh"
+
+harness_init
+swtpm_start --no-ek
+daemon_default_conf
+agentd_start
+
+dc sign ec ECDSA_SHA256 3 >/dev/null || die "baseline sign failed"
+
+# A client that sends half a frame and stalls must not stall anyone else.
+dc stall 5 &
+stall_pid=$!
+sleep 0.3
+t0=$(date +%s%N)
+dc sign ec ECDSA_SHA256 20 >/dev/null || die "sign while another client stalls failed"
+t1=$(date +%s%N)
+(((t1 - t0) / 1000000 < 4000)) || die "signing waited for the stalled client"
+
+# Each case: raw bytes (hex), what must happen. "error" = an ERROR reply
+# then a close; "close" = a close with or without an ERROR reply.
+check() {
+    local name=$1 hex=$2 want=$3 out
+    out=$(dc raw "$hex") || die "$name: client failed: $out"
+    case $want in
+    error) [[ $out == "reply status="*" closed" ]] || die "$name: want ERROR reply and close, got: $out" ;;
+    close) [[ $out == *closed ]] || die "$name: want close, got: $out" ;;
+    esac
+    # Another client is served right after.
+    dc sign ec ECDSA_SHA256 1 >/dev/null || die "$name: daemon stopped serving"
+    echo "ok: $name -> $out"
+}
+# truncated header (4 of 10 bytes), then EOF
+check truncated-header "00000006" close
+# length over FRAME_MAX (256 KiB)
+check over-frame-max "0004000101020000000100" error
+# length below the header minimum
+check length-too-small "0000000201 02" close
+# unknown type 0x7e, version 1
+check unknown-type "00000006017e00000007" error
+# unknown version 9, type WHOAMI
+check unknown-version "00000006090200000008" error
+# garbage
+check garbage "deadbeefcafebabe0123456789abcdeffedcba9876543210" close
+# a reply type (0x82) sent as a request
+check reply-type "00000006018200000009" error
+# a well-framed WHOAMI with trailing body bytes: BAD_REQUEST, connection kept
+out=$(dc raw "0000000801020000000aabcd") || die "trailing: $out"
+[[ $out == "reply status=2 open" ]] || die "trailing body: want BAD_REQUEST and an open connection, got: $out"
+
+kill -0 "$stall_pid" 2>/dev/null || die "the stalled client was closed early"
+wait "$stall_pid" || true
+kill -0 "$AGENTD_PID" || die "agentd died"
+dc sign ec ECDSA_SHA256 5 >/dev/null || die "final sign failed"
+agentd_stop
+[[ $AGENTD_RC == 0 ]] || die "agentd exit status $AGENTD_RC"
+audit_verify_ok
+echo PASS
