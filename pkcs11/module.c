@@ -1,0 +1,1016 @@
+#include "module.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "keygen.h"
+#include "mech.h"
+#include "object.h"
+#include "session.h"
+#include "sign.h"
+#include "slot.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/*
+ * Lifecycle. C_Initialize/C_Finalize are serialised by life_lock. Entry points
+ * count themselves in `busy` and check `is_initialized` after counting, so
+ * C_Finalize (which clears the flag, then waits for busy == 0) never frees
+ * what a call still uses. The atfork child handler bumps `generation`: a
+ * child sees CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize.
+ */
+static pthread_mutex_t life_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool is_initialized;
+static atomic_uint generation;
+static unsigned int init_generation;
+static atomic_int busy;
+static atomic_bool is_logged_in;
+static atomic_ulong handle_counter; /* never reset: a stale handle can only miss */
+static bool is_atfork_set;
+
+/* The module mutex: the application's callbacks or pthread (CK_C_INITIALIZE_ARGS). */
+static CK_C_INITIALIZE_ARGS cb;
+static bool use_callbacks;
+static void *mod_mutex;
+
+void module_debug(const char *fmt, ...)
+{
+    static int enabled = -1;
+    va_list ap;
+
+    if (enabled < 0) {
+        enabled = getenv("AGENTD_PKCS11_DEBUG") != NULL;
+    }
+    if (!enabled) {
+        return;
+    }
+    va_start(ap, fmt);
+    fputs("agentd-pkcs11: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+CK_RV module_mutex_new(void **ret_mutex)
+{
+    pthread_mutex_t *m;
+
+    if (use_callbacks) {
+        return cb.CreateMutex(ret_mutex);
+    }
+    if ((m = malloc(sizeof(*m))) == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    pthread_mutex_init(m, NULL);
+    *ret_mutex = m;
+    return CKR_OK;
+}
+
+void module_mutex_free(void *mutex)
+{
+    if (mutex == NULL) {
+        return;
+    }
+    if (use_callbacks) {
+        cb.DestroyMutex(mutex);
+        return;
+    }
+    pthread_mutex_destroy(mutex);
+    free(mutex);
+}
+
+void module_mutex_lock(void *mutex)
+{
+    if (use_callbacks) {
+        cb.LockMutex(mutex);
+        return;
+    }
+    pthread_mutex_lock(mutex);
+}
+
+void module_mutex_unlock(void *mutex)
+{
+    if (use_callbacks) {
+        cb.UnlockMutex(mutex);
+        return;
+    }
+    pthread_mutex_unlock(mutex);
+}
+
+void module_lock(void)
+{
+    module_mutex_lock(mod_mutex);
+}
+
+void module_unlock(void)
+{
+    module_mutex_unlock(mod_mutex);
+}
+
+CK_ULONG module_next_handle(void)
+{
+    return atomic_fetch_add(&handle_counter, 1) + 1;
+}
+
+bool module_is_logged_in(void)
+{
+    return atomic_load(&is_logged_in);
+}
+
+CK_RV module_enter(void)
+{
+    atomic_fetch_add(&busy, 1);
+    if (!atomic_load(&is_initialized) || atomic_load(&generation) != init_generation) {
+        atomic_fetch_sub(&busy, 1);
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    }
+    return CKR_OK;
+}
+
+void module_leave(void)
+{
+    atomic_fetch_sub(&busy, 1);
+}
+
+static void on_child(void)
+{
+    atomic_fetch_add(&generation, 1);
+    /* Another parent thread may have held it at fork(); this thread is alone now. */
+    pthread_mutex_init(&life_lock, NULL);
+}
+
+/* PKCS#11 §5.4 C_Initialize: callbacks all or none; reserved must be NULL. */
+static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *a)
+{
+    int n;
+
+    use_callbacks = false;
+    if (a == NULL) {
+        return CKR_OK;
+    }
+    if (a->pReserved != NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    n = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) + (a->LockMutex != NULL) +
+        (a->UnlockMutex != NULL);
+    if (n != 0 && n != 4) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    /* With CKF_OS_LOCKING_OK we may use native locks; otherwise the callbacks. */
+    if (n == 4 && (a->flags & CKF_OS_LOCKING_OK) == 0) {
+        cb = *a;
+        use_callbacks = true;
+    }
+    return CKR_OK;
+}
+
+/* A forked child inherited the parent's state: forget it without touching the
+ * parent's sockets or locks (which another parent thread may have held). */
+static void drop_stale_state(void)
+{
+    session_clear(true);
+    object_clear(true);
+    client_close(true);
+    mod_mutex = NULL;
+    atomic_store(&busy, 0);
+    atomic_store(&is_logged_in, false);
+    atomic_store(&is_initialized, false);
+}
+
+static CK_RV initialize(const CK_C_INITIALIZE_ARGS *args)
+{
+    struct client_info info;
+    CK_RV rv;
+
+    if (atomic_load(&is_initialized)) {
+        if (atomic_load(&generation) == init_generation) {
+            return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+        }
+        drop_stale_state();
+    }
+    if ((rv = parse_args(args)) != CKR_OK || (rv = module_mutex_new(&mod_mutex)) != CKR_OK) {
+        return rv;
+    }
+    if (!is_atfork_set && pthread_atfork(NULL, NULL, on_child) == 0) {
+        is_atfork_set = true;
+    }
+    if ((rv = client_open(&info)) != CKR_OK) {
+        client_close(false);
+        module_mutex_free(mod_mutex);
+        mod_mutex = NULL;
+        return rv;
+    }
+    slot_set_info(&info);
+    init_generation = atomic_load(&generation);
+    atomic_store(&is_initialized, true);
+    return CKR_OK;
+}
+
+CK_RV C_Initialize(CK_VOID_PTR args)
+{
+    CK_RV rv;
+
+    pthread_mutex_lock(&life_lock);
+    rv = initialize(args);
+    pthread_mutex_unlock(&life_lock);
+    return rv;
+}
+
+static void wait_idle(void)
+{
+    struct timespec ms = {0, 1000000};
+
+    while (atomic_load(&busy) > 0) {
+        nanosleep(&ms, NULL);
+    }
+}
+
+CK_RV C_Finalize(CK_VOID_PTR reserved)
+{
+    CK_RV rv = CKR_OK;
+
+    if (reserved != NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    pthread_mutex_lock(&life_lock);
+    if (!atomic_load(&is_initialized) || atomic_load(&generation) != init_generation) {
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        goto out;
+    }
+    atomic_store(&is_initialized, false);
+    client_close(false); /* wakes threads blocked on the daemon */
+    wait_idle();
+    session_clear(false);
+    object_clear(false);
+    client_close(false);
+    module_mutex_free(mod_mutex);
+    mod_mutex = NULL;
+    atomic_store(&is_logged_in, false);
+out:
+    pthread_mutex_unlock(&life_lock);
+    return rv;
+}
+
+CK_RV C_GetInfo(CK_INFO_PTR info)
+{
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (info == NULL) {
+        module_leave();
+        return CKR_ARGUMENTS_BAD;
+    }
+    memset(info, 0, sizeof(*info));
+    info->cryptokiVersion.major = 2;
+    info->cryptokiVersion.minor = 40;
+    slot_pad(info->manufacturerID, sizeof(info->manufacturerID), "agentd");
+    slot_pad(info->libraryDescription, sizeof(info->libraryDescription),
+             "agentd TPM 2.0 PKCS#11 module");
+    info->libraryVersion.major = 0;
+    info->libraryVersion.minor = 1;
+    module_leave();
+    return CKR_OK;
+}
+
+CK_RV C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR slots, CK_ULONG_PTR n)
+{
+    CK_RV rv;
+
+    (void)token_present; /* the one slot always holds the token */
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    rv = n == NULL ? CKR_ARGUMENTS_BAD : slot_list(slots, n);
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GetSlotInfo(CK_SLOT_ID id, CK_SLOT_INFO_PTR info)
+{
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    rv = info == NULL ? CKR_ARGUMENTS_BAD : slot_info(id, info);
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
+{
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    rv = info == NULL ? CKR_ARGUMENTS_BAD : slot_token_info(id, info);
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR n)
+{
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (n == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (id != SLOT_ID) {
+        rv = CKR_SLOT_ID_INVALID;
+    } else if ((rv = object_ensure_loaded()) == CKR_OK) {
+        rv = mech_list(object_mech_union(), list, n);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+{
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (info == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (id != SLOT_ID) {
+        rv = CKR_SLOT_ID_INVALID;
+    } else if ((rv = object_ensure_loaded()) == CKR_OK) {
+        rv = mech_info(object_mech_union(), type, info);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_OpenSession(CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                    CK_SESSION_HANDLE_PTR ret)
+{
+    CK_RV rv;
+
+    (void)app, (void)notify; /* no callbacks are ever made */
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (ret == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (id != SLOT_ID) {
+        rv = CKR_SLOT_ID_INVALID;
+    } else if ((flags & CKF_SERIAL_SESSION) == 0) {
+        rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+    } else if ((rv = object_refresh()) == CKR_OK) {
+        rv = session_open(flags, ret);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_CloseSession(CK_SESSION_HANDLE hs)
+{
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    rv = session_close(hs);
+    module_leave();
+    return rv;
+}
+
+CK_RV C_CloseAllSessions(CK_SLOT_ID id)
+{
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (id != SLOT_ID) {
+        rv = CKR_SLOT_ID_INVALID;
+    } else {
+        session_close_all();
+        atomic_store(&is_logged_in, false); /* §5.6: login ends with the last session */
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hs, CK_SESSION_INFO_PTR info)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (info == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        info->slotID = SLOT_ID;
+        info->state = session_state(s);
+        info->flags = s->flags;
+        info->ulDeviceError = 0;
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+/* The PIN is not a secret here (identity comes from attestation): any PIN logs in. */
+CK_RV C_Login(CK_SESSION_HANDLE hs, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    (void)pin, (void)pin_len;
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((rv = session_acquire(hs, &s)) != CKR_OK) {
+        goto out;
+    }
+    session_release(s);
+    if (user == CKU_CONTEXT_SPECIFIC) {
+        rv = CKR_OK;
+    } else if (user != CKU_USER) {
+        rv = CKR_USER_TYPE_INVALID;
+    } else if (atomic_exchange(&is_logged_in, true)) {
+        rv = CKR_USER_ALREADY_LOGGED_IN;
+    }
+out:
+    module_leave();
+    return rv;
+}
+
+CK_RV C_Logout(CK_SESSION_HANDLE hs)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        session_release(s);
+        rv = atomic_exchange(&is_logged_in, false) ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+                          CK_ULONG n)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (tmpl == NULL && n > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = object_get_attrs(obj, tmpl, n);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+                          CK_ULONG n)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (tmpl == NULL && n > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = object_set_attrs(obj, tmpl, n);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+static CK_RV find_init(struct session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+    CK_RV rv;
+
+    if (s->find.is_active) {
+        return CKR_OPERATION_ACTIVE;
+    }
+    if ((rv = object_refresh()) != CKR_OK) {
+        return rv;
+    }
+    if ((rv = object_find(tmpl, n, &s->find.found, &s->find.n)) == CKR_OK) {
+        s->find.is_active = true;
+        s->find.pos = 0;
+    }
+    return rv;
+}
+
+CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hs, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (tmpl == NULL && n > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = find_init(s, tmpl, n);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+static CK_RV find_next(struct session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
+                       CK_ULONG_PTR ret_n)
+{
+    CK_ULONG i = 0;
+
+    if (!s->find.is_active) {
+        return CKR_OPERATION_NOT_INITIALIZED;
+    }
+    for (; i < max && s->find.pos < s->find.n; i++) {
+        out[i] = s->find.found[s->find.pos++];
+    }
+    *ret_n = i;
+    return CKR_OK;
+}
+
+CK_RV C_FindObjects(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
+                    CK_ULONG_PTR ret_n)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((out == NULL && max > 0) || ret_n == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = find_next(s, out, max, ret_n);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hs)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = s->find.is_active ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
+        session_find_end(&s->find);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_DestroyObject(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE obj)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = (s->flags & CKF_RW_SESSION) == 0 ? CKR_SESSION_READ_ONLY : object_destroy(obj);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
+                        CK_ULONG n_pub, CK_ATTRIBUTE_PTR priv, CK_ULONG n_priv,
+                        CK_OBJECT_HANDLE_PTR ret_pub, CK_OBJECT_HANDLE_PTR ret_priv)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (mech == NULL || ret_pub == NULL || ret_priv == NULL || (pub == NULL && n_pub > 0) ||
+        (priv == NULL && n_priv > 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = (s->flags & CKF_RW_SESSION) == 0
+                 ? CKR_SESSION_READ_ONLY
+                 : keygen_pair(mech, pub, n_pub, priv, n_priv, ret_pub, ret_priv);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_SeedRandom(CK_SESSION_HANDLE hs, CK_BYTE_PTR seed, CK_ULONG len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    (void)seed, (void)len;
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        session_release(s);
+        rv = CKR_RANDOM_SEED_NOT_SUPPORTED;
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE hs, CK_BYTE_PTR out, CK_ULONG len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (out == NULL && len > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = client_random(out, len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_SignInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (mech == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_init(s, mech, key);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_Sign(CK_SESSION_HANDLE hs, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+             CK_ULONG_PTR sig_len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((data == NULL && len > 0) || sig_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_once(s, data, len, sig, sig_len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE hs, CK_BYTE_PTR part, CK_ULONG len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (part == NULL && len > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_update(s, part, len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_SignFinal(CK_SESSION_HANDLE hs, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (sig_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_final(s, sig, sig_len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_VerifyInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (mech == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_verify_init(s, mech, key);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_Verify(CK_SESSION_HANDLE hs, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+               CK_ULONG sig_len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((data == NULL && len > 0) || sig == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_verify_once(s, data, len, sig, sig_len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hs, CK_BYTE_PTR part, CK_ULONG len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (part == NULL && len > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_verify_update(s, part, len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_VerifyFinal(CK_SESSION_HANDLE hs, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (sig == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_verify_final(s, sig, sig_len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_DigestInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (mech == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_digest_init(s, mech);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_Digest(CK_SESSION_HANDLE hs, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out,
+               CK_ULONG_PTR out_len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if ((data == NULL && len > 0) || out_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_digest_once(s, data, len, out, out_len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE hs, CK_BYTE_PTR part, CK_ULONG len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (part == NULL && len > 0) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_digest_update(s, part, len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+CK_RV C_DigestFinal(CK_SESSION_HANDLE hs, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    struct session *s = NULL;
+    CK_RV rv;
+
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
+    }
+    if (out_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        rv = sign_digest_final(s, out, out_len);
+        session_release(s);
+    }
+    module_leave();
+    return rv;
+}
+
+static CK_FUNCTION_LIST function_list = {
+    .version = {2, 40},
+    .C_Initialize = C_Initialize,
+    .C_Finalize = C_Finalize,
+    .C_GetInfo = C_GetInfo,
+    .C_GetFunctionList = C_GetFunctionList,
+    .C_GetSlotList = C_GetSlotList,
+    .C_GetSlotInfo = C_GetSlotInfo,
+    .C_GetTokenInfo = C_GetTokenInfo,
+    .C_GetMechanismList = C_GetMechanismList,
+    .C_GetMechanismInfo = C_GetMechanismInfo,
+    .C_InitToken = C_InitToken,
+    .C_InitPIN = C_InitPIN,
+    .C_SetPIN = C_SetPIN,
+    .C_OpenSession = C_OpenSession,
+    .C_CloseSession = C_CloseSession,
+    .C_CloseAllSessions = C_CloseAllSessions,
+    .C_GetSessionInfo = C_GetSessionInfo,
+    .C_GetOperationState = C_GetOperationState,
+    .C_SetOperationState = C_SetOperationState,
+    .C_Login = C_Login,
+    .C_Logout = C_Logout,
+    .C_CreateObject = C_CreateObject,
+    .C_CopyObject = C_CopyObject,
+    .C_DestroyObject = C_DestroyObject,
+    .C_GetObjectSize = C_GetObjectSize,
+    .C_GetAttributeValue = C_GetAttributeValue,
+    .C_SetAttributeValue = C_SetAttributeValue,
+    .C_FindObjectsInit = C_FindObjectsInit,
+    .C_FindObjects = C_FindObjects,
+    .C_FindObjectsFinal = C_FindObjectsFinal,
+    .C_EncryptInit = C_EncryptInit,
+    .C_Encrypt = C_Encrypt,
+    .C_EncryptUpdate = C_EncryptUpdate,
+    .C_EncryptFinal = C_EncryptFinal,
+    .C_DecryptInit = C_DecryptInit,
+    .C_Decrypt = C_Decrypt,
+    .C_DecryptUpdate = C_DecryptUpdate,
+    .C_DecryptFinal = C_DecryptFinal,
+    .C_DigestInit = C_DigestInit,
+    .C_Digest = C_Digest,
+    .C_DigestUpdate = C_DigestUpdate,
+    .C_DigestKey = C_DigestKey,
+    .C_DigestFinal = C_DigestFinal,
+    .C_SignInit = C_SignInit,
+    .C_Sign = C_Sign,
+    .C_SignUpdate = C_SignUpdate,
+    .C_SignFinal = C_SignFinal,
+    .C_SignRecoverInit = C_SignRecoverInit,
+    .C_SignRecover = C_SignRecover,
+    .C_VerifyInit = C_VerifyInit,
+    .C_Verify = C_Verify,
+    .C_VerifyUpdate = C_VerifyUpdate,
+    .C_VerifyFinal = C_VerifyFinal,
+    .C_VerifyRecoverInit = C_VerifyRecoverInit,
+    .C_VerifyRecover = C_VerifyRecover,
+    .C_DigestEncryptUpdate = C_DigestEncryptUpdate,
+    .C_DecryptDigestUpdate = C_DecryptDigestUpdate,
+    .C_SignEncryptUpdate = C_SignEncryptUpdate,
+    .C_DecryptVerifyUpdate = C_DecryptVerifyUpdate,
+    .C_GenerateKey = C_GenerateKey,
+    .C_GenerateKeyPair = C_GenerateKeyPair,
+    .C_WrapKey = C_WrapKey,
+    .C_UnwrapKey = C_UnwrapKey,
+    .C_DeriveKey = C_DeriveKey,
+    .C_SeedRandom = C_SeedRandom,
+    .C_GenerateRandom = C_GenerateRandom,
+    .C_GetFunctionStatus = C_GetFunctionStatus,
+    .C_CancelFunction = C_CancelFunction,
+    .C_WaitForSlotEvent = C_WaitForSlotEvent,
+};
+
+EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ret)
+{
+    if (ret == NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    *ret = &function_list;
+    return CKR_OK;
+}
+
+/*
+ * PKCS#11 3.0 §5.2 interfaces. p11-kit 0.24's header predates 3.0, so the
+ * CK_INTERFACE layout is spelled here (spec: name, function list, flags). We
+ * offer the "PKCS 11" interface with the 2.40 function list; its version
+ * field tells the caller which layout it points at.
+ */
+struct ck_interface_30 {
+    CK_CHAR *pInterfaceName;
+    CK_VOID_PTR pFunctionList;
+    CK_FLAGS flags;
+};
+
+EXPORT CK_RV C_GetInterfaceList(struct ck_interface_30 *list, CK_ULONG_PTR n);
+EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
+                            struct ck_interface_30 **ret, CK_FLAGS flags);
+
+static CK_CHAR interface_name[] = "PKCS 11";
+static struct ck_interface_30 interface = {interface_name, &function_list, 0};
+
+CK_RV C_GetInterfaceList(struct ck_interface_30 *list, CK_ULONG_PTR n)
+{
+    if (n == NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    if (list != NULL && *n < 1) {
+        *n = 1;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (list != NULL) {
+        list[0] = interface;
+    }
+    *n = 1;
+    return CKR_OK;
+}
+
+CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version, struct ck_interface_30 **ret,
+                     CK_FLAGS flags)
+{
+    if (ret == NULL) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    if ((name != NULL && strcmp((const char *)name, "PKCS 11") != 0) ||
+        (version != NULL && (version->major != 2 || version->minor != 40)) ||
+        (flags & ~interface.flags) != 0) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    *ret = &interface;
+    return CKR_OK;
+}
