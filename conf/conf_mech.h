@@ -1,8 +1,11 @@
 /*
  * Mechanism and key-type names accepted in the config file, with the
  * PKCS#11 values from proto/README.md. Kept in conf/ (libconfig + libc only)
- * so the config can be validated without the daemon. The row order is NOT
- * the wire mech_mask order: policy_mech_mask() maps to proto's table.
+ * so the config can be validated without the daemon.
+ *
+ * Row i is bit i of the wire mech_mask (policy_mech_mask()): the rows follow
+ * proto/README.md's mechanism list, as pkcs11/mech.c's mask_bit column does.
+ * Append only; test_policy pins the bit of every row.
  */
 #ifndef AGENTD_CONF_CONF_MECH_H
 #define AGENTD_CONF_CONF_MECH_H

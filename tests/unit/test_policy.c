@@ -292,6 +292,44 @@ static void test_names_and_masks(void **state)
     assert_int_equal(policy_mech_mask_for_type(CONF_CKK_EC) & mask, mask);
 }
 
+/* The mech_mask bit order is part of the wire protocol: pin it. */
+static void test_mask_bit_order(void **state)
+{
+    static const char *const order[] = {
+        "RSA_PKCS",
+        "RSA_PKCS_PSS",
+        "SHA256_RSA_PKCS",
+        "SHA384_RSA_PKCS",
+        "SHA512_RSA_PKCS",
+        "SHA256_RSA_PKCS_PSS",
+        "SHA384_RSA_PKCS_PSS",
+        "SHA512_RSA_PKCS_PSS",
+        "ECDSA",
+        "ECDSA_SHA256",
+        "ECDSA_SHA384",
+        "ECDSA_SHA512",
+        "SHA256",
+        "SHA384",
+        "SHA512",
+    };
+    struct conf_key k;
+
+    (void)state;
+    for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        const struct conf_mech *m = conf_mech_at(i);
+
+        assert_non_null(m);
+        assert_string_equal(m->name, order[i]);
+        memset(&k, 0, sizeof(k));
+        k.mechanisms[0] = m->ckm;
+        k.n_mechanisms = 1;
+        assert_int_equal(policy_mech_mask(NULL, &k), UINT64_C(1) << i);
+    }
+    assert_null(conf_mech_at(sizeof(order) / sizeof(order[0])));
+    assert_int_equal(policy_mech_mask_for_type(CONF_CKK_RSA), UINT64_C(0xff));
+    assert_int_equal(policy_mech_mask_for_type(CONF_CKK_EC), UINT64_C(0xf00));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_bucket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_and_masks, setup, teardown),
+        cmocka_unit_test(test_mask_bit_order),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
