@@ -283,6 +283,9 @@ static int key_load_pub(struct ks_key *k, const struct keyblob *kb)
         keystore_pub_clear(&k->pub);
         goto out;
     }
+    k->pub.spki_len = info.spki_len;
+    k->pub.ec_params_len = info.ec_params_len;
+    k->pub.ec_point_len = info.ec_point_len;
     k->pub.modulus_len = info.rsa_n_len;
     k->pub.exponent_len = info.rsa_e_len;
     k->key_type = k->pub.key_type;

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -170,6 +171,68 @@ static int r_bytes(struct r *r, const uint8_t **v, size_t *n)
     return 0;
 }
 
+static int r_keyrec(struct r *r, const uint8_t **name, size_t *name_len, const uint8_t **spki,
+                    size_t *spki_len, uint64_t *key_type, uint32_t *bits);
+
+static char text_buf[16384];
+
+/* WHOAMI reply as "pid=.. uid=.. gid=.. exe=.. entry=.. spiffe_id=.. tier=..". */
+static int whoami_text(struct r *r, struct glue_reply *ret)
+{
+    uint32_t pid, uid, gid;
+    const uint8_t *exe, *sha, *cg, *entry, *spiffe, *tier;
+    size_t exe_n, sha_n, cg_n, entry_n, spiffe_n, tier_n;
+    int n;
+
+    if (r_u32(r, &pid) != 0 || r_u32(r, &uid) != 0 || r_u32(r, &gid) != 0 ||
+        r_bytes(r, &exe, &exe_n) != 0 || r_bytes(r, &sha, &sha_n) != 0 ||
+        r_bytes(r, &cg, &cg_n) != 0 || r_bytes(r, &entry, &entry_n) != 0 ||
+        r_bytes(r, &spiffe, &spiffe_n) != 0 || r_bytes(r, &tier, &tier_n) != 0 ||
+        r->pos != r->len) {
+        return -1;
+    }
+    n = snprintf(text_buf, sizeof(text_buf),
+                 "pid=%u uid=%u gid=%u exe=%.*s sha256=%zu cgroup=%.*s entry=%.*s spiffe_id=%.*s "
+                 "tier=%.*s",
+                 pid, uid, gid, (int)exe_n, (const char *)exe, sha_n, (int)cg_n, (const char *)cg,
+                 (int)entry_n, (const char *)entry, (int)spiffe_n, (const char *)spiffe,
+                 (int)tier_n, (const char *)tier);
+    ret->text = text_buf;
+    ret->text_len = n > 0 ? (size_t)n : 0;
+    return 0;
+}
+
+/* LIST_OBJECTS reply as "name:type:bits ..." */
+static int list_text(struct glue_reply *ret)
+{
+    struct r r = {ret->body, ret->body_len, 0};
+    uint32_t cnt;
+    size_t n = 0;
+
+    if (r_u32(&r, &cnt) != 0) {
+        return -1;
+    }
+    text_buf[0] = '\0';
+    for (uint32_t i = 0; i < cnt; i++) {
+        const uint8_t *name, *spki;
+        size_t name_len, spki_len;
+        uint64_t kt;
+        uint32_t bits;
+
+        if (r_keyrec(&r, &name, &name_len, &spki, &spki_len, &kt, &bits) != 0) {
+            return -1;
+        }
+        n += (size_t)snprintf(text_buf + n, sizeof(text_buf) - n, "%s%.*s:%s:%u", i ? " " : "",
+                              (int)name_len, (const char *)name, kt == 3 ? "ec" : "rsa", bits);
+        if (n >= sizeof(text_buf)) {
+            return -1;
+        }
+    }
+    ret->text = text_buf;
+    ret->text_len = n;
+    return 0;
+}
+
 static int glue_reply_parse(const uint8_t *p, size_t len, struct glue_reply *ret)
 {
     struct r r = {p, len, 0};
@@ -200,6 +263,10 @@ static int glue_reply_parse(const uint8_t *p, size_t len, struct glue_reply *ret
         return 0;
     }
     switch (ret->type & 0x7f) {
+    case 0x02:
+        return whoami_text(&r, ret);
+    case 0x03:
+        return list_text(ret);
     case 0x04:
     case 0x06:
     case 0x07:
@@ -909,6 +976,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: see the comment at the top of daemon_client.c\n");
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN); /* a daemon that goes away is an outcome, not a crash */
     sock_path = argv[1];
     cmd = argv[2];
     if (strcmp(cmd, "audit-verify") == 0 && argc == 4) {

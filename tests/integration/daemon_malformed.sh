@@ -25,23 +25,28 @@ t1=$(date +%s%N)
 
 # Each case: raw bytes (hex), what must happen. "error" = an ERROR reply
 # then a close; "close" = a close with or without an ERROR reply.
+# "close-eof": the client half-closes after sending (a truncated frame can
+# only end that way, or by the idle timeout).
 check() {
-    local name=$1 hex=$2 want=$3 out
-    out=$(dc raw "$hex") || die "$name: client failed: $out"
+    local name=$1 hex=$2 want=$3 out mode=raw
+    [[ $want == close-eof ]] && mode=raw-eof
+    out=$(dc "$mode" "$hex") || die "$name: client failed: $out"
     case $want in
     error) [[ $out == "reply status="*" closed" ]] || die "$name: want ERROR reply and close, got: $out" ;;
-    close) [[ $out == *closed ]] || die "$name: want close, got: $out" ;;
+    close | close-eof) [[ $out == *closed ]] || die "$name: want close, got: $out" ;;
     esac
     # Another client is served right after.
     dc sign ec ECDSA_SHA256 1 >/dev/null || die "$name: daemon stopped serving"
     echo "ok: $name -> $out"
 }
 # truncated header (4 of 10 bytes), then EOF
-check truncated-header "00000006" close
+check truncated-header "00000006" close-eof
 # length over FRAME_MAX (256 KiB)
 check over-frame-max "0004000101020000000100" error
 # length below the header minimum
-check length-too-small "0000000201 02" close
+check length-too-small "0000000201 02" close-eof
+# a length below the header minimum with a full header: ERROR and close
+check length-below-header "0000000201020000000b" error
 # unknown type 0x7e, version 1
 check unknown-type "00000006017e00000007" error
 # unknown version 9, type WHOAMI

@@ -63,13 +63,18 @@ agentd_log() {
 }
 
 agentd_start() {
-    local bin=${AGENTD_BIN:?AGENTD_BIN not set}
+    local bin=${AGENTD_BIN:?AGENTD_BIN not set} before
     [[ -n ${AGENTD_CONF:-} ]] || die "agentd_write_conf first"
+    touch "$T/agentd.log"
+    # A socket file left by a killed daemon exists before the new one listens:
+    # wait for this start's "listening" log line, not just for the file.
+    before=$(grep -c "server: listening on" "$T/agentd.log" || true)
     "$bin" -c "$AGENTD_CONF" --foreground "$@" 2>>"$T/agentd.log" &
     AGENTD_PID=$!
     harness_track "$AGENTD_PID"
-    for _ in $(seq 1 200); do
-        if [[ -S $AGENTD_SOCK ]]; then
+    for _ in $(seq 1 400); do
+        if [[ -S $AGENTD_SOCK ]] &&
+            (($(grep -c "server: listening on" "$T/agentd.log" || true) > before)); then
             return 0
         fi
         if ! kill -0 "$AGENTD_PID" 2>/dev/null; then
@@ -79,7 +84,7 @@ agentd_start() {
         sleep 0.05
     done
     agentd_log
-    die "agentd did not create $AGENTD_SOCK"
+    die "agentd did not listen on $AGENTD_SOCK"
 }
 
 # Wait for AGENTD_PID to exit; sets AGENTD_RC.
