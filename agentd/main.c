@@ -136,6 +136,14 @@ int main(int argc, char **argv)
     tpm_set_log(tpm_log_line);
     topt.tcti = d.conf->c->tcti;
     topt.srk_handle = d.conf->c->srk_handle;
+    /*
+     * swtpm has 3 transient slots and no resource manager: SRK + loaded keys
+     * + the slot TPM2_Create needs. Until the tpm layer evicts before a
+     * create, keep one key loaded there (a hot key still costs one command).
+     */
+    if (strncmp(topt.tcti, "swtpm", 5) == 0 || strncmp(topt.tcti, "mssim", 5) == 0) {
+        topt.max_loaded = 1;
+    }
     if ((r = tpm_open(&topt, &tpm)) != 0) {
         log_error("agentd: TPM %s: %s", d.conf->c->tcti, ad_strerror(r));
         goto out;
