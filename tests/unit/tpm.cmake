@@ -1,0 +1,4 @@
+# TPM layer unit tests (area "tpm"): key files, signature formats, and the
+# layer's retry/cache/recovery logic with ESYS mocked by --wrap.
+agentd_unit_test(test_keyblob SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_keyblob.c LIBS agentd_tpm)
+agentd_unit_test(test_sigfmt SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sigfmt.c LIBS agentd_tpm)
