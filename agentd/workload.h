@@ -49,7 +49,7 @@
 #include "match.h"
 
 #define WORKLOAD_CACHE_DEFAULT 256u         /* exe hash cache entries */
-#define WORKLOAD_CACHE_MAX 65536u           /* ceiling for workload_cache_new */
+#define WORKLOAD_CACHE_MAX 4096u            /* ceiling for workload_cache_new (linear scan) */
 #define WORKLOAD_PATH_MAX 4096u             /* exe and cgroup path ceiling */
 #define WORKLOAD_UNIT_MAX 256u              /* systemd unit name ceiling */
 #define WORKLOAD_HASH_FILE_MAX (1ull << 32) /* refuse to hash bigger files */

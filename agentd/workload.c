@@ -1,0 +1,625 @@
+#include "workload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; absent from older headers */
+#endif
+
+#define STAT_TEXT_MAX 2048u
+#define STATUS_TEXT_MAX 8192u
+#define CGROUP_TEXT_MAX (64u * 1024u)
+#define HASH_CHUNK (64u * 1024u)
+
+/* Key of a cached hash: a changed file changes ctime (which no caller can set). */
+struct cache_key {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtim;
+    struct timespec ctim;
+};
+
+struct cache_entry {
+    struct cache_key key;
+    uint8_t sha256[32];
+    uint64_t last_used; /* 0: slot empty */
+};
+
+struct workload_cache {
+    size_t cap;
+    uint64_t tick;
+    uint64_t hits;
+    uint64_t misses;
+    struct cache_entry entries[];
+};
+
+struct workload_identity {
+    struct caller_facts facts; /* strings point at the members below */
+    int pidfd;
+    uint64_t start_time;
+    dev_t exe_dev;
+    ino_t exe_ino;
+    char *exe;
+    char *cgroup;
+    char *unit;
+};
+
+int workload_cache_new(size_t max_entries, struct workload_cache **ret)
+{
+    struct workload_cache *c;
+
+    if (max_entries == 0 || max_entries > WORKLOAD_CACHE_MAX) {
+        return AD_ERR_INVALID;
+    }
+    if ((c = calloc(1, sizeof(*c) + max_entries * sizeof(c->entries[0]))) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    c->cap = max_entries;
+    *ret = c;
+    return AD_OK;
+}
+
+void workload_cache_free(struct workload_cache *cache)
+{
+    free(cache);
+}
+
+void workload_cache_stats(const struct workload_cache *cache, uint64_t *ret_hits,
+                          uint64_t *ret_misses)
+{
+    if (ret_hits != NULL) {
+        *ret_hits = cache != NULL ? cache->hits : 0;
+    }
+    if (ret_misses != NULL) {
+        *ret_misses = cache != NULL ? cache->misses : 0;
+    }
+}
+
+static bool ts_eq(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static bool key_eq(const struct cache_key *a, const struct cache_key *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           ts_eq(&a->mtim, &b->mtim) && ts_eq(&a->ctim, &b->ctim);
+}
+
+static void key_of(const struct stat *st, struct cache_key *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->dev = st->st_dev;
+    ret->ino = st->st_ino;
+    ret->size = st->st_size;
+    ret->mtim = st->st_mtim;
+    ret->ctim = st->st_ctim;
+}
+
+static struct cache_entry *cache_find(struct workload_cache *c, const struct cache_key *k)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        if (c->entries[i].last_used != 0 && key_eq(&c->entries[i].key, k)) {
+            return &c->entries[i];
+        }
+    }
+    return NULL;
+}
+
+/* Insert k, evicting the least recently used entry when full. */
+static void cache_put(struct workload_cache *c, const struct cache_key *k, const uint8_t h[32])
+{
+    struct cache_entry *victim = &c->entries[0];
+
+    for (size_t i = 0; i < c->cap; i++) {
+        struct cache_entry *e = &c->entries[i];
+
+        if (e->last_used == 0 || key_eq(&e->key, k)) {
+            victim = e;
+            break;
+        }
+        if (e->last_used < victim->last_used) {
+            victim = e;
+        }
+    }
+    victim->key = *k;
+    memcpy(victim->sha256, h, 32);
+    victim->last_used = ++c->tick;
+}
+
+static int hash_fd_uncached(int fd, off_t size, uint8_t ret[32])
+{
+    EVP_MD_CTX *ctx = NULL;
+    uint8_t *chunk = NULL;
+    unsigned int out_len = 0;
+    off_t pos = 0;
+    int r = AD_ERR_SYSTEM;
+
+    if ((chunk = malloc(HASH_CHUNK)) == NULL || (ctx = EVP_MD_CTX_new()) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        r = AD_ERR_INTERNAL;
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = pread(fd, chunk, HASH_CHUNK, pos);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (EVP_DigestUpdate(ctx, chunk, (size_t)n) != 1) {
+            r = AD_ERR_INTERNAL;
+            goto out;
+        }
+        pos += n;
+        if (pos > size) {
+            goto out; /* grew while we read it: not the file we stat'ed */
+        }
+    }
+    if (pos != size || EVP_DigestFinal_ex(ctx, ret, &out_len) != 1 || out_len != 32) {
+        goto out;
+    }
+    r = AD_OK;
+out:
+    EVP_MD_CTX_free(ctx);
+    free(chunk);
+    return r;
+}
+
+int workload_hash_fd(struct workload_cache *cache, int fd, uint8_t ret[32])
+{
+    struct stat before;
+    struct stat after;
+    struct cache_key k;
+    struct cache_entry *e;
+    uint8_t h[32];
+    int r;
+
+    if (fstat(fd, &before) != 0 || !S_ISREG(before.st_mode)) {
+        return AD_ERR_SYSTEM;
+    }
+    if ((uint64_t)before.st_size > WORKLOAD_HASH_FILE_MAX) {
+        return AD_ERR_TOO_LARGE;
+    }
+    key_of(&before, &k);
+    if (cache != NULL && (e = cache_find(cache, &k)) != NULL) {
+        cache->hits++;
+        e->last_used = ++cache->tick;
+        memcpy(ret, e->sha256, 32);
+        return AD_OK;
+    }
+    if ((r = hash_fd_uncached(fd, before.st_size, h)) != 0) {
+        return r;
+    }
+    /*
+     * A running executable cannot be written (ETXTBSY), but a file hashed
+     * through this function need not be running: re-check that nothing
+     * changed while we read it, so a torn hash is never cached or returned.
+     */
+    if (fstat(fd, &after) != 0) {
+        return AD_ERR_SYSTEM;
+    }
+    key_of(&after, &k);
+    {
+        struct cache_key kb;
+
+        key_of(&before, &kb);
+        if (!key_eq(&kb, &k)) {
+            return AD_ERR_SYSTEM;
+        }
+    }
+    if (cache != NULL) {
+        cache->misses++;
+        cache_put(cache, &k, h);
+    }
+    memcpy(ret, h, 32);
+    return AD_OK;
+}
+
+/* Read a small /proc file into buf (NUL-terminated). Returns bytes or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int fd;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return -errno;
+    }
+    while (len < cap - 1) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            return -e;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* Map a /proc read failure: a vanished process is a denial, anything else a system error. */
+static int proc_err(ssize_t neg_errno)
+{
+    return (neg_errno == -ENOENT || neg_errno == -ESRCH) ? AD_ERR_DENIED : AD_ERR_SYSTEM;
+}
+
+/* Field 22 (starttime, clock ticks since boot) of /proc/PID/stat. */
+static int read_start_time(pid_t pid, uint64_t *ret)
+{
+    char path[64];
+    char text[STAT_TEXT_MAX];
+    const char *p;
+    char *end = NULL;
+    unsigned long long v;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((n = read_small(path, text, sizeof(text))) < 0) {
+        return proc_err(n);
+    }
+    /* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
+    if ((p = strrchr(text, ')')) == NULL) {
+        return AD_ERR_FORMAT;
+    }
+    p++;
+    for (int field = 2; field < 22; field++) {
+        if (*p != ' ') {
+            return AD_ERR_FORMAT;
+        }
+        p++;
+        if (field < 21) {
+            p += strcspn(p, " ");
+        }
+    }
+    errno = 0;
+    v = strtoull(p, &end, 10);
+    if (errno != 0 || end == p || (*end != ' ' && *end != '\n' && *end != '\0')) {
+        return AD_ERR_FORMAT;
+    }
+    *ret = v;
+    return AD_OK;
+}
+
+/* Effective uid (second value of the Uid: line) of /proc/PID/status. */
+static int read_euid(pid_t pid, uid_t *ret)
+{
+    char path[64];
+    char text[STATUS_TEXT_MAX];
+    unsigned long real = 0;
+    unsigned long eff = 0;
+    const char *p;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if ((n = read_small(path, text, sizeof(text))) < 0) {
+        return proc_err(n);
+    }
+    if ((p = strstr(text, "\nUid:")) == NULL || sscanf(p + 5, "%lu %lu", &real, &eff) != 2) {
+        return AD_ERR_FORMAT;
+    }
+    *ret = (uid_t)eff;
+    return AD_OK;
+}
+
+static uint64_t now_ticks(void)
+{
+    struct timespec ts;
+    long hz = sysconf(_SC_CLK_TCK);
+
+    if (hz <= 0) {
+        hz = 100;
+    }
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz);
+}
+
+static bool pidfd_exited(int pidfd)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    int n;
+
+    do {
+        n = poll(&p, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    return n != 0; /* readable (exited) or poll failed: treat as gone */
+}
+
+static int open_pidfd(int client_fd, pid_t pid, int *ret)
+{
+    socklen_t len = sizeof(int);
+    int fd = -1;
+
+    if (getsockopt(client_fd, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0) {
+        *ret = fd;
+        return AD_OK;
+    }
+    /* Older kernels (Debian 12's 6.1): bind the pid by the checks in workload_identify. */
+    if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+        return errno == ESRCH ? AD_ERR_DENIED : AD_ERR_SYSTEM;
+    }
+    *ret = fd;
+    return AD_OK;
+}
+
+int workload_unit_from_cgroup(const char *cgroup, char **ret)
+{
+    const char *p = cgroup;
+    char *unit = NULL;
+
+    while (p != NULL && *p != '\0') {
+        size_t len;
+
+        p += strspn(p, "/");
+        len = strcspn(p, "/");
+        if (len == 0) {
+            break;
+        }
+        if (len > 6 && memcmp(p + len - 6, ".slice", 6) == 0) {
+            p += len;
+            continue;
+        }
+        if ((len > 8 && memcmp(p + len - 8, ".service", 8) == 0) ||
+            (len > 6 && memcmp(p + len - 6, ".scope", 6) == 0)) {
+            if (len >= WORKLOAD_UNIT_MAX) {
+                break;
+            }
+            if ((unit = strndup(p, len)) == NULL) {
+                return AD_ERR_NOMEM;
+            }
+        }
+        break; /* the first non-slice component decides */
+    }
+    *ret = unit;
+    return AD_OK;
+}
+
+int workload_parse_cgroup(const char *text, size_t len, char **ret_cgroup, char **ret_unit)
+{
+    const char *p = text;
+    const char *end = text + len;
+    char *cg = NULL;
+    char *unit = NULL;
+    int r;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl != NULL ? nl : end;
+        size_t line_len = (size_t)(line_end - p);
+
+        if (line_len >= 3 && memcmp(p, "0::", 3) == 0) {
+            size_t plen = line_len - 3;
+
+            if (plen == 0 || p[3] != '/' || memchr(p + 3, '\0', plen) != NULL) {
+                return AD_ERR_FORMAT;
+            }
+            if (plen >= WORKLOAD_PATH_MAX) {
+                return AD_ERR_TOO_LARGE;
+            }
+            if ((cg = strndup(p + 3, plen)) == NULL) {
+                return AD_ERR_NOMEM;
+            }
+            break;
+        }
+        p = line_end + 1;
+    }
+    if (cg == NULL) {
+        return AD_ERR_NOT_FOUND;
+    }
+    if ((r = workload_unit_from_cgroup(cg, &unit)) != 0) {
+        free(cg);
+        return r;
+    }
+    *ret_cgroup = cg;
+    *ret_unit = unit;
+    return AD_OK;
+}
+
+static int read_cgroup(struct workload_identity *id)
+{
+    char path[64];
+    char *text = NULL;
+    ssize_t n;
+    int r;
+
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)id->facts.pid);
+    if ((text = malloc(CGROUP_TEXT_MAX)) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    if ((n = read_small(path, text, CGROUP_TEXT_MAX)) < 0) {
+        r = proc_err(n);
+        goto out;
+    }
+    r = workload_parse_cgroup(text, (size_t)n, &id->cgroup, &id->unit);
+    if (r == AD_ERR_NOT_FOUND) {
+        r = AD_OK; /* cgroup v1 host: cgroup and unit stay unknown */
+    }
+out:
+    free(text);
+    return r;
+}
+
+/* exe path, the inode it runs and that inode's SHA-256 (optional: no permission). */
+static int read_exe(struct workload_identity *id, struct workload_cache *cache)
+{
+    char path[64];
+    char *target = NULL;
+    struct stat st;
+    ssize_t n;
+    int fd = -1;
+    int r;
+
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)id->facts.pid);
+    if ((target = malloc(WORKLOAD_PATH_MAX)) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    if ((n = readlink(path, target, WORKLOAD_PATH_MAX - 1)) < 0) {
+        r = proc_err(-errno);
+        goto out;
+    }
+    target[n] = '\0';
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        if (fstat(fd, &st) != 0) {
+            r = AD_ERR_SYSTEM;
+            goto out;
+        }
+        id->facts.has_sha256 = workload_hash_fd(cache, fd, id->facts.exe_sha256) == AD_OK;
+    } else if (stat(path, &st) != 0) {
+        r = proc_err(-errno);
+        goto out;
+    }
+    id->exe_dev = st.st_dev;
+    id->exe_ino = st.st_ino;
+    id->exe = target;
+    target = NULL;
+    r = AD_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(target);
+    return r;
+}
+
+static int exe_inode_same(const struct workload_identity *id)
+{
+    char path[64];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)id->facts.pid);
+    if (stat(path, &st) != 0) {
+        return proc_err(-errno);
+    }
+    return (st.st_dev == id->exe_dev && st.st_ino == id->exe_ino) ? AD_OK : AD_ERR_DENIED;
+}
+
+int workload_identify(int client_fd, struct workload_cache *cache, struct workload_identity **ret)
+{
+    struct workload_identity *id = NULL;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uint64_t began = now_ticks();
+    uint64_t start_after = 0;
+    uid_t euid = 0;
+    int r;
+
+    if (getsockopt(client_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred) ||
+        cred.pid <= 0) {
+        return AD_ERR_SYSTEM;
+    }
+    if ((id = calloc(1, sizeof(*id))) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    id->pidfd = -1;
+    id->facts.pid = cred.pid;
+    id->facts.uid = cred.uid;
+    id->facts.gid = cred.gid;
+    if ((r = open_pidfd(client_fd, cred.pid, &id->pidfd)) != 0 ||
+        (r = read_start_time(cred.pid, &id->start_time)) != 0) {
+        goto out;
+    }
+    /* +1 tick: the two clocks round differently. */
+    if (id->start_time > began + 1) {
+        r = AD_ERR_DENIED; /* started after we began: not the process that connected */
+        goto out;
+    }
+    if ((r = read_euid(cred.pid, &euid)) != 0) {
+        goto out;
+    }
+    if (euid != cred.uid) {
+        r = AD_ERR_DENIED;
+        goto out;
+    }
+    if ((r = read_exe(id, cache)) != 0 || (r = read_cgroup(id)) != 0 ||
+        (r = read_start_time(cred.pid, &start_after)) != 0) {
+        goto out;
+    }
+    if (start_after != id->start_time || (r = exe_inode_same(id)) != 0 || pidfd_exited(id->pidfd)) {
+        r = AD_ERR_DENIED; /* the pid changed hands or exec'd while we read */
+        goto out;
+    }
+    id->facts.exe = id->exe;
+    id->facts.cgroup = id->cgroup;
+    id->facts.unit = id->unit;
+    *ret = id;
+    id = NULL;
+    r = AD_OK;
+out:
+    workload_identity_free(id);
+    return r;
+}
+
+void workload_identity_free(struct workload_identity *id)
+{
+    if (id == NULL) {
+        return;
+    }
+    if (id->pidfd >= 0) {
+        close(id->pidfd);
+    }
+    free(id->exe);
+    free(id->cgroup);
+    free(id->unit);
+    free(id);
+}
+
+const struct caller_facts *workload_facts(const struct workload_identity *id)
+{
+    return &id->facts;
+}
+
+int workload_pidfd(const struct workload_identity *id)
+{
+    return id->pidfd;
+}
+
+uint64_t workload_start_time(const struct workload_identity *id)
+{
+    return id->start_time;
+}
+
+int workload_still_same(const struct workload_identity *id)
+{
+    uint64_t start = 0;
+    int r;
+
+    /* The /proc reads come first and the pidfd poll last: see workload.h. */
+    if ((r = exe_inode_same(id)) != 0 || (r = read_start_time(id->facts.pid, &start)) != 0) {
+        return r;
+    }
+    if (start != id->start_time || pidfd_exited(id->pidfd)) {
+        return AD_ERR_DENIED;
+    }
+    return AD_OK;
+}

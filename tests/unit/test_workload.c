@@ -1,0 +1,530 @@
+/*
+ * workload.c against the real kernel: identify ourselves and a forked child
+ * over a socketpair and compare with what /proc says, detect exit and exec
+ * after identification, the exe-hash cache (hit, miss on change, LRU
+ * eviction) and cgroup line parsing.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "workload.h"
+
+static void sha256_file(const char *path, uint8_t out[32])
+{
+    uint8_t buf[65536];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    assert_true(fd >= 0);
+    assert_non_null(ctx);
+    assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        assert_int_equal(EVP_DigestUpdate(ctx, buf, (size_t)n), 1);
+    }
+    assert_int_equal(n, 0);
+    assert_int_equal(EVP_DigestFinal_ex(ctx, out, &len), 1);
+    assert_int_equal(len, 32);
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+}
+
+static char *proc_cgroup_of(pid_t pid)
+{
+    char path[64];
+    char text[8192];
+    char *cg = NULL;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    assert_true(n > 0);
+    text[n] = '\0';
+    /* Independent of workload.c: find the 0:: line by hand. */
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "0::", 3) == 0) {
+            cg = strdup(line + 3);
+            break;
+        }
+    }
+    return cg;
+}
+
+static void check_facts_match_proc(const struct workload_identity *id, pid_t pid)
+{
+    const struct caller_facts *f = workload_facts(id);
+    char path[64];
+    char exe[4096];
+    uint8_t want[32];
+    ssize_t n;
+    char *cg;
+
+    assert_int_equal(f->pid, pid);
+    assert_int_equal(f->uid, getuid());
+    assert_int_equal(f->gid, getgid());
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    n = readlink(path, exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    assert_non_null(f->exe);
+    assert_string_equal(f->exe, exe);
+    assert_true(f->has_sha256);
+    sha256_file(exe, want);
+    assert_memory_equal(f->exe_sha256, want, 32);
+    cg = proc_cgroup_of(pid);
+    if (cg != NULL) {
+        assert_non_null(f->cgroup);
+        assert_string_equal(f->cgroup, cg);
+    }
+    free(cg);
+    assert_true(workload_pidfd(id) >= 0);
+    assert_true(workload_start_time(id) > 0);
+}
+
+static void test_identify_self(void **state)
+{
+    struct workload_identity *id = NULL;
+    struct workload_cache *cache = NULL;
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    int sv[2];
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(workload_cache_new(8, &cache), AD_OK);
+    assert_int_equal(workload_identify(sv[0], cache, &id), AD_OK);
+    check_facts_match_proc(id, getpid());
+    assert_int_equal(workload_still_same(id), AD_OK);
+    workload_identity_free(id);
+    /* Second identification of the same binary is a cache hit. */
+    assert_int_equal(workload_identify(sv[0], cache, &id), AD_OK);
+    workload_cache_stats(cache, &hits, &misses);
+    assert_int_equal(misses, 1);
+    assert_int_equal(hits, 1);
+    workload_identity_free(id);
+    workload_cache_free(cache);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Fork a child that holds sv[1] and waits for a byte on go[0], then acts. */
+enum child_act { CHILD_EXIT, CHILD_EXEC };
+
+static pid_t spawn_child(int sv[2], int go[2], enum child_act act)
+{
+    pid_t pid;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pipe(go), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char c;
+
+        close(sv[0]);
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1) {
+            _exit(2);
+        }
+        if (act == CHILD_EXEC) {
+            /* The socket (no CLOEXEC) stays open in the new image. */
+            execl("/bin/sleep", "sleep", "30", (char *)NULL);
+            _exit(3);
+        }
+        _exit(0);
+    }
+    close(sv[1]);
+    close(go[0]);
+    return pid;
+}
+
+static void test_identify_child_then_exit(void **state)
+{
+    struct workload_identity *id = NULL;
+    int sv[2];
+    int go[2];
+    int status = 0;
+    pid_t pid;
+
+    (void)state;
+    pid = spawn_child(sv, go, CHILD_EXIT);
+    /* The socketpair was created before fork: the peer creds are the parent's. */
+    assert_int_equal(workload_identify(sv[0], NULL, &id), AD_OK);
+    assert_int_equal(workload_facts(id)->pid, getpid());
+    workload_identity_free(id);
+    id = NULL;
+    close(sv[0]);
+    close(go[1]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+/*
+ * A child connects to a listening socket itself, so SO_PEERCRED names it;
+ * it is identified, then exits: still_same must say DENIED.
+ */
+static pid_t spawn_connector(const char *sock_path, int go[2], enum child_act act)
+{
+    pid_t pid;
+
+    assert_int_equal(pipe(go), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        char c;
+
+        close(go[1]);
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+            _exit(4);
+        }
+        if (read(go[0], &c, 1) != 1) {
+            _exit(2);
+        }
+        if (act == CHILD_EXEC) {
+            execl("/bin/sleep", "sleep", "30", (char *)NULL);
+            _exit(3);
+        }
+        _exit(0);
+    }
+    close(go[0]);
+    return pid;
+}
+
+static int listen_tmp(char *path, size_t cap)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    snprintf(path, cap, "/tmp/test_workload.%d.sock", (int)getpid());
+    unlink(path);
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    return fd;
+}
+
+static void test_connector_exit_detected(void **state)
+{
+    struct workload_identity *id = NULL;
+    char path[108];
+    int lfd = listen_tmp(path, sizeof(path));
+    int go[2];
+    int status = 0;
+    int cfd;
+    pid_t pid;
+
+    (void)state;
+    pid = spawn_connector(path, go, CHILD_EXIT);
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(cfd >= 0);
+    assert_int_equal(workload_identify(cfd, NULL, &id), AD_OK);
+    check_facts_match_proc(id, pid);
+    assert_int_equal(workload_still_same(id), AD_OK);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    /* Zombie (not reaped yet): the pidfd already reports the exit. */
+    for (int i = 0; i < 200; i++) {
+        if (workload_still_same(id) != AD_OK) {
+            break;
+        }
+        usleep(10000);
+    }
+    assert_int_equal(workload_still_same(id), AD_ERR_DENIED);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Reaped: /proc/PID is gone (or names someone else): still DENIED. */
+    assert_int_equal(workload_still_same(id), AD_ERR_DENIED);
+    /* And a fresh identification of the dead peer is refused. */
+    {
+        struct workload_identity *id2 = NULL;
+
+        assert_int_equal(workload_identify(cfd, NULL, &id2), AD_ERR_DENIED);
+        assert_null(id2);
+    }
+    workload_identity_free(id);
+    close(cfd);
+    close(go[1]);
+    close(lfd);
+    unlink(path);
+}
+
+static void test_connector_exec_detected(void **state)
+{
+    struct workload_identity *id = NULL;
+    char path[108];
+    char exe_path[64];
+    char exe[4096];
+    int lfd = listen_tmp(path, sizeof(path));
+    int go[2];
+    int status = 0;
+    int cfd;
+    pid_t pid;
+
+    (void)state;
+    pid = spawn_connector(path, go, CHILD_EXEC);
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(cfd >= 0);
+    assert_int_equal(workload_identify(cfd, NULL, &id), AD_OK);
+    assert_int_equal(workload_still_same(id), AD_OK);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    snprintf(exe_path, sizeof(exe_path), "/proc/%d/exe", (int)pid);
+    for (int i = 0; i < 300; i++) {
+        ssize_t n = readlink(exe_path, exe, sizeof(exe) - 1);
+
+        if (n > 0) {
+            exe[n] = '\0';
+            if (strcmp(exe, workload_facts(id)->exe) != 0) {
+                break;
+            }
+        }
+        usleep(10000);
+    }
+    assert_string_not_equal(exe, workload_facts(id)->exe);
+    /* Same pid, same start time, alive: only the exe inode tells. */
+    assert_int_equal(workload_still_same(id), AD_ERR_DENIED);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    workload_identity_free(id);
+    close(cfd);
+    close(go[1]);
+    close(lfd);
+    unlink(path);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static int hash_path(struct workload_cache *c, const char *path, uint8_t out[32])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int r;
+
+    assert_true(fd >= 0);
+    r = workload_hash_fd(c, fd, out);
+    close(fd);
+    return r;
+}
+
+static void test_hash_cache(void **state)
+{
+    static const uint8_t sha_abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                                        0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                                        0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                                        0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    struct workload_cache *c = NULL;
+    char path[64];
+    uint8_t h1[32];
+    uint8_t h2[32];
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/test_workload.%d.bin", (int)getpid());
+    write_file(path, "abc");
+    assert_int_equal(workload_cache_new(4, &c), AD_OK);
+    assert_int_equal(hash_path(c, path, h1), AD_OK);
+    assert_memory_equal(h1, sha_abc, 32);
+    assert_int_equal(hash_path(c, path, h2), AD_OK);
+    assert_memory_equal(h2, sha_abc, 32);
+    workload_cache_stats(c, &hits, &misses);
+    assert_int_equal(misses, 1);
+    assert_int_equal(hits, 1);
+    /* Same size, same inode, new bytes: ctime moves, so the cache misses. */
+    write_file(path, "abd");
+    assert_int_equal(hash_path(c, path, h2), AD_OK);
+    assert_memory_not_equal(h2, sha_abc, 32);
+    workload_cache_stats(c, &hits, &misses);
+    assert_int_equal(misses, 2);
+    assert_int_equal(hits, 1);
+    /* Even with mtime forced back to the old value, ctime differs. */
+    {
+        struct stat st;
+        struct timespec times[2];
+
+        assert_int_equal(stat(path, &st), 0);
+        write_file(path, "abc");
+        times[0] = st.st_atim;
+        times[1] = st.st_mtim;
+        assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+        assert_int_equal(hash_path(c, path, h2), AD_OK);
+        assert_memory_equal(h2, sha_abc, 32);
+        workload_cache_stats(c, &hits, &misses);
+        assert_int_equal(misses, 3);
+    }
+    unlink(path);
+    workload_cache_free(c);
+}
+
+static void test_hash_cache_evicts_lru(void **state)
+{
+    struct workload_cache *c = NULL;
+    char p[3][64];
+    uint8_t h[32];
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+
+    (void)state;
+    assert_int_equal(workload_cache_new(2, &c), AD_OK);
+    for (int i = 0; i < 3; i++) {
+        snprintf(p[i], sizeof(p[i]), "/tmp/test_workload.%d.%d", (int)getpid(), i);
+        write_file(p[i], i == 0 ? "zero" : i == 1 ? "one" : "two");
+    }
+    assert_int_equal(hash_path(c, p[0], h), AD_OK); /* miss */
+    assert_int_equal(hash_path(c, p[1], h), AD_OK); /* miss */
+    assert_int_equal(hash_path(c, p[0], h), AD_OK); /* hit: p0 now newest */
+    assert_int_equal(hash_path(c, p[2], h), AD_OK); /* miss: evicts p1 */
+    assert_int_equal(hash_path(c, p[0], h), AD_OK); /* hit */
+    assert_int_equal(hash_path(c, p[1], h), AD_OK); /* miss: was evicted */
+    workload_cache_stats(c, &hits, &misses);
+    assert_int_equal(hits, 2);
+    assert_int_equal(misses, 4);
+    for (int i = 0; i < 3; i++) {
+        unlink(p[i]);
+    }
+    workload_cache_free(c);
+    assert_int_equal(workload_cache_new(0, &c), AD_ERR_INVALID);
+    assert_int_equal(workload_cache_new(WORKLOAD_CACHE_MAX + 1, &c), AD_ERR_INVALID);
+}
+
+static void expect_cgroup(const char *text, int want_r, const char *want_cg, const char *want_unit)
+{
+    char *cg = NULL;
+    char *unit = NULL;
+    int r = workload_parse_cgroup(text, strlen(text), &cg, &unit);
+
+    assert_int_equal(r, want_r);
+    if (want_r != AD_OK) {
+        assert_null(cg);
+        return;
+    }
+    assert_string_equal(cg, want_cg);
+    if (want_unit == NULL) {
+        assert_null(unit);
+    } else {
+        assert_non_null(unit);
+        assert_string_equal(unit, want_unit);
+    }
+    free(cg);
+    free(unit);
+}
+
+static void test_cgroup_parse(void **state)
+{
+    char big[WORKLOAD_PATH_MAX + 16];
+
+    (void)state;
+    expect_cgroup("0::/system.slice/ci.service\n", AD_OK, "/system.slice/ci.service", "ci.service");
+    expect_cgroup("0::/system.slice/ci.service", AD_OK, "/system.slice/ci.service", "ci.service");
+    expect_cgroup("12:pids:/x\n1:name=systemd:/y\n0::/system.slice/a.service/sub\n", AD_OK,
+                  "/system.slice/a.service/sub", "a.service");
+    expect_cgroup("0::/user.slice/user-1000.slice/session-3.scope\n", AD_OK,
+                  "/user.slice/user-1000.slice/session-3.scope", "session-3.scope");
+    expect_cgroup("0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope\n", AD_OK,
+                  "/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope",
+                  "user@1000.service");
+    expect_cgroup("0::/init.scope\n", AD_OK, "/init.scope", "init.scope");
+    expect_cgroup("0::/\n", AD_OK, "/", NULL);
+    expect_cgroup("0::/mygroup/foo.service\n", AD_OK, "/mygroup/foo.service", NULL);
+    expect_cgroup("0::/system.slice\n", AD_OK, "/system.slice", NULL);
+    expect_cgroup("0::/.service\n", AD_OK, "/.service", NULL);
+    expect_cgroup("12:pids:/x\n1:name=systemd:/y\n", AD_ERR_NOT_FOUND, NULL, NULL);
+    expect_cgroup("", AD_ERR_NOT_FOUND, NULL, NULL);
+    expect_cgroup("0::\n", AD_ERR_FORMAT, NULL, NULL);
+    expect_cgroup("0::relative/path\n", AD_ERR_FORMAT, NULL, NULL);
+    expect_cgroup("10::/x\n", AD_ERR_NOT_FOUND, NULL, NULL);
+    /* Embedded NUL in the path. */
+    {
+        static const char nul[] = "0::/a\0b\n";
+        char *cg = NULL;
+        char *unit = NULL;
+
+        assert_int_equal(workload_parse_cgroup(nul, sizeof(nul) - 1, &cg, &unit), AD_ERR_FORMAT);
+    }
+    /* Not NUL-terminated: only len bytes are read. */
+    {
+        static const char text[] = "0::/system.slice/ci.serviceXXXX";
+        char *cg = NULL;
+        char *unit = NULL;
+
+        assert_int_equal(
+            workload_parse_cgroup(text, strlen("0::/system.slice/ci.service"), &cg, &unit), AD_OK);
+        assert_string_equal(cg, "/system.slice/ci.service");
+        assert_string_equal(unit, "ci.service");
+        free(cg);
+        free(unit);
+    }
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "0::/", 4);
+    big[sizeof(big) - 1] = '\0';
+    expect_cgroup(big, AD_ERR_TOO_LARGE, NULL, NULL);
+}
+
+/* Correctness under repetition; prints the per-call cost (not asserted). */
+static void test_still_same_repeated(void **state)
+{
+    struct workload_identity *id = NULL;
+    struct timespec t0;
+    struct timespec t1;
+    int sv[2];
+    const int n = 20000;
+    double ns;
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(workload_identify(sv[0], NULL, &id), AD_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(workload_still_same(id), AD_OK);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+    print_message("workload_still_same: %.0f ns per call (%d calls)\n", ns, n);
+    workload_identity_free(id);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identify_self),
+        cmocka_unit_test(test_identify_child_then_exit),
+        cmocka_unit_test(test_connector_exit_detected),
+        cmocka_unit_test(test_connector_exec_detected),
+        cmocka_unit_test(test_hash_cache),
+        cmocka_unit_test(test_hash_cache_evicts_lru),
+        cmocka_unit_test(test_cgroup_parse),
+        cmocka_unit_test(test_still_same_repeated),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

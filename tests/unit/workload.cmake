@@ -1,0 +1,3 @@
+# workload area unit tests: caller identity from kernel facts.
+agentd_unit_test(test_workload SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_workload.c
+    LIBS agentd_workload PkgConfig::CRYPTO)
