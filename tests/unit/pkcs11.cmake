@@ -1,0 +1,10 @@
+# PKCS#11 module API test (area "pkcs11"). It needs a running agentd, so it is
+# not registered here as a unit test: tests/integration/pkcs11_api.sh starts
+# swtpm + agentd and runs it (label integration).
+if(TARGET agentd-pkcs11)
+    add_executable(test_pkcs11_api ${CMAKE_CURRENT_LIST_DIR}/test_pkcs11_api.c)
+    target_include_directories(test_pkcs11_api PRIVATE ${P11KIT_INCLUDE_DIRS})
+    target_link_libraries(test_pkcs11_api PRIVATE PkgConfig::CMOCKA PkgConfig::CRYPTO
+        Threads::Threads ${CMAKE_DL_LIBS} agentd_warnings)
+    add_dependencies(test_pkcs11_api agentd-pkcs11)
+endif()

@@ -1,0 +1,612 @@
+/*
+ * PKCS#11 API behaviour of libagentd-pkcs11.so against a running agentd
+ * (started by tests/integration/pkcs11_api.sh: keys "ec" (P-256) and "rsa"
+ * (RSA-2048), key generation allowed). The module is dlopen()ed from
+ * $P11_MODULE; signatures are checked with OpenSSL, which only this test
+ * links (the module must not).
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <p11-kit/pkcs11.h>
+
+#define N_THREADS 16
+#define SIGS_PER_THREAD 8
+
+static void *lib;
+static CK_FUNCTION_LIST *p11;
+
+static int load(void **state)
+{
+    CK_C_GetFunctionList get;
+    const char *path = getenv("P11_MODULE");
+
+    (void)state;
+    if (path == NULL || (lib = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+        return -1;
+    }
+    get = (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList");
+    return get != NULL && get(&p11) == CKR_OK ? 0 : -1;
+}
+
+static int init(void **state)
+{
+    (void)state;
+    return p11->C_Initialize(NULL) == CKR_OK ? 0 : -1;
+}
+
+static int fini(void **state)
+{
+    (void)state;
+    p11->C_Finalize(NULL);
+    return 0;
+}
+
+static CK_SESSION_HANDLE open_session(CK_FLAGS extra)
+{
+    CK_SESSION_HANDLE hs = CK_INVALID_HANDLE;
+
+    assert_int_equal(p11->C_OpenSession(0, CKF_SERIAL_SESSION | extra, NULL, NULL, &hs), CKR_OK);
+    assert_int_not_equal(hs, CK_INVALID_HANDLE);
+    return hs;
+}
+
+/* The one object of class cls labelled label, or CK_INVALID_HANDLE. */
+static CK_OBJECT_HANDLE find(CK_SESSION_HANDLE hs, CK_OBJECT_CLASS cls, const char *label)
+{
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    CK_OBJECT_HANDLE h[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+    CK_ULONG n = 0;
+
+    assert_int_equal(p11->C_FindObjectsInit(hs, t, 2), CKR_OK);
+    assert_int_equal(p11->C_FindObjects(hs, h, 2, &n), CKR_OK);
+    assert_int_equal(p11->C_FindObjectsFinal(hs), CKR_OK);
+    return n == 1 ? h[0] : CK_INVALID_HANDLE;
+}
+
+/* Public key of a key object as an EVP_PKEY, from CKA_PUBLIC_KEY_INFO. */
+static EVP_PKEY *pubkey_of(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h)
+{
+    uint8_t der[2048];
+    const uint8_t *p = der;
+    CK_ATTRIBUTE a = {CKA_PUBLIC_KEY_INFO, der, sizeof(der)};
+
+    assert_int_equal(p11->C_GetAttributeValue(hs, h, &a, 1), CKR_OK);
+    return d2i_PUBKEY(NULL, &p, (long)a.ulValueLen);
+}
+
+/* Verify a PKCS#11-form signature over msg (SHA-256 mechanisms) with OpenSSL. */
+static int ossl_verify(EVP_PKEY *pk, const uint8_t *msg, size_t len, const uint8_t *sig,
+                       size_t sig_len)
+{
+    uint8_t der[256];
+    uint8_t *p = der;
+    const uint8_t *s = sig;
+    size_t s_len = sig_len;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok;
+
+    if (EVP_PKEY_base_id(pk) == EVP_PKEY_EC) {
+        ECDSA_SIG *es = ECDSA_SIG_new();
+
+        ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)sig_len / 2, NULL),
+                       BN_bin2bn(sig + sig_len / 2, (int)sig_len / 2, NULL));
+        s_len = (size_t)i2d_ECDSA_SIG(es, &p);
+        s = der;
+        ECDSA_SIG_free(es);
+    }
+    ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1 &&
+         EVP_DigestVerify(md, s, s_len, msg, len) == 1;
+    EVP_MD_CTX_free(md);
+    return ok;
+}
+
+static void test_lifecycle(void **state)
+{
+    CK_C_INITIALIZE_ARGS bad = {0};
+    CK_ULONG n = 0;
+
+    (void)state;
+    assert_int_equal(p11->C_GetSlotList(CK_FALSE, NULL, &n), CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(p11->C_Finalize(NULL), CKR_CRYPTOKI_NOT_INITIALIZED);
+    bad.pReserved = &n;
+    assert_int_equal(p11->C_Initialize(&bad), CKR_ARGUMENTS_BAD);
+    bad.pReserved = NULL;
+    bad.LockMutex = (CK_LOCKMUTEX)1; /* callbacks are all or none */
+    assert_int_equal(p11->C_Initialize(&bad), CKR_ARGUMENTS_BAD);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_CRYPTOKI_ALREADY_INITIALIZED);
+    assert_int_equal(p11->C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(p11->C_Finalize(&n), CKR_ARGUMENTS_BAD);
+    assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
+}
+
+static void test_token_info(void **state)
+{
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID slots[1];
+    CK_ULONG n = 0;
+
+    (void)state;
+    assert_int_equal(p11->C_GetSlotList(CK_TRUE, slots, &n), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(n, 1);
+    assert_int_equal(p11->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    assert_int_equal(p11->C_GetTokenInfo(slots[0], &ti), CKR_OK);
+    assert_true(ti.flags & CKF_TOKEN_INITIALIZED);
+    assert_false(ti.flags & CKF_LOGIN_REQUIRED);
+    assert_int_equal(p11->C_GetTokenInfo(7, &ti), CKR_SLOT_ID_INVALID);
+    assert_int_equal(p11->C_GetTokenInfo(0, NULL), CKR_ARGUMENTS_BAD);
+}
+
+static void test_bad_handles(void **state)
+{
+    CK_SESSION_HANDLE hs = open_session(0);
+    CK_OBJECT_HANDLE key = find(hs, CKO_PRIVATE_KEY, "ec");
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_OBJECT_CLASS cls;
+    CK_ATTRIBUTE a = {CKA_CLASS, &cls, sizeof(cls)};
+
+    (void)state;
+    assert_int_not_equal(key, CK_INVALID_HANDLE);
+    assert_int_equal(p11->C_CloseSession(0xdead0000), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(p11->C_GetAttributeValue(hs, 0xdead0000, &a, 1), CKR_OBJECT_HANDLE_INVALID);
+    /* Handles are typed: a session handle is no key and an object handle no session. */
+    assert_int_equal(p11->C_SignInit(hs, &m, hs), CKR_KEY_HANDLE_INVALID);
+    assert_int_equal(p11->C_GetAttributeValue(key, key, &a, 1), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(p11->C_SignInit(hs, NULL, key), CKR_ARGUMENTS_BAD);
+    assert_int_equal(p11->C_OpenSession(3, CKF_SERIAL_SESSION, NULL, NULL, &hs),
+                     CKR_SLOT_ID_INVALID);
+    /* The public key cannot sign; a mechanism of the other key type is refused. */
+    m.mechanism = CKM_SHA256_RSA_PKCS;
+    assert_int_equal(p11->C_SignInit(hs, &m, key), CKR_KEY_TYPE_INCONSISTENT);
+    m.mechanism = CKM_ECDSA_SHA256;
+    assert_int_equal(p11->C_SignInit(hs, &m, find(hs, CKO_PUBLIC_KEY, "ec")),
+                     CKR_KEY_TYPE_INCONSISTENT);
+    assert_int_equal(p11->C_CloseSession(hs), CKR_OK);
+    assert_int_equal(p11->C_CloseSession(hs), CKR_SESSION_HANDLE_INVALID);
+}
+
+static void test_session_state(void **state)
+{
+    CK_SESSION_HANDLE ro = open_session(0), rw = open_session(CKF_RW_SESSION), bad;
+    CK_SESSION_INFO si;
+    CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE pub, priv, found[4];
+    CK_BYTE sig[64];
+    CK_ULONG n = sizeof(sig);
+
+    (void)state;
+    assert_int_equal(p11->C_OpenSession(0, 0, NULL, NULL, &bad),
+                     CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+    assert_int_equal(p11->C_GetSessionInfo(ro, &si), CKR_OK);
+    assert_int_equal(si.state, CKS_RO_PUBLIC_SESSION);
+    assert_int_equal(p11->C_Login(ro, CKU_USER, (CK_UTF8CHAR_PTR) "any", 3), CKR_OK);
+    assert_int_equal(p11->C_Login(rw, CKU_USER, (CK_UTF8CHAR_PTR) "x", 1),
+                     CKR_USER_ALREADY_LOGGED_IN);
+    assert_int_equal(p11->C_GetSessionInfo(ro, &si), CKR_OK);
+    assert_int_equal(si.state, CKS_RO_USER_FUNCTIONS);
+    assert_int_equal(p11->C_GetSessionInfo(rw, &si), CKR_OK);
+    assert_int_equal(si.state, CKS_RW_USER_FUNCTIONS);
+    assert_int_equal(p11->C_Logout(ro), CKR_OK);
+    assert_int_equal(p11->C_Logout(ro), CKR_USER_NOT_LOGGED_IN);
+    /* Token objects are made and destroyed in read-write sessions only. */
+    assert_int_equal(p11->C_GenerateKeyPair(ro, &gen, NULL, 0, NULL, 0, &pub, &priv),
+                     CKR_SESSION_READ_ONLY);
+    assert_int_equal(p11->C_DestroyObject(ro, find(ro, CKO_PRIVATE_KEY, "ec")),
+                     CKR_SESSION_READ_ONLY);
+    /* No operation started. */
+    assert_int_equal(p11->C_Sign(ro, (CK_BYTE_PTR) "x", 1, sig, &n), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(p11->C_SignFinal(ro, sig, &n), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(p11->C_FindObjects(ro, found, 4, &n), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(p11->C_FindObjectsFinal(ro), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(p11->C_FindObjectsInit(ro, NULL, 0), CKR_OK);
+    assert_int_equal(p11->C_FindObjectsInit(ro, NULL, 0), CKR_OPERATION_ACTIVE);
+    assert_int_equal(p11->C_FindObjects(ro, found, 4, &n), CKR_OK);
+    assert_true(n >= 4); /* two keys, private + public each */
+    assert_int_equal(p11->C_FindObjectsFinal(ro), CKR_OK);
+    assert_int_equal(p11->C_CloseAllSessions(0), CKR_OK);
+    assert_int_equal(p11->C_GetSessionInfo(rw, &si), CKR_SESSION_HANDLE_INVALID);
+}
+
+static void test_attributes(void **state)
+{
+    CK_SESSION_HANDLE hs = open_session(0);
+    CK_OBJECT_HANDLE key = find(hs, CKO_PRIVATE_KEY, "ec");
+    CK_OBJECT_CLASS cls = 0;
+    CK_BYTE value[8], label[1];
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE, sensitive = CK_FALSE, extractable = CK_TRUE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_VALUE, value, sizeof(value)},    /* never revealed */
+        {0x7fff1234UL, value, sizeof(value)}, /* no such attribute */
+        {CKA_LABEL, label, sizeof(label)},    /* "ec" does not fit in 1 byte */
+        {CKA_EC_PARAMS, NULL, 0},             /* size query */
+        {CKA_SENSITIVE, &sensitive, 1},
+        {CKA_EXTRACTABLE, &extractable, 1},
+    };
+    CK_ATTRIBUTE weaken = {CKA_SENSITIVE, &no, 1}, extract = {CKA_EXTRACTABLE, &yes, 1};
+    CK_ATTRIBUTE same = {CKA_SENSITIVE, &yes, 1};
+    CK_RV rv;
+
+    (void)state;
+    assert_int_not_equal(key, CK_INVALID_HANDLE);
+    rv = p11->C_GetAttributeValue(hs, key, t, 7);
+    assert_true(rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+                rv == CKR_BUFFER_TOO_SMALL);
+    /* Every attribute was processed despite the errors. */
+    assert_int_equal(cls, CKO_PRIVATE_KEY);
+    assert_int_equal(t[0].ulValueLen, sizeof(cls));
+    assert_int_equal(t[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    assert_int_equal(t[2].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    assert_int_equal(t[3].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    assert_int_equal(t[4].ulValueLen, 10); /* OID of P-256 */
+    assert_int_equal(sensitive, CK_TRUE);
+    assert_int_equal(extractable, CK_FALSE);
+    /* A key cannot be weakened; restating what it is is fine. */
+    assert_int_equal(p11->C_SetAttributeValue(hs, key, &weaken, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(p11->C_SetAttributeValue(hs, key, &extract, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_int_equal(p11->C_SetAttributeValue(hs, key, &same, 1), CKR_OK);
+    assert_int_equal(p11->C_GetAttributeValue(hs, key, &t[5], 1), CKR_OK);
+    assert_int_equal(sensitive, CK_TRUE);
+    /* Each alone gives its own code. */
+    assert_int_equal(p11->C_GetAttributeValue(hs, key, &t[1], 1), CKR_ATTRIBUTE_SENSITIVE);
+    assert_int_equal(p11->C_GetAttributeValue(hs, key, &t[2], 1), CKR_ATTRIBUTE_TYPE_INVALID);
+    t[3].ulValueLen = sizeof(label);
+    assert_int_equal(p11->C_GetAttributeValue(hs, key, &t[3], 1), CKR_BUFFER_TOO_SMALL);
+}
+
+static void sign_verify_one(CK_SESSION_HANDLE hs, const char *label, CK_MECHANISM_TYPE mech,
+                            CK_ULONG want_len)
+{
+    CK_OBJECT_HANDLE key = find(hs, CKO_PRIVATE_KEY, label);
+    CK_OBJECT_HANDLE pub = find(hs, CKO_PUBLIC_KEY, label);
+    CK_MECHANISM m = {mech, NULL, 0};
+    CK_BYTE msg[100], sig[512];
+    CK_ULONG n = 0;
+    EVP_PKEY *pk = pubkey_of(hs, pub);
+
+    memset(msg, 0x5a, sizeof(msg));
+    assert_non_null(pk);
+    assert_int_equal(p11->C_SignInit(hs, &m, key), CKR_OK);
+    assert_int_equal(p11->C_SignInit(hs, &m, key), CKR_OPERATION_ACTIVE);
+    /* Length query and a short buffer keep the operation active. */
+    assert_int_equal(p11->C_Sign(hs, msg, sizeof(msg), NULL, &n), CKR_OK);
+    assert_int_equal(n, want_len);
+    n = 8;
+    assert_int_equal(p11->C_Sign(hs, msg, sizeof(msg), sig, &n), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(n, want_len);
+    n = sizeof(sig);
+    assert_int_equal(p11->C_Sign(hs, msg, sizeof(msg), sig, &n), CKR_OK);
+    assert_int_equal(n, want_len);
+    assert_true(ossl_verify(pk, msg, sizeof(msg), sig, n));
+    /* The operation ended with the signature. */
+    assert_int_equal(p11->C_Sign(hs, msg, sizeof(msg), sig, &n), CKR_OPERATION_NOT_INITIALIZED);
+    /* C_Verify agrees, and rejects a flipped bit. */
+    assert_int_equal(p11->C_VerifyInit(hs, &m, pub), CKR_OK);
+    assert_int_equal(p11->C_Verify(hs, msg, sizeof(msg), sig, n), CKR_OK);
+    sig[n / 2] ^= 1;
+    assert_false(ossl_verify(pk, msg, sizeof(msg), sig, n));
+    assert_int_equal(p11->C_VerifyInit(hs, &m, pub), CKR_OK);
+    assert_int_equal(p11->C_Verify(hs, msg, sizeof(msg), sig, n), CKR_SIGNATURE_INVALID);
+    EVP_PKEY_free(pk);
+}
+
+static void test_sign_single(void **state)
+{
+    CK_SESSION_HANDLE hs = open_session(0);
+
+    (void)state;
+    sign_verify_one(hs, "ec", CKM_ECDSA_SHA256, 64);
+    sign_verify_one(hs, "rsa", CKM_SHA256_RSA_PKCS, 256);
+}
+
+static void test_sign_multi(void **state)
+{
+    CK_SESSION_HANDLE hs = open_session(0);
+    CK_OBJECT_HANDLE key = find(hs, CKO_PRIVATE_KEY, "ec");
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    static CK_BYTE big[70000];
+    CK_BYTE sig[64];
+    CK_ULONG n = 0;
+    EVP_PKEY *pk = pubkey_of(hs, find(hs, CKO_PUBLIC_KEY, "ec"));
+
+    (void)state;
+    memset(big, 0xa5, sizeof(big));
+    assert_int_equal(p11->C_SignInit(hs, &m, key), CKR_OK);
+    assert_int_equal(p11->C_SignUpdate(hs, big, 1000), CKR_OK);
+    assert_int_equal(p11->C_SignUpdate(hs, big + 1000, 3000), CKR_OK);
+    /* C_Sign is single-part only once C_SignUpdate ran; it ends the operation. */
+    n = sizeof(sig);
+    assert_int_equal(p11->C_SignFinal(hs, NULL, &n), CKR_OK);
+    assert_int_equal(n, 64);
+    assert_int_equal(p11->C_SignFinal(hs, sig, &n), CKR_OK);
+    assert_true(ossl_verify(pk, big, 4000, sig, n));
+    /* More than SIGN_INPUT_MAX (64 KiB) accumulated: CKR_DATA_LEN_RANGE, operation over. */
+    assert_int_equal(p11->C_SignInit(hs, &m, key), CKR_OK);
+    assert_int_equal(p11->C_SignUpdate(hs, big, 60000), CKR_OK);
+    assert_int_equal(p11->C_SignUpdate(hs, big, 10000), CKR_DATA_LEN_RANGE);
+    assert_int_equal(p11->C_SignFinal(hs, sig, &n), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(p11->C_SignInit(hs, &m, key), CKR_OK);
+    n = sizeof(sig);
+    assert_int_equal(p11->C_Sign(hs, big, sizeof(big), sig, &n), CKR_DATA_LEN_RANGE);
+    EVP_PKEY_free(pk);
+}
+
+static void test_digest_random(void **state)
+{
+    static const CK_BYTE abc_sha256[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                                           0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                                           0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                                           0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    CK_SESSION_HANDLE hs = open_session(0);
+    CK_MECHANISM m = {CKM_SHA256, NULL, 0};
+    CK_BYTE out[64], rnd[5000], zero[5000] = {0};
+    CK_ULONG n = 0;
+
+    (void)state;
+    assert_int_equal(p11->C_DigestInit(hs, &m), CKR_OK);
+    assert_int_equal(p11->C_Digest(hs, (CK_BYTE_PTR) "abc", 3, NULL, &n), CKR_OK);
+    assert_int_equal(n, 32);
+    n = 31;
+    assert_int_equal(p11->C_Digest(hs, (CK_BYTE_PTR) "abc", 3, out, &n), CKR_BUFFER_TOO_SMALL);
+    n = sizeof(out);
+    assert_int_equal(p11->C_Digest(hs, (CK_BYTE_PTR) "abc", 3, out, &n), CKR_OK);
+    assert_memory_equal(out, abc_sha256, 32);
+    assert_int_equal(p11->C_DigestInit(hs, &m), CKR_OK);
+    assert_int_equal(p11->C_DigestUpdate(hs, (CK_BYTE_PTR) "a", 1), CKR_OK);
+    assert_int_equal(p11->C_DigestUpdate(hs, (CK_BYTE_PTR) "bc", 2), CKR_OK);
+    n = sizeof(out);
+    assert_int_equal(p11->C_DigestFinal(hs, out, &n), CKR_OK);
+    assert_memory_equal(out, abc_sha256, 32);
+    assert_int_equal(p11->C_GenerateRandom(hs, rnd, sizeof(rnd)), CKR_OK);
+    assert_memory_not_equal(rnd, zero, sizeof(rnd));
+    assert_int_equal(p11->C_SeedRandom(hs, rnd, 4), CKR_RANDOM_SEED_NOT_SUPPORTED);
+}
+
+static void test_mechanisms(void **state)
+{
+    CK_MECHANISM_TYPE list[64];
+    CK_MECHANISM_INFO info;
+    CK_ULONG n = 0, i;
+    int has_ecdsa = 0;
+
+    (void)state;
+    assert_int_equal(p11->C_GetMechanismList(0, NULL, &n), CKR_OK);
+    assert_true(n > 0 && n <= 64);
+    i = 1;
+    assert_int_equal(p11->C_GetMechanismList(0, list, &i), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(i, n);
+    assert_int_equal(p11->C_GetMechanismList(0, list, &n), CKR_OK);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(p11->C_GetMechanismInfo(0, list[i], &info), CKR_OK);
+        has_ecdsa |= list[i] == CKM_ECDSA_SHA256;
+    }
+    assert_true(has_ecdsa);
+    assert_int_equal(p11->C_GetMechanismInfo(0, CKM_AES_CBC, &info), CKR_MECHANISM_INVALID);
+}
+
+static void test_finalize_open_sessions(void **state)
+{
+    CK_SESSION_HANDLE a = open_session(0), b = open_session(CKF_RW_SESSION);
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_SESSION_INFO si;
+
+    (void)state;
+    assert_int_equal(p11->C_SignInit(a, &m, find(a, CKO_PRIVATE_KEY, "ec")), CKR_OK);
+    assert_int_equal(p11->C_FindObjectsInit(b, NULL, 0), CKR_OK);
+    assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
+    assert_int_equal(p11->C_GetSessionInfo(a, &si), CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_OK);
+    /* Old handles never come back. */
+    assert_int_equal(p11->C_GetSessionInfo(a, &si), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(p11->C_GetSessionInfo(b, &si), CKR_SESSION_HANDLE_INVALID);
+}
+
+static int sign_and_check(const char *label)
+{
+    CK_SESSION_HANDLE hs;
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_OBJECT_HANDLE key, pub;
+    CK_BYTE msg[32], sig[64];
+    CK_ULONG n = sizeof(sig);
+    EVP_PKEY *pk;
+    int ok;
+
+    if (p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &hs) != CKR_OK) {
+        return 0;
+    }
+    key = find(hs, CKO_PRIVATE_KEY, label);
+    pub = find(hs, CKO_PUBLIC_KEY, label);
+    memset(msg, (int)getpid(), sizeof(msg));
+    pk = pubkey_of(hs, pub);
+    ok = pk != NULL && p11->C_SignInit(hs, &m, key) == CKR_OK &&
+         p11->C_Sign(hs, msg, sizeof(msg), sig, &n) == CKR_OK &&
+         ossl_verify(pk, msg, sizeof(msg), sig, n);
+    EVP_PKEY_free(pk);
+    p11->C_CloseSession(hs);
+    return ok;
+}
+
+static void test_fork(void **state)
+{
+    CK_ULONG n = 0;
+    pid_t pid;
+    int status = -1;
+
+    (void)state;
+    assert_true(sign_and_check("ec"));
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* The child is not initialized until it says so; then it reconnects. */
+        int ok = p11->C_GetSlotList(CK_TRUE, NULL, &n) == CKR_CRYPTOKI_NOT_INITIALIZED &&
+                 p11->C_Initialize(NULL) == CKR_OK && sign_and_check("ec") &&
+                 p11->C_Finalize(NULL) == CKR_OK;
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The parent's connection was not disturbed by the child. */
+    assert_true(sign_and_check("ec"));
+}
+
+struct worker {
+    pthread_t tid;
+    int index;
+    int verified;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    const char *label = w->index % 4 == 3 ? "rsa" : "ec";
+    CK_MECHANISM m = {w->index % 4 == 3 ? CKM_SHA256_RSA_PKCS : CKM_ECDSA_SHA256, NULL, 0};
+    CK_SESSION_HANDLE hs;
+    CK_OBJECT_HANDLE key, pub;
+    EVP_PKEY *pk;
+    int i;
+
+    if (p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &hs) != CKR_OK) {
+        return NULL;
+    }
+    key = find(hs, CKO_PRIVATE_KEY, label);
+    pub = find(hs, CKO_PUBLIC_KEY, label);
+    pk = pubkey_of(hs, pub);
+    for (i = 0; pk != NULL && i < SIGS_PER_THREAD; i++) {
+        CK_BYTE msg[48], sig[256];
+        CK_ULONG n = sizeof(sig);
+
+        memset(msg, w->index * 31 + i, sizeof(msg)); /* each thread signs its own data */
+        if (p11->C_SignInit(hs, &m, key) == CKR_OK &&
+            p11->C_Sign(hs, msg, sizeof(msg), sig, &n) == CKR_OK &&
+            ossl_verify(pk, msg, sizeof(msg), sig, n)) {
+            w->verified++;
+        }
+    }
+    EVP_PKEY_free(pk);
+    p11->C_CloseSession(hs);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    struct worker w[N_THREADS];
+    int i;
+
+    (void)state;
+    for (i = 0; i < N_THREADS; i++) {
+        w[i] = (struct worker){.index = i};
+        assert_int_equal(pthread_create(&w[i].tid, NULL, worker_main, &w[i]), 0);
+    }
+    for (i = 0; i < N_THREADS; i++) {
+        pthread_join(w[i].tid, NULL);
+        assert_int_equal(w[i].verified, SIGS_PER_THREAD);
+    }
+}
+
+/* Application locking callbacks (no CKF_OS_LOCKING_OK): the module must use them. */
+static int cb_locks;
+
+static CK_RV cb_create(void **m)
+{
+    pthread_mutex_t *p = malloc(sizeof(*p));
+
+    pthread_mutex_init(p, NULL);
+    *m = p;
+    return CKR_OK;
+}
+
+static CK_RV cb_destroy(void *m)
+{
+    pthread_mutex_destroy(m);
+    free(m);
+    return CKR_OK;
+}
+
+static CK_RV cb_lock(void *m)
+{
+    __atomic_add_fetch(&cb_locks, 1, __ATOMIC_SEQ_CST);
+    return pthread_mutex_lock(m) == 0 ? CKR_OK : CKR_GENERAL_ERROR;
+}
+
+static CK_RV cb_unlock(void *m)
+{
+    return pthread_mutex_unlock(m) == 0 ? CKR_OK : CKR_GENERAL_ERROR;
+}
+
+static void test_app_locking(void **state)
+{
+    CK_C_INITIALIZE_ARGS args = {cb_create, cb_destroy, cb_lock, cb_unlock, 0, NULL};
+
+    (void)state;
+    assert_int_equal(p11->C_Initialize(&args), CKR_OK);
+    assert_true(sign_and_check("ec"));
+    assert_true(cb_locks > 0);
+    assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
+}
+
+static void test_keygen_destroy(void **state)
+{
+    CK_SESSION_HANDLE hs = open_session(CKF_RW_SESSION);
+    CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    CK_BYTE bad_curve[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+    CK_BBOOL no = CK_FALSE;
+    char label[] = "p11-generated";
+    CK_ATTRIBUTE pub_t[] = {{CKA_EC_PARAMS, p256, sizeof(p256)}};
+    CK_ATTRIBUTE bad_t[] = {{CKA_EC_PARAMS, bad_curve, sizeof(bad_curve)}};
+    CK_ATTRIBUTE priv_t[] = {{CKA_LABEL, label, strlen(label)}};
+    CK_ATTRIBUTE weak_t[] = {{CKA_SENSITIVE, &no, 1}};
+    CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+
+    (void)state;
+    assert_int_equal(p11->C_GenerateKeyPair(hs, &gen, bad_t, 1, priv_t, 1, &pub, &priv),
+                     CKR_CURVE_NOT_SUPPORTED);
+    assert_int_equal(p11->C_GenerateKeyPair(hs, &gen, pub_t, 1, weak_t, 1, &pub, &priv),
+                     CKR_TEMPLATE_INCONSISTENT);
+    assert_int_equal(p11->C_GenerateKeyPair(hs, &gen, pub_t, 1, priv_t, 1, &pub, &priv), CKR_OK);
+    assert_int_not_equal(pub, CK_INVALID_HANDLE);
+    assert_int_equal(find(hs, CKO_PRIVATE_KEY, label), priv);
+    sign_verify_one(hs, label, CKM_ECDSA_SHA256, 64);
+    assert_int_equal(p11->C_DestroyObject(hs, priv), CKR_OK);
+    assert_int_equal(find(hs, CKO_PRIVATE_KEY, label), CK_INVALID_HANDLE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test_setup_teardown(test_token_info, init, fini),
+        cmocka_unit_test_setup_teardown(test_bad_handles, init, fini),
+        cmocka_unit_test_setup_teardown(test_session_state, init, fini),
+        cmocka_unit_test_setup_teardown(test_attributes, init, fini),
+        cmocka_unit_test_setup_teardown(test_sign_single, init, fini),
+        cmocka_unit_test_setup_teardown(test_sign_multi, init, fini),
+        cmocka_unit_test_setup_teardown(test_digest_random, init, fini),
+        cmocka_unit_test_setup_teardown(test_mechanisms, init, fini),
+        cmocka_unit_test_setup_teardown(test_finalize_open_sessions, init, fini),
+        cmocka_unit_test_setup_teardown(test_fork, init, fini),
+        cmocka_unit_test_setup_teardown(test_threads, init, fini),
+        cmocka_unit_test(test_app_locking),
+        cmocka_unit_test_setup_teardown(test_keygen_destroy, init, fini),
+    };
+
+    return cmocka_run_group_tests(tests, load, NULL);
+}
