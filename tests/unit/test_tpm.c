@@ -1,0 +1,350 @@
+/*
+ * The TPM layer above ESYS, with ESYS and the TCTI loader mocked by --wrap:
+ * TSS2_RC -> ad_err mapping, bounded retries on TPM_RC_RETRY/YIELDED/TESTING,
+ * the loaded-key cache (a hot key signs with one TPM2_Sign, LRU eviction) and
+ * recovery after a TPM restart.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "tpm.h"
+#include "tpm_internal.h"
+
+/* Counters of the mocked commands. */
+static unsigned n_tcti_init, n_primary, n_load, n_sign, n_flush;
+static ESYS_TR next_handle = 0x1000;
+static int fake_ctx;
+
+TSS2_RC __wrap_Tss2_TctiLdr_Initialize(const char *conf, TSS2_TCTI_CONTEXT **ctx);
+TSS2_RC __wrap_Tss2_TctiLdr_Initialize(const char *conf, TSS2_TCTI_CONTEXT **ctx)
+{
+    (void)conf;
+    n_tcti_init++;
+    *ctx = (TSS2_TCTI_CONTEXT *)&fake_ctx;
+    return TSS2_RC_SUCCESS;
+}
+
+void __wrap_Tss2_TctiLdr_Finalize(TSS2_TCTI_CONTEXT **ctx);
+void __wrap_Tss2_TctiLdr_Finalize(TSS2_TCTI_CONTEXT **ctx)
+{
+    *ctx = NULL;
+}
+
+TSS2_RC __wrap_Esys_Initialize(ESYS_CONTEXT **esys, TSS2_TCTI_CONTEXT *tcti, TSS2_ABI_VERSION *abi);
+TSS2_RC __wrap_Esys_Initialize(ESYS_CONTEXT **esys, TSS2_TCTI_CONTEXT *tcti, TSS2_ABI_VERSION *abi)
+{
+    (void)tcti;
+    (void)abi;
+    *esys = (ESYS_CONTEXT *)&fake_ctx;
+    return TSS2_RC_SUCCESS;
+}
+
+void __wrap_Esys_Finalize(ESYS_CONTEXT **esys);
+void __wrap_Esys_Finalize(ESYS_CONTEXT **esys)
+{
+    *esys = NULL;
+}
+
+TSS2_RC __wrap_Esys_CreatePrimary(ESYS_CONTEXT *esys, ESYS_TR hier, ESYS_TR s1, ESYS_TR s2,
+                                  ESYS_TR s3, const TPM2B_SENSITIVE_CREATE *sens,
+                                  const TPM2B_PUBLIC *pub, const TPM2B_DATA *outside,
+                                  const TPML_PCR_SELECTION *pcrs, ESYS_TR *ret, void *a, void *b,
+                                  void *c, void *d);
+TSS2_RC __wrap_Esys_CreatePrimary(ESYS_CONTEXT *esys, ESYS_TR hier, ESYS_TR s1, ESYS_TR s2,
+                                  ESYS_TR s3, const TPM2B_SENSITIVE_CREATE *sens,
+                                  const TPM2B_PUBLIC *pub, const TPM2B_DATA *outside,
+                                  const TPML_PCR_SELECTION *pcrs, ESYS_TR *ret, void *a, void *b,
+                                  void *c, void *d)
+{
+    (void)esys, (void)s1, (void)s2, (void)s3, (void)sens, (void)outside, (void)pcrs;
+    (void)a, (void)b, (void)c, (void)d;
+    assert_int_equal(hier, ESYS_TR_RH_OWNER);
+    /* TCG SRK template: restricted decrypt ECC P-256, AES-128-CFB. */
+    assert_int_equal(pub->publicArea.type, TPM2_ALG_ECC);
+    assert_int_equal(pub->publicArea.parameters.eccDetail.curveID, TPM2_ECC_NIST_P256);
+    assert_true(pub->publicArea.objectAttributes & TPMA_OBJECT_RESTRICTED);
+    n_primary++;
+    *ret = next_handle++;
+    return TSS2_RC_SUCCESS;
+}
+
+TSS2_RC __wrap_Esys_Load(ESYS_CONTEXT *esys, ESYS_TR parent, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                         const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub, ESYS_TR *ret);
+TSS2_RC __wrap_Esys_Load(ESYS_CONTEXT *esys, ESYS_TR parent, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                         const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub, ESYS_TR *ret)
+{
+    (void)esys, (void)parent, (void)s2, (void)s3, (void)priv, (void)pub;
+    assert_int_equal(s1, ESYS_TR_PASSWORD);
+    n_load++;
+    *ret = next_handle++;
+    return TSS2_RC_SUCCESS;
+}
+
+TSS2_RC __wrap_Esys_FlushContext(ESYS_CONTEXT *esys, ESYS_TR h);
+TSS2_RC __wrap_Esys_FlushContext(ESYS_CONTEXT *esys, ESYS_TR h)
+{
+    (void)esys;
+    (void)h;
+    n_flush++;
+    return TSS2_RC_SUCCESS;
+}
+
+TSS2_RC __wrap_Esys_Startup(ESYS_CONTEXT *esys, TPM2_SU type);
+TSS2_RC __wrap_Esys_Startup(ESYS_CONTEXT *esys, TPM2_SU type)
+{
+    (void)esys;
+    (void)type;
+    return TSS2_RC_SUCCESS;
+}
+
+/* Esys_Sign returns the queued rc; on success a P-256 signature with a short r. */
+TSS2_RC __wrap_Esys_Sign(ESYS_CONTEXT *esys, ESYS_TR key, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                         const TPM2B_DIGEST *digest, const TPMT_SIG_SCHEME *scheme,
+                         const TPMT_TK_HASHCHECK *check, TPMT_SIGNATURE **sig);
+TSS2_RC __wrap_Esys_Sign(ESYS_CONTEXT *esys, ESYS_TR key, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                         const TPM2B_DIGEST *digest, const TPMT_SIG_SCHEME *scheme,
+                         const TPMT_TK_HASHCHECK *check, TPMT_SIGNATURE **sig)
+{
+    TSS2_RC rc = mock_type(TSS2_RC);
+
+    (void)esys, (void)key, (void)check;
+    assert_int_equal(s1, ESYS_TR_PASSWORD); /* no HMAC session on the sign path */
+    assert_int_equal(s2, ESYS_TR_NONE);
+    assert_int_equal(s3, ESYS_TR_NONE);
+    assert_int_equal(digest->size, 32);
+    assert_int_equal(scheme->scheme, TPM2_ALG_ECDSA);
+    n_sign++;
+    if (rc != TSS2_RC_SUCCESS) {
+        return rc;
+    }
+    TPMT_SIGNATURE *s = calloc(1, sizeof(*s)); /* tpm.c frees it with Esys_Free (free) */
+    s->sigAlg = TPM2_ALG_ECDSA;
+    s->signature.ecdsa.signatureR.size = 31;
+    memset(s->signature.ecdsa.signatureR.buffer, 0xaa, 31);
+    s->signature.ecdsa.signatureS.size = 32;
+    memset(s->signature.ecdsa.signatureS.buffer, 0xbb, 32);
+    *sig = s;
+    return TSS2_RC_SUCCESS;
+}
+
+static struct keyblob *p256_blob(void)
+{
+    TPM2B_PUBLIC p = {0};
+    TPM2B_PRIVATE s = {.size = 64};
+    uint8_t pub[512], priv[512];
+    size_t pub_len = 0, priv_len = 0;
+    struct keyblob *kb = NULL;
+
+    p.publicArea.type = TPM2_ALG_ECC;
+    p.publicArea.nameAlg = TPM2_ALG_SHA256;
+    p.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    p.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+    p.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+    p.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    p.publicArea.unique.ecc.x.size = 32;
+    p.publicArea.unique.ecc.y.size = 32;
+    assert_int_equal(Tss2_MU_TPM2B_PUBLIC_Marshal(&p, pub, sizeof(pub), &pub_len), 0);
+    assert_int_equal(Tss2_MU_TPM2B_PRIVATE_Marshal(&s, priv, sizeof(priv), &priv_len), 0);
+    assert_int_equal(keyblob_new(pub, pub_len, priv, priv_len, KEYBLOB_PARENT_OWNER, true, &kb), 0);
+    return kb;
+}
+
+struct fixture {
+    struct tpm *t;
+    struct keyblob *kb;
+    struct tpm_key *k;
+};
+
+static int setup(void **state)
+{
+    static struct fixture f;
+    struct tpm_options opt = {.tcti = "mock", .retries = 3};
+
+    n_tcti_init = n_primary = n_load = n_sign = n_flush = 0;
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(tpm_open(&opt, &f.t), 0);
+    f.kb = p256_blob();
+    assert_int_equal(tpm_key_new(f.t, f.kb, &f.k), 0);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    tpm_key_free(f->t, f->k);
+    tpm_close(f->t);
+    keyblob_free(f->kb);
+    return 0;
+}
+
+static int sign(struct fixture *f, uint8_t *sig, size_t *len)
+{
+    uint8_t digest[32] = {1, 2, 3};
+
+    *len = TPM_SIG_MAX;
+    return tpm_sign(f->t, f->k, TPM_SIG_ECDSA, TPM_HASH_SHA256, digest, 32, sig, len);
+}
+
+static void test_rc_mapping(void **state)
+{
+    (void)state;
+    assert_int_equal(tpm_rc_to_err(TSS2_RC_SUCCESS), AD_OK);
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_RETRY), AD_ERR_TPM_RETRY);
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_YIELDED), AD_ERR_TPM_RETRY);
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_TESTING), AD_ERR_TPM_RETRY);
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_OBJECT_MEMORY), AD_ERR_TPM_RETRY);
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_INITIALIZE), AD_ERR_TPM_LOST);
+    /* TPM_RC_HANDLE on handle 1 (format one: 0x08b | TPM_RC_H | TPM_RC_1). */
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_HANDLE | TPM2_RC_H | TPM2_RC_1), AD_ERR_TPM_LOST);
+    assert_int_equal(tpm_rc_to_err(TSS2_TCTI_RC_IO_ERROR), AD_ERR_TPM_LOST);
+    assert_int_equal(tpm_rc_to_err(TSS2_TCTI_RC_NO_CONNECTION), AD_ERR_TPM_LOST);
+    assert_int_equal(tpm_rc_to_err(TSS2_ESYS_RC_MEMORY), AD_ERR_NOMEM);
+    assert_int_equal(tpm_rc_to_err(TSS2_ESYS_RC_BAD_VALUE), AD_ERR_INVALID);
+    /* TPM_RC_SCHEME on parameter 2, TPM_RC_INTEGRITY on parameter 1: plain failures. */
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_SCHEME | TPM2_RC_P | TPM2_RC_2), AD_ERR_TPM);
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_INTEGRITY | TPM2_RC_P | TPM2_RC_1), AD_ERR_TPM);
+    assert_int_equal(tpm_rc_to_err(TPM2_RC_AUTH_FAIL | TPM2_RC_S | TPM2_RC_1), AD_ERR_TPM);
+}
+
+static void test_retry_then_success(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    will_return(__wrap_Esys_Sign, TPM2_RC_RETRY);
+    will_return(__wrap_Esys_Sign, TPM2_RC_YIELDED);
+    will_return(__wrap_Esys_Sign, TSS2_RC_SUCCESS);
+    assert_int_equal(sign(f, sig, &len), 0);
+    assert_int_equal(n_sign, 3);
+    assert_int_equal(n_load, 1);
+    assert_int_equal(len, 64);
+    assert_int_equal(sig[0], 0); /* r left-padded to 32 bytes */
+    assert_int_equal(sig[1], 0xaa);
+    assert_int_equal(sig[32], 0xbb);
+}
+
+static void test_retries_exhausted(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    will_return_count(__wrap_Esys_Sign, TPM2_RC_TESTING, 4); /* 1 try + 3 retries */
+    assert_int_equal(sign(f, sig, &len), AD_ERR_TPM_RETRY);
+    assert_int_equal(n_sign, 4);
+}
+
+static void test_hot_key_one_command(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    will_return_count(__wrap_Esys_Sign, TSS2_RC_SUCCESS, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(sign(f, sig, &len), 0);
+    }
+    assert_int_equal(n_load, 1); /* loaded once, then only TPM2_Sign */
+    assert_int_equal(n_sign, 5);
+}
+
+static void test_lru_eviction(void **state)
+{
+    struct fixture *f = *state;
+    struct tpm_key *k2 = NULL, *k3 = NULL, *k1 = f->k;
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    assert_int_equal(tpm_key_new(f->t, f->kb, &k2), 0);
+    assert_int_equal(tpm_key_new(f->t, f->kb, &k3), 0);
+    will_return_count(__wrap_Esys_Sign, TSS2_RC_SUCCESS, 5);
+    assert_int_equal(sign(f, sig, &len), 0); /* k1 loaded */
+    f->k = k2;
+    assert_int_equal(sign(f, sig, &len), 0); /* k2 loaded: 2 = max */
+    f->k = k1;
+    assert_int_equal(sign(f, sig, &len), 0); /* k1 hot: k2 is now LRU */
+    assert_int_equal(n_flush, 0);
+    f->k = k3;
+    assert_int_equal(sign(f, sig, &len), 0); /* evicts k2 */
+    assert_int_equal(n_flush, 1);
+    f->k = k1;
+    assert_int_equal(sign(f, sig, &len), 0); /* still loaded */
+    assert_int_equal(n_load, 3);
+    tpm_key_free(f->t, k2);
+    tpm_key_free(f->t, k3); /* loaded: flushed */
+    assert_int_equal(n_flush, 2);
+}
+
+static void test_recover_after_restart(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    will_return(__wrap_Esys_Sign, TSS2_RC_SUCCESS);
+    assert_int_equal(sign(f, sig, &len), 0);
+    /* The TPM rebooted: our key handle is gone. */
+    will_return(__wrap_Esys_Sign, TPM2_RC_HANDLE | TPM2_RC_H | TPM2_RC_1);
+    will_return(__wrap_Esys_Sign, TSS2_RC_SUCCESS);
+    assert_int_equal(sign(f, sig, &len), 0);
+    assert_int_equal(n_tcti_init, 2); /* reconnected */
+    assert_int_equal(n_primary, 2);   /* SRK re-created */
+    assert_int_equal(n_load, 2);      /* key reloaded from its blob */
+}
+
+static void test_recover_bounded(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    will_return_count(__wrap_Esys_Sign, TSS2_TCTI_RC_IO_ERROR, 1 + TPM_RECOVER_MAX);
+    assert_int_equal(sign(f, sig, &len), AD_ERR_TPM_LOST);
+    assert_int_equal(n_tcti_init, 1 + TPM_RECOVER_MAX);
+}
+
+static void test_sign_args(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t sig[TPM_SIG_MAX], digest[48] = {0};
+    size_t len = 10;
+
+    /* Too small a buffer: the size needed, no TPM command. */
+    assert_int_equal(tpm_sign(f->t, f->k, TPM_SIG_ECDSA, TPM_HASH_SHA256, digest, 32, sig, &len),
+                     AD_ERR_SHORT);
+    assert_int_equal(len, 64);
+    len = sizeof(sig);
+    assert_int_equal(tpm_sign(f->t, f->k, TPM_SIG_ECDSA, TPM_HASH_SHA256, digest, 48, sig, &len),
+                     AD_ERR_INVALID);
+    assert_int_equal(tpm_sign(f->t, f->k, TPM_SIG_RSAPSS, TPM_HASH_SHA256, digest, 32, sig, &len),
+                     AD_ERR_UNSUPPORTED);
+    assert_int_equal(n_sign, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rc_mapping),
+        cmocka_unit_test_setup_teardown(test_retry_then_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hot_key_one_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sign_args, setup, teardown),
+    };
+    tpm_set_log(NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
