@@ -11,6 +11,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "match.h"
+#include "workload.h"
 
 #define IN_INITIAL 4096
 
@@ -29,9 +30,7 @@ struct conn {
     int fd;
     uint64_t id;
     struct ucred cred;
-    struct caller_facts facts; /* from the kernel at accept time; strings owned below */
-    char *exe;
-    char *cgroup;
+    struct workload_identity *wid; /* kernel facts at accept time (owned, holds the pidfd) */
     uint8_t *in;
     size_t in_len;
     size_t in_cap;
@@ -50,44 +49,6 @@ struct conn {
 
 static void update_events(struct conn *c);
 
-/*
- * Caller facts at accept time. TEMPORARY until agentd/workload.h (pidfd,
- * exe SHA-256, unit) lands: uid/gid/pid from SO_PEERCRED, exe and cgroup
- * from /proc; the SHA-256 and unit stay unknown, so entries that select on
- * them do not match (deny by default).
- */
-static int gather_facts(struct conn *c)
-{
-    char path[64];
-    char buf[4096];
-    ssize_t n;
-    FILE *f;
-
-    c->facts.pid = c->cred.pid;
-    c->facts.uid = c->cred.uid;
-    c->facts.gid = c->cred.gid;
-    snprintf(path, sizeof(path), "/proc/%d/exe", (int)c->cred.pid);
-    if ((n = readlink(path, buf, sizeof(buf) - 1)) > 0) {
-        buf[n] = '\0';
-        if ((c->exe = strdup(buf)) == NULL) {
-            return AD_ERR_NOMEM;
-        }
-    }
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c->cred.pid);
-    if ((f = fopen(path, "re")) != NULL) {
-        while (fgets(buf, sizeof(buf), f) != NULL) {
-            if (strncmp(buf, "0::", 3) == 0) {
-                buf[strcspn(buf, "\n")] = '\0';
-                c->cgroup = strdup(buf + 3);
-                break;
-            }
-        }
-        fclose(f);
-    }
-    c->facts.exe = c->exe;
-    c->facts.cgroup = c->cgroup;
-    return AD_OK;
-}
 static void process_input(struct conn *c);
 
 int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred *cred,
@@ -109,7 +70,9 @@ int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred
     c->in_cap = IN_INITIAL;
     c->last_ns = server_now_ns();
     c->is_live = true;
-    if ((r = gather_facts(c)) != 0) {
+    if ((r = workload_identify(fd, d->wcache, &c->wid)) != 0) {
+        log_warn("conn %llu: cannot identify pid %d: %s", (unsigned long long)id, (int)cred->pid,
+                 ad_strerror(r));
         goto out;
     }
     ev.data.u64 = (uint64_t)(uintptr_t)c;
@@ -158,8 +121,7 @@ void conn_destroy(struct conn *c)
         close(c->fd);
     }
     out_clear(c);
-    free(c->exe);
-    free(c->cgroup);
+    workload_identity_free(c->wid);
     free(c->in);
     free(c);
 }
@@ -220,7 +182,12 @@ bool conn_is_reapable(const struct conn *c)
 
 const struct caller_facts *conn_facts(const struct conn *c)
 {
-    return &c->facts;
+    return workload_facts(c->wid);
+}
+
+int conn_still_same(const struct conn *c)
+{
+    return workload_still_same(c->wid);
 }
 
 uint32_t conn_uid(const struct conn *c)

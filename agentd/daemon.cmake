@@ -17,8 +17,8 @@ target_link_libraries(agentd_daemon_util PUBLIC agentd_proto PkgConfig::CRYPTO T
 # fragment (included after this one), so the targets are created at the end
 # of the directory, and only once that library exists.
 function(agentd_daemon_targets)
-    if(NOT TARGET agentd_tpm)
-        message(STATUS "agentd: agentd_tpm not defined yet; not building the agentd executable")
+    if(NOT TARGET agentd_tpm OR NOT TARGET agentd_workload)
+        message(STATUS "agentd: agentd_tpm/agentd_workload not defined yet; no agentd executable")
         return()
     endif()
     set(_d ${CMAKE_CURRENT_SOURCE_DIR})
@@ -26,7 +26,7 @@ function(agentd_daemon_targets)
         ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/keystore.c ${_d}/server.c)
     target_include_directories(agentd_daemon PUBLIC ${_d})
     target_link_libraries(agentd_daemon
-        PUBLIC agentd_daemon_util agentd_policy agentd_conf agentd_tpm agentd_proto
+        PUBLIC agentd_daemon_util agentd_workload agentd_policy agentd_conf agentd_tpm agentd_proto
         PRIVATE PkgConfig::JSONC agentd_warnings)
     add_executable(agentd ${_d}/main.c)
     target_compile_definitions(agentd PRIVATE AGENTD_VERSION="${PROJECT_VERSION}")

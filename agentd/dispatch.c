@@ -832,6 +832,15 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     struct keystore_meta meta;
     uint32_t status;
 
+    if (conn_still_same(c) != 0) {
+        /* The process that connected exited or exec'd: nothing it sends now is its own. */
+        x.verdict = policy_verdict_name(POLICY_DENY);
+        x.reason = "caller_changed";
+        (void)audit_decision(d, c, &x);
+        reply_error(c, type, id, ST_DENIED, x.reason);
+        conn_close_after_flush(c);
+        return false;
+    }
     if (match_entry(d->conf->c, conn_facts(c), &e, &why) != 0) {
         e = NULL;
         x.verdict = policy_verdict_name(POLICY_DENY);

@@ -23,6 +23,7 @@
 #include "server.h"
 #include "tpm.h"
 #include "worker.h"
+#include "workload.h"
 
 #ifndef AGENTD_VERSION
 #define AGENTD_VERSION "0.1.0"
@@ -153,6 +154,9 @@ int main(int argc, char **argv)
         goto out;
     }
     tpm = NULL; /* the keystore owns it */
+    if ((r = workload_cache_new(WORKLOAD_CACHE_DEFAULT, &d.wcache)) != 0) {
+        goto out;
+    }
     if ((r = worker_new(d.ks, &d.worker)) != 0) {
         goto out;
     }
@@ -166,6 +170,7 @@ out:
     /* Order: finish queued TPM jobs (their replies and audit records) first. */
     worker_free(d.worker);
     server_free(d.srv);
+    workload_cache_free(d.wcache);
     keystore_free(d.ks);
     tpm_close(tpm);
     policy_free(d.policy);

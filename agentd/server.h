@@ -20,6 +20,7 @@ struct audit;
 struct keystore;
 struct policy;
 struct worker;
+struct workload_cache;
 struct conn;
 
 /*
@@ -43,6 +44,7 @@ struct daemon {
     struct audit *audit;   /* loop thread */
     struct keystore *ks;   /* worker thread (and keystore_query under its lock) */
     struct worker *worker;
+    struct workload_cache *wcache; /* exe hashes (loop thread) */
     struct server *srv;
     uint64_t started_ns;
 };
@@ -88,6 +90,11 @@ uint64_t server_now_ns(void);
 struct caller_facts;
 const struct caller_facts *conn_facts(const struct conn *c);
 uint32_t conn_uid(const struct conn *c);
+/*
+ * Is the peer still the process identified at accept (alive, same exe
+ * inode)? 0 or AD_ERR_DENIED / AD_ERR_SYSTEM (see workload_still_same).
+ */
+int conn_still_same(const struct conn *c);
 bool conn_is_admin(const struct conn *c);
 void conn_hold(struct conn *c);
 void conn_release(struct conn *c);
