@@ -1,0 +1,9 @@
+# Benchmarks of the PKCS#11 module (area "pkcs11"): a script, not a test.
+# bench/p11_bench.sh [BUILD_DIR] prints agentd's module, the raw TPM layer,
+# tpm2-pkcs11 and SoftHSM2 side by side; the `p11_bench` target runs it.
+if(TARGET agentd AND TARGET agentd-pkcs11)
+    add_custom_target(p11_bench
+        COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/p11_bench.sh ${CMAKE_BINARY_DIR}
+        DEPENDS agentd agentd-pkcs11
+        USES_TERMINAL)
+endif()
