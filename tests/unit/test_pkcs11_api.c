@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -562,6 +563,87 @@ static void test_app_locking(void **state)
     assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
 }
 
+struct busy_signer {
+    pthread_t tid;
+    volatile int stop;
+    CK_RV last;
+    int signed_ok;
+};
+
+static void *busy_main(void *arg)
+{
+    struct busy_signer *b = arg;
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_SESSION_HANDLE hs;
+    CK_OBJECT_HANDLE key;
+    CK_BYTE msg[32] = {1}, sig[64];
+    CK_ULONG n;
+
+    b->last = p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &hs);
+    key = find(hs, CKO_PRIVATE_KEY, "ec");
+    while (b->last == CKR_OK) {
+        n = sizeof(sig);
+        b->last = p11->C_SignInit(hs, &m, key);
+        if (b->last == CKR_OK) {
+            b->last = p11->C_Sign(hs, msg, sizeof(msg), sig, &n);
+        }
+        b->signed_ok += b->last == CKR_OK;
+    }
+    return NULL;
+}
+
+/* C_Finalize while another thread is inside C_Sign: that thread's calls end
+ * with an error (never a crash or a hang), and the module re-initializes. */
+static void test_finalize_during_calls(void **state)
+{
+    struct busy_signer b = {0};
+    struct timespec ms20 = {0, 20000000};
+
+    (void)state;
+    assert_int_equal(pthread_create(&b.tid, NULL, busy_main, &b), 0);
+    while (b.signed_ok < 3 && b.last == CKR_OK) {
+        nanosleep(&ms20, NULL);
+    }
+    assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
+    pthread_join(b.tid, NULL);
+    assert_true(b.signed_ok >= 3);
+    assert_int_not_equal(b.last, CKR_OK);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_OK);
+    assert_true(sign_and_check("ec"));
+}
+
+/* PKCS#11 3.0 interface discovery. */
+typedef struct {
+    CK_CHAR *name;
+    CK_VOID_PTR list;
+    CK_FLAGS flags;
+} iface_t;
+
+static void test_interfaces(void **state)
+{
+    CK_RV (*get_list)
+    (iface_t *, CK_ULONG_PTR) = (CK_RV(*)(iface_t *, CK_ULONG_PTR))dlsym(lib, "C_GetInterfaceList");
+    CK_RV (*get)
+    (CK_UTF8CHAR_PTR, CK_VERSION_PTR, iface_t **, CK_FLAGS) =
+        (CK_RV(*)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, iface_t **, CK_FLAGS))dlsym(lib,
+                                                                               "C_GetInterface");
+    iface_t list[2], *one = NULL;
+    CK_ULONG n = 0;
+
+    (void)state;
+    assert_non_null(get_list);
+    assert_non_null(get);
+    assert_null(dlsym(lib, "C_Sign")); /* only the three entry points are exported */
+    assert_int_equal(get_list(NULL, &n), CKR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(get_list(list, &n), CKR_OK);
+    assert_string_equal((const char *)list[0].name, "PKCS 11");
+    assert_ptr_equal(list[0].list, p11);
+    assert_int_equal(get((CK_UTF8CHAR_PTR) "PKCS 11", NULL, &one, 0), CKR_OK);
+    assert_ptr_equal(one->list, p11);
+    assert_int_not_equal(get((CK_UTF8CHAR_PTR) "Vendor X", NULL, &one, 0), CKR_OK);
+}
+
 static void test_keygen_destroy(void **state)
 {
     CK_SESSION_HANDLE hs = open_session(CKF_RW_SESSION);
@@ -605,6 +687,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fork, init, fini),
         cmocka_unit_test_setup_teardown(test_threads, init, fini),
         cmocka_unit_test(test_app_locking),
+        cmocka_unit_test_setup_teardown(test_finalize_during_calls, init, fini),
+        cmocka_unit_test(test_interfaces),
         cmocka_unit_test_setup_teardown(test_keygen_destroy, init, fini),
     };
 
