@@ -15,6 +15,7 @@
 #include "log.h"
 #include "match.h"
 #include "policy.h"
+#include "status.h"
 #include "worker.h"
 
 #ifndef AGENTD_VERSION
@@ -26,30 +27,11 @@
  * until proto/ publishes its buf/frame/msg API; every byte the daemon reads
  * or writes goes through this block, so the switch to proto is local.
  */
-#define PROTO_VERSION_ 1u
-#define SIGN_INPUT_MAX_ (256u * 1024u)
-#define RANDOM_MAX_ 65536u
-#define ADMIN_TEXT_MAX_ (200u * 1024u)
-#define CERT_MAX_ 8192u
-
-enum {
-    ST_OK = 0,
-    ST_INTERNAL = 1,
-    ST_BAD_REQUEST = 2,
-    ST_DENIED = 3,
-    ST_NOT_FOUND = 4,
-    ST_MECHANISM_INVALID = 5,
-    ST_DATA_LEN_RANGE = 6,
-    ST_KEY_TYPE = 7,
-    ST_TPM_ERROR = 8,
-    ST_RATE_LIMITED = 9,
-    ST_UNSUPPORTED = 10,
-    ST_NO_MEMORY = 11,
-    ST_EXISTS = 12,
-    ST_BUSY = 13,
-    ST_VERSION = 14,
-    ST_MECHANISM_PARAM = 15,
-};
+#define PROTO_VERSION_ PROTO_VERSION
+#define SIGN_INPUT_MAX_ SIGN_INPUT_MAX
+#define RANDOM_MAX_ RANDOM_MAX
+#define ADMIN_TEXT_MAX_ ADMIN_TEXT_MAX
+#define CERT_MAX_ CERT_MAX
 
 enum {
     MT_HELLO = 0x01,
@@ -291,7 +273,7 @@ static int glue_send_protocol_error(struct conn *c, const struct frame_header *h
         return AD_OK;
     }
     return glue_send_error(c, h->type & 0x7f, h->request_id,
-                           h->version != PROTO_VERSION_ ? ST_VERSION : ST_BAD_REQUEST,
+                           h->version != PROTO_VERSION_ ? STATUS_VERSION : STATUS_BAD_REQUEST,
                            ad_strerror(err));
 }
 
@@ -299,8 +281,8 @@ static int glue_send_bytes(struct conn *c, uint8_t type, uint32_t id, const uint
 {
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
-    wr_bytes(&w, p, n, RANDOM_MAX_);
+    wr_begin(&w, type, id, STATUS_OK);
+    wr_bytes(&w, p, n, RANDOM_MAX_ > SIGNATURE_MAX ? RANDOM_MAX_ : SIGNATURE_MAX);
     return wr_send(&w, c);
 }
 
@@ -308,7 +290,7 @@ static int glue_send_u8(struct conn *c, uint8_t type, uint32_t id, uint8_t v)
 {
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
+    wr_begin(&w, type, id, STATUS_OK);
     wr_u8(&w, v);
     return wr_send(&w, c);
 }
@@ -317,7 +299,7 @@ static int glue_send_empty(struct conn *c, uint8_t type, uint32_t id)
 {
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
+    wr_begin(&w, type, id, STATUS_OK);
     return wr_send(&w, c);
 }
 
@@ -325,7 +307,7 @@ static int glue_send_text(struct conn *c, uint8_t type, uint32_t id, const char 
 {
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
+    wr_begin(&w, type, id, STATUS_OK);
     wr_str(&w, text, ADMIN_TEXT_MAX_);
     return wr_send(&w, c);
 }
@@ -335,7 +317,7 @@ static int glue_send_hello(struct conn *c, uint8_t type, uint32_t id, const char
 {
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
+    wr_begin(&w, type, id, STATUS_OK);
     wr_u32(&w, PROTO_VERSION_);
     wr_str(&w, label, 32);
     wr_str(&w, "agentd", 32);
@@ -350,7 +332,7 @@ static int glue_send_whoami(struct conn *c, uint8_t type, uint32_t id, const str
     static const uint8_t zero[32];
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
+    wr_begin(&w, type, id, STATUS_OK);
     wr_u32(&w, (uint32_t)f->pid);
     wr_u32(&w, (uint32_t)f->uid);
     wr_u32(&w, (uint32_t)f->gid);
@@ -386,7 +368,7 @@ static int glue_send_keyrec(struct conn *c, uint8_t type, uint32_t id, const str
 {
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
+    wr_begin(&w, type, id, STATUS_OK);
     wr_keyrec(&w, p, mask);
     return wr_send(&w, c);
 }
@@ -398,7 +380,7 @@ static int glue_send_list(struct conn *c, uint8_t type, uint32_t id, const struc
 {
     struct wr w;
 
-    wr_begin(&w, type, id, ST_OK);
+    wr_begin(&w, type, id, STATUS_OK);
     wr_u32(&w, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         wr_keyrec(&w, &p[i], mask(e, &p[i]));
@@ -725,32 +707,32 @@ static uint32_t status_of_err(int r)
 {
     switch (r) {
     case AD_OK:
-        return ST_OK;
+        return STATUS_OK;
     case AD_ERR_NOMEM:
-        return ST_NO_MEMORY;
+        return STATUS_NO_MEMORY;
     case AD_ERR_SHORT:
     case AD_ERR_FORMAT:
     case AD_ERR_TOO_LARGE:
     case AD_ERR_TRAILING:
     case AD_ERR_INVALID:
-        return ST_BAD_REQUEST;
+        return STATUS_BAD_REQUEST;
     case AD_ERR_DENIED:
-        return ST_DENIED;
+        return STATUS_DENIED;
     case AD_ERR_TPM:
     case AD_ERR_TPM_LOST:
-        return ST_TPM_ERROR;
+        return STATUS_TPM_ERROR;
     case AD_ERR_TPM_RETRY:
-        return ST_BUSY;
+        return STATUS_BUSY;
     case AD_ERR_NOT_FOUND:
-        return ST_NOT_FOUND;
+        return STATUS_NOT_FOUND;
     case AD_ERR_UNSUPPORTED:
-        return ST_UNSUPPORTED;
+        return STATUS_UNSUPPORTED;
     case AD_ERR_EXISTS:
-        return ST_EXISTS;
+        return STATUS_EXISTS;
     case AD_ERR_RATE:
-        return ST_RATE_LIMITED;
+        return STATUS_RATE_LIMITED;
     default:
-        return ST_INTERNAL;
+        return STATUS_INTERNAL;
     }
 }
 
@@ -758,19 +740,19 @@ static uint32_t status_of_reason(enum policy_reason reason)
 {
     switch (reason) {
     case POLICY_REASON_KEY_NOT_OWNED:
-        return ST_NOT_FOUND;
+        return STATUS_NOT_FOUND;
     case POLICY_REASON_MECHANISM_NOT_ALLOWED:
-        return ST_MECHANISM_INVALID;
+        return STATUS_MECHANISM_INVALID;
     case POLICY_REASON_DATA_TOO_LONG:
-        return ST_DATA_LEN_RANGE;
+        return STATUS_DATA_LEN_RANGE;
     case POLICY_REASON_RATE_LIMITED:
-        return ST_RATE_LIMITED;
+        return STATUS_RATE_LIMITED;
     case POLICY_REASON_KEY_TYPE_NOT_ALLOWED:
-        return ST_KEY_TYPE;
+        return STATUS_KEY_TYPE;
     case POLICY_REASON_BAD_REQUEST:
-        return ST_BAD_REQUEST;
+        return STATUS_BAD_REQUEST;
     default:
-        return ST_DENIED;
+        return STATUS_DENIED;
     }
 }
 
@@ -837,7 +819,7 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
         x.verdict = policy_verdict_name(POLICY_DENY);
         x.reason = "caller_changed";
         (void)audit_decision(d, c, &x);
-        reply_error(c, type, id, ST_DENIED, x.reason);
+        reply_error(c, type, id, STATUS_DENIED, x.reason);
         conn_close_after_flush(c);
         return false;
     }
@@ -845,7 +827,7 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
         e = NULL;
         x.verdict = policy_verdict_name(POLICY_DENY);
         x.reason = why != NULL ? why : policy_reason_name(POLICY_REASON_NO_ENTRY);
-        status = ST_DENIED;
+        status = STATUS_DENIED;
         goto deny;
     }
     keystore_query(d->ks, e, rq->key, &meta);
@@ -866,7 +848,7 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
         goto deny;
     }
     if (audit_decision(d, c, &x) != 0) {
-        reply_error(c, type, id, ST_DENIED, "audit log unavailable");
+        reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
         return false;
     }
     *ret_entry = e;
@@ -874,7 +856,7 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
 deny:
     x.e = e;
     if (audit_decision(d, c, &x) != 0) {
-        status = ST_DENIED;
+        status = STATUS_DENIED;
     }
     reply_error(c, type, id, status, x.reason);
     return false;
@@ -985,7 +967,7 @@ static void verify_done(struct worker_job *wj)
 
 /*
  * Turn (mechanism, params, data) into what the TPM signs: the digest and its
- * hash alg. Returns a wire status (ST_OK when fine).
+ * hash alg. Returns a wire status (STATUS_OK when fine).
  */
 static uint32_t sign_prepare(const struct mech_rule *m, const struct glue_pss *pss,
                              const uint8_t *data, size_t len, enum digest_alg *ret_hash,
@@ -999,26 +981,26 @@ static uint32_t sign_prepare(const struct mech_rule *m, const struct glue_pss *p
 
         if (ph == DIGEST_NONE || digest_of_mgf(pss->mgf) != ph || (h != DIGEST_NONE && ph != h) ||
             pss->salt_len != digest_size(ph)) {
-            return ST_MECHANISM_PARAM;
+            return STATUS_MECHANISM_PARAM;
         }
         if (h == DIGEST_NONE) {
             if (len != digest_size(ph)) {
-                return ST_DATA_LEN_RANGE;
+                return STATUS_DATA_LEN_RANGE;
             }
             h = ph;
         }
     } else if (pss->hash_mech != 0 || pss->mgf != 0 || pss->salt_len != 0) {
-        return ST_MECHANISM_PARAM;
+        return STATUS_MECHANISM_PARAM;
     }
     if (m->hash != DIGEST_NONE) {
-        return digest_compute(h, data, len, out, ret_len) == 0 ? (*ret_hash = h, ST_OK)
-                                                               : ST_INTERNAL;
+        return digest_compute(h, data, len, out, ret_len) == 0 ? (*ret_hash = h, STATUS_OK)
+                                                               : STATUS_INTERNAL;
     }
     switch (m->scheme) {
     case KEYSTORE_ECDSA:
         /* Left-padding to 32 keeps int(H) (the ECDSA input) unchanged for P-256 and P-384. */
         if (len < 20 || len > 64 || (len > 32 && len != 48 && len != 64)) {
-            return ST_DATA_LEN_RANGE;
+            return STATUS_DATA_LEN_RANGE;
         }
         if (len <= 32) {
             memset(out, 0, 32 - len);
@@ -1030,22 +1012,22 @@ static uint32_t sign_prepare(const struct mech_rule *m, const struct glue_pss *p
             *ret_len = len;
             *ret_hash = digest_from_size(len);
         }
-        return ST_OK;
+        return STATUS_OK;
     case KEYSTORE_RSASSA:
         if (digest_info_parse(data, len, &h, &hash) != 0) {
-            return ST_DATA_LEN_RANGE;
+            return STATUS_DATA_LEN_RANGE;
         }
         memcpy(out, hash, digest_size(h));
         *ret_len = digest_size(h);
         *ret_hash = h;
-        return ST_OK;
+        return STATUS_OK;
     case KEYSTORE_RSAPSS:
         memcpy(out, data, len);
         *ret_len = len;
         *ret_hash = h;
-        return ST_OK;
+        return STATUS_OK;
     }
-    return ST_INTERNAL;
+    return STATUS_INTERNAL;
 }
 
 static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
@@ -1061,11 +1043,11 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     uint32_t st;
 
     if (glue_sign_decode(body, len, type == MT_VERIFY, &m) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (digest_compute(DIGEST_SHA256, m.data, m.data_len, data_sha, &dlen) != 0) {
-        reply_error(c, type, id, ST_INTERNAL, "hash failed");
+        reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
         return AD_OK;
     }
     rule = mech_rule_find(m.mechanism);
@@ -1077,17 +1059,17 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
         return AD_OK;
     }
     if (rule == NULL) {
-        reply_error(c, type, id, ST_MECHANISM_INVALID, "mechanism not offered");
+        reply_error(c, type, id, STATUS_MECHANISM_INVALID, "mechanism not offered");
         return AD_OK;
     }
     if ((j = job_new(d, c, e, type, id, sign_run, sign_done)) == NULL) {
-        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     snprintf(j->key, sizeof(j->key), "%s", m.key);
     j->scheme = rule->scheme;
     st = sign_prepare(rule, &m.pss, m.data, m.data_len, &j->hash, j->digest, &j->digest_len);
-    if (st != ST_OK) {
+    if (st != STATUS_OK) {
         reply_error(c, type, id, st, "bad input for mechanism");
         free(j);
         return AD_OK;
@@ -1097,7 +1079,7 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
         size_t di_len = 0;
 
         if (m.sig_len > sizeof(j->sig)) {
-            reply_error(c, type, id, ST_BAD_REQUEST, "signature too long");
+            reply_error(c, type, id, STATUS_BAD_REQUEST, "signature too long");
             free(j);
             return AD_OK;
         }
@@ -1107,7 +1089,7 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
         if (rule->scheme == KEYSTORE_RSASSA) {
             /* PKCS#1 v1.5 verifies the DigestInfo the signer padded. */
             if (digest_info_encode(j->hash, j->digest, di, &di_len) != 0) {
-                reply_error(c, type, id, ST_INTERNAL, "digest info");
+                reply_error(c, type, id, STATUS_INTERNAL, "digest info");
                 free(j);
                 return AD_OK;
             }
@@ -1136,25 +1118,25 @@ static int on_digest(struct daemon *d, struct conn *c, uint8_t type, uint32_t id
     enum digest_alg h;
 
     if (glue_digest_decode(body, len, &m) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     h = digest_of_ckm(m.mechanism);
     rq.mechanism = m.mechanism;
     rq.data_len = m.data_len;
     if (digest_compute(DIGEST_SHA256, m.data, m.data_len, data_sha, &n) != 0) {
-        reply_error(c, type, id, ST_INTERNAL, "hash failed");
+        reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
         return AD_OK;
     }
     if (!decide(d, c, type, id, &rq, NULL, data_sha, &e)) {
         return AD_OK;
     }
     if (h == DIGEST_NONE || h == DIGEST_SHA1) {
-        reply_error(c, type, id, ST_MECHANISM_INVALID, "digest mechanism not offered");
+        reply_error(c, type, id, STATUS_MECHANISM_INVALID, "digest mechanism not offered");
         return AD_OK;
     }
     if (digest_compute(h, m.data, m.data_len, out, &out_len) != 0) {
-        reply_error(c, type, id, ST_INTERNAL, "hash failed");
+        reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
         return AD_OK;
     }
     (void)glue_send_bytes(c, type, id, out, out_len);
@@ -1192,7 +1174,7 @@ static int on_random(struct daemon *d, struct conn *c, uint8_t type, uint32_t id
     uint32_t n;
 
     if (glue_random_decode(body, len, &n) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     rq.data_len = n;
@@ -1202,7 +1184,7 @@ static int on_random(struct daemon *d, struct conn *c, uint8_t type, uint32_t id
     if ((j = job_new(d, c, e, type, id, random_run, bytes_done)) == NULL ||
         (j->bytes = malloc(n)) == NULL) {
         free(j);
-        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     j->bytes_len = n;
@@ -1246,14 +1228,14 @@ static int on_list(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     struct djob *j;
 
     if (glue_empty_decode(body, len) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
         return AD_OK;
     }
     if ((j = job_new(d, c, e, type, id, list_run, list_done)) == NULL) {
-        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     job_submit(j);
@@ -1296,7 +1278,7 @@ static int on_generate(struct daemon *d, struct conn *c, uint8_t type, uint32_t 
     struct djob *j;
 
     if (glue_generate_decode(body, len, &m) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     rq.key = m.name[0] != '\0' ? m.name : NULL;
@@ -1306,7 +1288,7 @@ static int on_generate(struct daemon *d, struct conn *c, uint8_t type, uint32_t 
         return AD_OK;
     }
     if ((j = job_new(d, c, e, type, id, generate_run, generate_done)) == NULL) {
-        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     snprintf(j->key, sizeof(j->key), "%s", m.name);
@@ -1344,7 +1326,7 @@ static int on_destroy(struct daemon *d, struct conn *c, uint8_t type, uint32_t i
     struct djob *j;
 
     if (glue_key_decode(body, len, &m) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     rq.key = m.key;
@@ -1352,7 +1334,7 @@ static int on_destroy(struct daemon *d, struct conn *c, uint8_t type, uint32_t i
         return AD_OK;
     }
     if ((j = job_new(d, c, e, type, id, destroy_run, empty_done)) == NULL) {
-        reply_error(c, type, id, ST_NO_MEMORY, "out of memory");
+        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     snprintf(j->key, sizeof(j->key), "%s", m.key);
@@ -1369,11 +1351,11 @@ static int on_hello(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     uint32_t vmax;
 
     if (glue_hello_decode(body, len, &vmin, &vmax) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (vmin > GLUE_VERSION || vmax < GLUE_VERSION) {
-        reply_error(c, type, id, ST_VERSION, "no common protocol version");
+        reply_error(c, type, id, STATUS_VERSION, "no common protocol version");
         return AD_OK;
     }
     (void)glue_send_hello(c, type, id, d->conf->c->token_label, AGENTD_VERSION);
@@ -1386,7 +1368,7 @@ static int on_whoami(struct daemon *d, struct conn *c, uint8_t type, uint32_t id
     const struct workload_entry *e = NULL;
 
     if (glue_empty_decode(body, len) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (match_entry(d->conf->c, conn_facts(c), &e, NULL) != 0) {
@@ -1461,15 +1443,15 @@ static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
         x.verdict = policy_verdict_name(POLICY_DENY);
         x.reason = policy_reason_name(POLICY_REASON_ADMIN_ONLY);
         (void)audit_decision(d, c, &x);
-        reply_error(c, type, id, ST_DENIED, x.reason);
+        reply_error(c, type, id, STATUS_DENIED, x.reason);
         return AD_OK;
     }
     if (glue_admin_decode(type, body, len, &m) != 0) {
-        reply_error(c, type, id, ST_BAD_REQUEST, "malformed request");
+        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (m.entry[0] != '\0' && (e = conf_find_entry(d->conf->c, m.entry)) == NULL) {
-        reply_error(c, type, id, ST_NOT_FOUND, "no such entry");
+        reply_error(c, type, id, STATUS_NOT_FOUND, "no such entry");
         return AD_OK;
     }
     x.e = e;
@@ -1479,7 +1461,7 @@ static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     /* Read-only admin queries are not audited; changes are. */
     if ((type == MT_ADMIN_KEY_CREATE || type == MT_ADMIN_KEY_DELETE) &&
         audit_decision(d, c, &x) != 0) {
-        reply_error(c, type, id, ST_DENIED, "audit log unavailable");
+        reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
         return AD_OK;
     }
     switch (type) {
@@ -1496,7 +1478,7 @@ static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     case MT_ADMIN_KEY_CREATE:
     case MT_ADMIN_KEY_DELETE:
         if (type != MT_ADMIN_KEYS && (e == NULL || m.key[0] == '\0')) {
-            reply_error(c, type, id, ST_BAD_REQUEST, "entry and key name required");
+            reply_error(c, type, id, STATUS_BAD_REQUEST, "entry and key name required");
             return AD_OK;
         }
         j = job_new(d, c, e, type, id,
@@ -1571,7 +1553,7 @@ int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_header *
 
     if (fn == NULL) {
         /* The frame decoder already refuses unknown types; keep the check local too. */
-        reply_error(c, h->type, h->request_id, ST_BAD_REQUEST, "unknown message type");
+        reply_error(c, h->type, h->request_id, STATUS_BAD_REQUEST, "unknown message type");
         return AD_ERR_FORMAT;
     }
     return fn(d, c, h->type, h->request_id, body, len);

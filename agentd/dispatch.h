@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "limits.h"
 #include "server.h"
 
 /*
@@ -20,8 +21,6 @@
  * frame codec yet; dispatch.c carries a minimal bounds-checked codec of the
  * README format until it does, and this block then becomes proto's.
  */
-#define FRAME_HEADER_LEN 10u
-#define FRAME_MAX (256u * 1024u)
 struct frame_header {
     uint32_t length; /* bytes after the length field */
     uint8_t version;

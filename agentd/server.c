@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +84,7 @@ int server_block_signals(void)
 /* mkdir -p of the socket's parent, each created directory 0755. */
 static int make_parent_dirs(const char *path)
 {
-    char buf[PATH_MAX];
+    char buf[4096];
     size_t len = strlen(path);
 
     if (len >= sizeof(buf)) {
