@@ -6,10 +6,12 @@
  * #include_next: <limits.h> keeps working (CHAR_BIT, INT_MAX, ...) in every
  * target that links agentd_proto.
  */
+/* Outside the guard on purpose: when this file was reached as "limits.h" the
+ * search may find it again before the system one; the second pass then goes on. */
+#include_next <limits.h>
+
 #ifndef AGENTD_PROTO_LIMITS_H
 #define AGENTD_PROTO_LIMITS_H
-
-#include_next <limits.h>
 
 #define PROTO_VERSION 1
 
