@@ -619,14 +619,13 @@ typedef struct {
     CK_FLAGS flags;
 } iface_t;
 
+typedef CK_RV (*get_list_fn)(iface_t *, CK_ULONG_PTR);
+typedef CK_RV (*get_fn)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, iface_t **, CK_FLAGS);
+
 static void test_interfaces(void **state)
 {
-    CK_RV (*get_list)
-    (iface_t *, CK_ULONG_PTR) = (CK_RV(*)(iface_t *, CK_ULONG_PTR))dlsym(lib, "C_GetInterfaceList");
-    CK_RV (*get)
-    (CK_UTF8CHAR_PTR, CK_VERSION_PTR, iface_t **, CK_FLAGS) =
-        (CK_RV(*)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, iface_t **, CK_FLAGS))dlsym(lib,
-                                                                               "C_GetInterface");
+    get_list_fn get_list = (get_list_fn)dlsym(lib, "C_GetInterfaceList");
+    get_fn get = (get_fn)dlsym(lib, "C_GetInterface");
     iface_t list[2], *one = NULL;
     CK_ULONG n = 0;
 
