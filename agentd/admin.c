@@ -308,6 +308,9 @@ int admin_audit_tail(const char *path, size_t n, size_t max, char **ret)
         free(t.buf);
         return r;
     }
+    if (t.len > 0 && t.buf[t.len - 1] == '\n') {
+        t.len--; /* lines are separated, not terminated */
+    }
     t.buf[t.len] = '\0';
     *ret = t.buf;
     return AD_OK;

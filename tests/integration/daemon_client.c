@@ -7,7 +7,9 @@
  *
  *   daemon_client SOCK whoami | list
  *   daemon_client SOCK sign KEY MECH N          N signs, each verified locally
- *   daemon_client SOCK generate NAME ec|rsa BITS
+ *   daemon_client SOCK generate NAME ec|rsa BITS | destroy NAME
+ *   daemon_client SOCK verify KEY MECH          sign, then VERIFY it and a tampered copy
+ *   daemon_client SOCK digest SHA256|SHA384|SHA512|SHA1 | random N
  *   daemon_client SOCK stream KEY MECH INFLIGHT sign until the daemon goes away
  *   daemon_client SOCK stress KEY MECH SECONDS CLIENTS INFLIGHT
  *   daemon_client SOCK raw HEX | raw-eof HEX     send bytes, report reply / close
@@ -263,6 +265,13 @@ static int glue_reply_parse(const uint8_t *p, size_t len, struct glue_reply *ret
         return 0;
     }
     switch (ret->type & 0x7f) {
+    case 0x05:
+        if (r.len - r.pos != 1) {
+            return -1;
+        }
+        ret->bytes = p + r.pos;
+        ret->bytes_len = 1;
+        break;
     case 0x02:
         return whoami_text(&r, ret);
     case 0x03:
@@ -348,6 +357,46 @@ static int glue_sign_request(uint32_t id, const char *key, uint64_t ckm, bool is
     w_u64(&w, is_pss ? 0x2 : 0);   /* CKG_MGF1_SHA256 */
     w_u64(&w, is_pss ? 32 : 0);
     w_bytes(&w, d, n);
+    return w_end(&w, len);
+}
+
+/* type 0x04 SIGN or 0x05 VERIFY (sig != NULL). */
+static int glue_sigver_request(uint8_t type, uint32_t id, const char *key, uint64_t ckm,
+                               bool is_pss, const uint8_t *d, size_t n, const uint8_t *sig,
+                               size_t sig_len, uint8_t *out, size_t max, size_t *len)
+{
+    struct w w;
+
+    w_begin(&w, out, max, type, id);
+    w_str(&w, key);
+    w_u64(&w, ckm);
+    w_u64(&w, is_pss ? 0x250 : 0);
+    w_u64(&w, is_pss ? 0x2 : 0);
+    w_u64(&w, is_pss ? 32 : 0);
+    w_bytes(&w, d, n);
+    if (type == 0x05) {
+        w_bytes(&w, sig, sig_len);
+    }
+    return w_end(&w, len);
+}
+
+static int glue_digest_request(uint32_t id, uint64_t ckm, const uint8_t *d, size_t n, uint8_t *out,
+                               size_t max, size_t *len)
+{
+    struct w w;
+
+    w_begin(&w, out, max, 0x06, id);
+    w_u64(&w, ckm);
+    w_bytes(&w, d, n);
+    return w_end(&w, len);
+}
+
+static int glue_random_request(uint32_t id, uint32_t n, uint8_t *out, size_t max, size_t *len)
+{
+    struct w w;
+
+    w_begin(&w, out, max, 0x07, id);
+    w_u32(&w, n);
     return w_end(&w, len);
 }
 
@@ -547,6 +596,7 @@ static const struct mech_plan plans[] = {
     {"ECDSA", 0x1041, DIGEST_SCHEME_ECDSA, DIGEST_SHA256, true, false},
     {"ECDSA_SHA256", 0x1044, DIGEST_SCHEME_ECDSA, DIGEST_SHA256, false, false},
     {"ECDSA_SHA384", 0x1045, DIGEST_SCHEME_ECDSA, DIGEST_SHA384, false, false},
+    {"ECDSA_SHA512", 0x1046, DIGEST_SCHEME_ECDSA, DIGEST_SHA512, false, false},
     {"RSA_PKCS", 0x1, DIGEST_SCHEME_RSA_PKCS1, DIGEST_SHA256, true, false},
     {"SHA256_RSA_PKCS", 0x40, DIGEST_SCHEME_RSA_PKCS1, DIGEST_SHA256, false, false},
     {"RSA_PKCS_PSS", 0xd, DIGEST_SCHEME_RSA_PSS, DIGEST_SHA256, true, true},
@@ -954,6 +1004,108 @@ static int session(void)
     return 0;
 }
 
+/* Sign with the daemon, then VERIFY the signature, and a tampered copy. */
+static int cmd_verify(struct cl *c, const char *key, const char *mech)
+{
+    const struct mech_plan *p = plan_find(mech);
+    uint8_t data[256];
+    size_t len = 0;
+    uint8_t req[2048];
+    size_t req_len = 0;
+    uint8_t sig[1024];
+    size_t sig_len;
+    struct glue_reply rep;
+    int valid[2] = {-1, -1};
+
+    if (p == NULL) {
+        return 2;
+    }
+    make_data(p, data, &len);
+    if (glue_sigver_request(0x04, 1, key, p->ckm, p->is_pss, data, len, NULL, 0, req, sizeof(req),
+                            &req_len) != 0 ||
+        cl_call(c, req, req_len, &rep) != 0 || rep.status != 0 || rep.bytes_len > sizeof(sig)) {
+        printf("sign failed\n");
+        return 1;
+    }
+    memcpy(sig, rep.bytes, rep.bytes_len);
+    sig_len = rep.bytes_len;
+    cl_consume(c, rep.frame_len);
+    for (int i = 0; i < 2; i++) {
+        if (i == 1) {
+            sig[sig_len / 2] ^= 0x01;
+        }
+        if (glue_sigver_request(0x05, 2, key, p->ckm, p->is_pss, data, len, sig, sig_len, req,
+                                sizeof(req), &req_len) != 0 ||
+            cl_call(c, req, req_len, &rep) != 0) {
+            printf("verify failed\n");
+            return 1;
+        }
+        if (rep.status != 0) {
+            printf("verify status=%u %.*s\n", rep.status, (int)rep.text_len, rep.text);
+            return 1;
+        }
+        valid[i] = rep.bytes[0];
+        cl_consume(c, rep.frame_len);
+    }
+    printf("valid=%d tampered=%d\n", valid[0], valid[1]);
+    return valid[0] == 1 && valid[1] == 0 ? 0 : 1;
+}
+
+/* DIGEST of a fixed message, compared with a local hash. */
+static int cmd_digest(struct cl *c, const char *mech)
+{
+    static const uint8_t msg[] = "agentd digest test";
+    uint64_t ckm = strcmp(mech, "SHA256") == 0   ? 0x250
+                   : strcmp(mech, "SHA384") == 0 ? 0x260
+                   : strcmp(mech, "SHA512") == 0 ? 0x270
+                                                 : 0x220;
+    enum digest_alg alg = ckm == 0x250   ? DIGEST_SHA256
+                          : ckm == 0x260 ? DIGEST_SHA384
+                          : ckm == 0x270 ? DIGEST_SHA512
+                                         : DIGEST_SHA1;
+    uint8_t req[256];
+    size_t req_len = 0;
+    uint8_t h[DIGEST_MAX];
+    size_t h_len = 0;
+    struct glue_reply rep;
+
+    if (glue_digest_request(3, ckm, msg, sizeof(msg) - 1, req, sizeof(req), &req_len) != 0 ||
+        cl_call(c, req, req_len, &rep) != 0 ||
+        digest_compute(alg, msg, sizeof(msg) - 1, h, &h_len) != 0) {
+        printf("digest failed\n");
+        return 1;
+    }
+    if (rep.status != 0) {
+        printf("status=%u %.*s\n", rep.status, (int)rep.text_len, rep.text);
+        return 1;
+    }
+    if (rep.bytes_len != h_len || memcmp(rep.bytes, h, h_len) != 0) {
+        printf("digest mismatch\n");
+        return 1;
+    }
+    printf("ok len=%zu\n", h_len);
+    return 0;
+}
+
+static int cmd_random(struct cl *c, uint32_t n)
+{
+    uint8_t req[64];
+    size_t req_len = 0;
+    struct glue_reply rep;
+
+    if (glue_random_request(4, n, req, sizeof(req), &req_len) != 0 ||
+        cl_call(c, req, req_len, &rep) != 0) {
+        printf("random failed\n");
+        return 1;
+    }
+    if (rep.status != 0) {
+        printf("status=%u %.*s\n", rep.status, (int)rep.text_len, rep.text);
+        return 1;
+    }
+    printf("ok len=%zu\n", rep.bytes_len);
+    return rep.bytes_len == n ? 0 : 1;
+}
+
 static int audit_verify_cmd(const char *path)
 {
     struct audit_verify_report rep;
@@ -1026,6 +1178,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot connect to %s\n", sock_path);
         free(c);
         return 1;
+    }
+    if (strcmp(cmd, "verify") == 0 && argc == 5) {
+        rc = cmd_verify(c, argv[3], argv[4]);
+        close(c->fd);
+        free(c);
+        return rc;
+    }
+    if ((strcmp(cmd, "digest") == 0 && argc == 4) || (strcmp(cmd, "random") == 0 && argc == 4)) {
+        rc = cmd[0] == 'd' ? cmd_digest(c, argv[3]) : cmd_random(c, (uint32_t)atoi(argv[3]));
+        close(c->fd);
+        free(c);
+        return rc;
     }
     if (strcmp(cmd, "whoami") == 0) {
         rc = one_call(c, glue_whoami_request, NULL, NULL, NULL, &rep);

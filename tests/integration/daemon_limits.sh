@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Connection limits: over max_connections a connection is accepted and
+# closed at once; an idle connection is closed after idle_timeout_ms; a
+# connection with requests at the in-flight cap is not read further but is
+# served (backpressure, not an error).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../harness/lib.sh"
+source "$here/lib_agentd.sh"
+source "$here/daemon_common.sh"
+
+harness_init
+swtpm_start --no-ek
+AGENTD_MAX_CONN=4
+AGENTD_MAX_PER_UID=4
+AGENTD_IDLE_MS=1500
+AGENTD_MAX_INFLIGHT=2
+daemon_default_conf
+agentd_start
+dc sign ec ECDSA_SHA256 1 >/dev/null || die "sign"
+
+# Four held connections fill the cap; a fifth is closed at once.
+pids=()
+for i in 1 2 3 4; do
+    "$DAEMON_CLIENT" "$AGENTD_SOCK" stall 6 &
+    pids+=($!)
+done
+sleep 0.5
+out=$(dc whoami 2>&1) && die "fifth connection was served: $out"
+grep -q "connection cap 4 reached" "$T/agentd.log" || die "cap refusal not logged"
+echo "ok: over the cap refused"
+
+# After the idle timeout the stalled connections are closed and the slots free up.
+sleep 2
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+dc sign ec ECDSA_SHA256 1 >/dev/null || die "sign after idle close"
+echo "ok: idle connections closed"
+
+# 16 requests pipelined on one connection with an in-flight cap of 2: all answered.
+out=$(dc stress ec ECDSA_SHA256 2 1 16) || die "pipelined over the in-flight cap: $out"
+echo "ok: in-flight cap ($out)"
+
+agentd_stop
+[[ $AGENTD_RC == 0 ]] || die "agentd exit status $AGENTD_RC"
+audit_verify_ok
+echo PASS

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Every request type end to end on swtpm: sign with each mechanism family
+# (checked locally), VERIFY (good and tampered), DIGEST, RANDOM,
+# GENERATE/DESTROY, mechanism and PSS-parameter refusals, a non-owner's
+# refusal, admin replies for root and their refusal for others.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../harness/lib.sh"
+source "$here/lib_agentd.sh"
+source "$here/daemon_common.sh"
+
+harness_init
+swtpm_start --no-ek
+daemon_default_conf
+agentd_start
+
+for m in "ec ECDSA" "ec ECDSA_SHA256" "ec ECDSA_SHA384" "rsa RSA_PKCS" "rsa SHA256_RSA_PKCS" \
+    "rsa RSA_PKCS_PSS" "rsa SHA256_RSA_PKCS_PSS"; do
+    # shellcheck disable=SC2086
+    dc sign $m 3 >/dev/null || die "sign $m"
+    # shellcheck disable=SC2086
+    out=$(dc verify $m) || die "verify $m: $out"
+    echo "ok: $m ($out)"
+done
+
+# A mechanism the key's config does not allow, and one for the wrong key type.
+out=$(dc sign ec ECDSA_SHA512 1 2>&1) && die "ECDSA_SHA512 not configured but signed"
+[[ $out == *"status 5"* ]] || die "want MECHANISM_INVALID, got: $out"
+out=$(dc sign ec SHA256_RSA_PKCS 1 2>&1) && die "RSA mechanism on an EC key signed"
+# An unknown key.
+out=$(dc sign nosuch ECDSA_SHA256 1 2>&1) && die "unknown key signed"
+
+for h in SHA256 SHA384 SHA512; do
+    dc digest "$h" >/dev/null || die "digest $h"
+done
+out=$(dc digest SHA1) && die "SHA1 digest offered: $out"
+dc random 32 >/dev/null || die "random"
+dc random 4096 >/dev/null || die "random 4096"
+out=$(dc random 5000) && die "random over RANDOM_MAX: $out"
+echo "ok: digest, random"
+
+out=$(dc generate g1 ec 256) || die "generate: $out"
+dc sign g1 ECDSA_SHA256 2 >/dev/null || die "sign with generated key"
+out=$(dc generate g1 ec 256) && die "duplicate generate succeeded: $out"
+[[ $out == "status=12"* ]] || die "duplicate generate: want EXISTS, got $out"
+dc list | grep -q "g1:ec:256" || die "generated key not listed"
+out=$(dc destroy ec) && die "configured key destroyed: $out"
+dc destroy g1 >/dev/null || die "destroy generated key"
+dc list | grep -q "g1:" && die "destroyed key still listed"
+[[ ! -e $AGENTD_STATE/keys/w1/g1.tss2 ]] || die "destroyed key file left behind"
+echo "ok: generate / destroy"
+
+# Admin as root.
+dc admin status | grep -q '"connections"' || die "admin status"
+dc admin workloads | grep -q '"name":"w1"' || die "admin workloads"
+dc admin keys | grep -q '"name":"rsa"' || die "admin keys"
+n=$(dc admin tail 5 | wc -l)
+((n == 5)) || die "admin tail gave $n lines"
+echo "ok: admin"
+
+# Another uid: no entry matches it, and admin is refused.
+if command -v setpriv >/dev/null && [[ $(id -u) == 0 ]]; then
+    nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$DAEMON_CLIENT" "$AGENTD_SOCK" "$@"; }
+    out=$(nobody sign ec ECDSA_SHA256 1 2>&1) && die "nobody signed with w1's key"
+    [[ $out == *"cannot connect or find key"* ]] || die "nobody: $out"
+    out=$(nobody admin status) && die "nobody used admin: $out"
+    [[ $out == "status=3"* ]] || die "nobody admin: want DENIED, got $out"
+    grep -q '"uid":65534.*"reason":"admin_only"' "$AGENTD_AUDIT" || die "admin denial not audited"
+    grep -q '"uid":65534.*"reason":"no_entry"' "$AGENTD_AUDIT" || die "no_entry denial not audited"
+    echo "ok: other uid refused"
+fi
+
+agentd_stop
+[[ $AGENTD_RC == 0 ]] || die "agentd exit status $AGENTD_RC"
+audit_verify_ok
+echo PASS
