@@ -6,6 +6,12 @@ target_link_libraries(agentd_workload
     PUBLIC agentd_proto agentd_policy
     PRIVATE PkgConfig::CRYPTO agentd_warnings)
 
+# Process hardening and the privilege drop (libcap-ng).
+pkg_check_modules(CAPNG REQUIRED IMPORTED_TARGET GLOBAL libcap-ng)
+add_library(agentd_privs STATIC ${CMAKE_CURRENT_LIST_DIR}/privs.c)
+target_include_directories(agentd_privs PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(agentd_privs PUBLIC agentd_proto PRIVATE PkgConfig::CAPNG agentd_warnings)
+
 # Blocking client codec shared by agentctl and the test client adclient
 # (TEMPORARY until proto/ publishes io.h; see agentctl_wire.h).
 add_library(agentd_ctlwire STATIC ${CMAKE_CURRENT_LIST_DIR}/agentctl_wire.c)

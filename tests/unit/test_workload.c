@@ -5,6 +5,7 @@
  * eviction) and cgroup line parsing.
  */
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,9 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cap-ng.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "privs.h"
 #include "workload.h"
 
 static void sha256_file(const char *path, uint8_t out[32])
@@ -513,6 +518,117 @@ static void test_still_same_repeated(void **state)
     close(sv[1]);
 }
 
+/*
+ * privs: in a forked child (the drop is one-way), as root only. The child
+ * reports the first failed check as its exit status.
+ */
+static int child_checks(pid_t root_pid, const char *root_only_file)
+{
+    char path[64];
+    char buf[256];
+    struct rlimit rl;
+    int fd;
+
+    if (privs_harden_process() != AD_OK) {
+        return 10;
+    }
+    if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 || getrlimit(RLIMIT_CORE, &rl) != 0 ||
+        rl.rlim_cur != 0 || rl.rlim_max != 0) {
+        return 11;
+    }
+    if (privs_drop("nobody") != AD_OK) {
+        return 12;
+    }
+    if (getuid() == 0 || geteuid() == 0 || getegid() == 0 || getgroups(0, NULL) != 0) {
+        return 13;
+    }
+    if (setuid(0) == 0) {
+        return 14;
+    }
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+        return 15;
+    }
+    capng_get_caps_process();
+    if (capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_PTRACE) == 0 ||
+        capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_READ_SEARCH) == 0 ||
+        capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE) != 0 ||
+        capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) != 0 ||
+        capng_have_capability(CAPNG_BOUNDING_SET, CAP_SYS_ADMIN) != 0) {
+        return 16;
+    }
+    /* Kept capabilities do their job: another uid's exe, a root-only file. */
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)root_pid);
+    if (readlink(path, buf, sizeof(buf)) <= 0) {
+        return 17;
+    }
+    if ((fd = open(root_only_file, O_RDONLY)) < 0) {
+        return 18;
+    }
+    close(fd);
+    /* And are needed: without them both are refused. */
+    capng_clear(CAPNG_SELECT_CAPS);
+    if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
+        return 19;
+    }
+    if (readlink(path, buf, sizeof(buf)) > 0) {
+        return 20;
+    }
+    if ((fd = open(root_only_file, O_RDONLY)) >= 0) {
+        return 21;
+    }
+    return 0;
+}
+
+static void test_privs_drop(void **state)
+{
+    char file[64];
+    pid_t me = getpid();
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    if (geteuid() != 0 || getpwnam("nobody") == NULL) {
+        skip();
+    }
+    snprintf(file, sizeof(file), "/tmp/test_workload.%d.root", (int)me);
+    write_file(file, "root only");
+    assert_int_equal(chmod(file, 0700), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(child_checks(me, file));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unlink(file);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_privs_drop_refuses_root_and_unknown(void **state)
+{
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    if (geteuid() != 0) {
+        skip();
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (privs_drop("root") != AD_ERR_INVALID) {
+            _exit(1);
+        }
+        if (privs_drop("no-such-user-agentd-test") != AD_ERR_NOT_FOUND) {
+            _exit(2);
+        }
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +640,8 @@ int main(void)
         cmocka_unit_test(test_hash_cache_evicts_lru),
         cmocka_unit_test(test_cgroup_parse),
         cmocka_unit_test(test_still_same_repeated),
+        cmocka_unit_test(test_privs_drop),
+        cmocka_unit_test(test_privs_drop_refuses_root_and_unknown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

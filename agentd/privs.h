@@ -1,0 +1,49 @@
+/*
+ * Process hardening and privilege drop for agentd.
+ *
+ * After the drop agentd keeps exactly two capabilities, and only in its
+ * effective and permitted sets (never inheritable or ambient, the bounding
+ * set is cleared of everything else when we had the right to clear it):
+ *
+ *   CAP_SYS_PTRACE       reading /proc/PID/exe of a process owned by another
+ *                        user (readlink and open) is a ptrace "read" access
+ *                        check: without it every other-uid caller would be
+ *                        unidentifiable by executable (workload.c).
+ *   CAP_DAC_READ_SEARCH  hashing an executable the daemon's user may not
+ *                        read (mode 0711 binaries, private home
+ *                        directories): workload.c opens the file through
+ *                        /proc/PID/exe and needs read permission on it.
+ *
+ * Nothing else: no CAP_DAC_OVERRIDE (no writes outside the state and run
+ * directories, which the agentd user owns), no CAP_SETUID afterwards.
+ * PR_SET_NO_NEW_PRIVS is set so nothing agentd might exec can regain
+ * privileges through setuid bits or file capabilities.
+ */
+#ifndef AGENTD_PRIVS_H
+#define AGENTD_PRIVS_H
+
+#include "err.h"
+
+/*
+ * PR_SET_DUMPABLE 0 (no core dumps, no ptrace attach by same-uid processes,
+ * /proc/self owned by root) and RLIMIT_CORE 0. Call first thing in main.
+ * Returns 0 or AD_ERR_SYSTEM.
+ */
+AD_MUST_CHECK int privs_harden_process(void);
+
+/*
+ * When running as root: switch to user's uid and primary gid, clear the
+ * supplementary groups, keep only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH
+ * (effective and permitted), clear the bounding and ambient sets, then set
+ * PR_SET_NO_NEW_PRIVS and check that root cannot be regained.
+ * When not root (e.g. started by systemd as User=agentd with ambient
+ * capabilities): keep the intersection of what we hold with those two,
+ * drop the rest, clear ambient, set PR_SET_NO_NEW_PRIVS; user is not used.
+ * user NULL or "" when root: stay root (tests), still clear other caps.
+ * Returns 0; AD_ERR_NOT_FOUND (no such user); AD_ERR_INVALID (user is uid
+ * 0); AD_ERR_SYSTEM (a step failed: the caller must exit, not continue
+ * half-privileged).
+ */
+AD_MUST_CHECK int privs_drop(const char *user);
+
+#endif
