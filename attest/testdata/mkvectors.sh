@@ -11,8 +11,9 @@ harness_init
 swtpm_start
 export TPM2TOOLS_TCTI=$SWTPM_TCTI
 cd "$T"
-cp "$SWTPM_EK_CA" "$out/vendor_root.pem"
-cp "$SWTPM_EK_ISSUER" "$out/vendor_issuer.pem"
+mkdir -p "$out/roots"
+cp "$SWTPM_EK_CA" "$out/roots/vendor_root.pem"
+cp "$SWTPM_EK_ISSUER" "$out/roots/vendor_issuer.pem"
 tpm2_nvread 0x01c00002 -o "$out/ek_rsa_cert.der"
 tpm2_createek -c ek.ctx -G rsa -u "$out/ek_rsa.pub"
 tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u "$out/ak.pub" -n "$out/ak.name"
