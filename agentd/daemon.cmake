@@ -17,7 +17,7 @@ target_link_libraries(agentd_daemon_util PUBLIC agentd_proto PkgConfig::CRYPTO T
 # fragment (included after this one), so the targets are created at the end
 # of the directory, and only once that library exists.
 function(agentd_daemon_targets)
-    if(NOT TARGET agentd_tpm OR NOT TARGET agentd_workload)
+    if(NOT TARGET agentd_tpm OR NOT TARGET agentd_workload OR NOT TARGET agentd_privs)
         message(STATUS "agentd: agentd_tpm/agentd_workload not defined yet; no agentd executable")
         return()
     endif()
@@ -30,7 +30,7 @@ function(agentd_daemon_targets)
         PRIVATE PkgConfig::JSONC agentd_warnings)
     add_executable(agentd ${_d}/main.c)
     target_compile_definitions(agentd PRIVATE AGENTD_VERSION="${PROJECT_VERSION}")
-    target_link_libraries(agentd PRIVATE agentd_daemon agentd_warnings)
+    target_link_libraries(agentd PRIVATE agentd_daemon agentd_privs agentd_warnings)
     install(TARGETS agentd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 endfunction()
 cmake_language(DEFER DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} CALL agentd_daemon_targets)

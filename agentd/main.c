@@ -1,5 +1,7 @@
 /*
- * agentd -c CONFIG [--foreground] [--debug]
+ * agentd -c CONFIG [--foreground] [--debug] [--user NAME]
+ *
+ * --user: the account to run as after start-up when started as root.
  *
  * Start-up order matters: signals are blocked before any thread exists (the
  * loop takes them through a signalfd); dumps are disabled before any secret
@@ -11,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -20,6 +20,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "policy.h"
+#include "privs.h"
 #include "server.h"
 #include "tpm.h"
 #include "worker.h"
@@ -31,23 +32,12 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: agentd -c CONFIG [--foreground] [--debug]\n");
+    fprintf(f, "usage: agentd -c CONFIG [--foreground] [--debug] [--user NAME]\n");
 }
 
 static void tpm_log_line(const char *line)
 {
     log_error("%s", line);
-}
-
-static int disable_dumps(void)
-{
-    struct rlimit rl = {0, 0};
-
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0) {
-        log_error("agentd: cannot disable core dumps");
-        return AD_ERR_SYSTEM;
-    }
-    return AD_OK;
 }
 
 static int load_conf(const char *path, struct conf_ref **ret)
@@ -74,21 +64,23 @@ static int load_conf(const char *path, struct conf_ref **ret)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"foreground", no_argument, NULL, 'f'},
-        {"debug", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+        {"debug", no_argument, NULL, 'd'},        {"user", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     struct daemon d = {0};
     struct tpm *tpm = NULL;
     struct tpm_options topt = {0};
+    const char *user = NULL;
     bool is_foreground = false;
     int opt;
     int r;
 
-    while ((opt = getopt_long(argc, argv, "c:fdh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:fdhu:", opts, NULL)) != -1) {
         switch (opt) {
+        case 'u':
+            user = optarg;
+            break;
         case 'c':
             d.conf_path = optarg;
             break;
@@ -110,7 +102,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if ((r = disable_dumps()) != 0 || (r = server_block_signals()) != 0) {
+    if ((r = privs_harden_process()) != 0 || (r = server_block_signals()) != 0) {
         return 1;
     }
     if ((r = load_conf(d.conf_path, &d.conf)) != 0) {
@@ -163,7 +155,15 @@ int main(int argc, char **argv)
     if ((r = server_new(&d, &d.srv)) != 0) {
         goto out;
     }
-    /* TODO(privs): drop to the daemon user (agentd/privs.h) once it lands. */
+    /*
+     * Everything privileged is open now (TPM, state, audit log, socket).
+     * Keep only what identifying callers needs (privs.h).
+     */
+    if ((r = privs_drop(user)) != 0) {
+        log_error("agentd: dropping privileges to %s: %s", user != NULL ? user : "(none)",
+                  ad_strerror(r));
+        goto out;
+    }
     log_info("agentd %s: ready (%zu workload entries)", AGENTD_VERSION, d.conf->c->n_workloads);
     r = server_run(d.srv);
 out:
