@@ -6,8 +6,9 @@
  *   adclient -s SOCK sign KEY MECH INFILE OUTFILE
  *   adclient -s SOCK loop KEY MECH SECONDS [INFLIGHT]
  *   adclient -s SOCK hold-then-exec PROG [ARGS...]
- *   adclient -s SOCK hold-then-fork [--keep] PROG [ARGS...]
+ *   adclient -s SOCK hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG [ARGS...]
  *   adclient use-fd whoami | list | sign ... | loop ...
+ *   --wait-for FILE (before the command): wait until FILE exists, then start
  *
  * loop signs random data with up to INFLIGHT requests pipelined, verifies
  * every signature with OpenSSL against the key's SPKI from LIST_OBJECTS and
@@ -18,7 +19,10 @@
  * connects, says HELLO, forks, and exits; the child waits (on a pidfd) until
  * the connecting process is gone, then execs PROG with ADCLIENT_FD (new pid,
  * same binary and uid). With --keep the parent stays alive until the child
- * is done (the control case). use-fd runs a command over ADCLIENT_FD.
+ * is done (the control case). With --reuse-pid the child also waits until
+ * the parent is reaped, then (root: /proc/sys/kernel/ns_last_pid) runs PROG
+ * under the parent's old pid number, a real pid reuse; PROG's exit status
+ * goes to STATUSFILE. use-fd runs a command over ADCLIENT_FD.
  *
  * Exit status: 0 done; 1 error; 2 usage; 3 the daemon answered DENIED;
  * 4 another non-OK status; 5 the daemon closed the connection.
@@ -27,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -628,7 +633,69 @@ static int cmd_hold_then_exec(char **argv)
     return 1;
 }
 
-static int cmd_hold_then_fork(bool keep, char **argv)
+/* Wait until pid is gone and reaped (kill says ESRCH). */
+static void wait_reaped(pid_t pid)
+{
+    while (kill(pid, 0) == 0 || errno != ESRCH) {
+        usleep(1000);
+    }
+}
+
+/*
+ * Fork until a child gets pid want (the kernel hands out ns_last_pid + 1
+ * next), then that child execs argv. Needs root (ns_last_pid is the
+ * checkpoint/restore knob). Other processes forking at the same moment can
+ * take the number first: retry. Returns only on failure.
+ */
+static int exec_as_pid(pid_t want, char **argv)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+        pid_t c;
+        int st = 0;
+
+        if (f == NULL) {
+            fprintf(stderr, "adclient: ns_last_pid: %s\n", strerror(errno));
+            return 1;
+        }
+        fprintf(f, "%d", (int)want - 1);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "adclient: ns_last_pid: %s\n", strerror(errno));
+            return 1;
+        }
+        if ((c = fork()) < 0) {
+            return 1;
+        }
+        if (c == 0) {
+            if (getpid() != want) {
+                _exit(99);
+            }
+            execvp(argv[0], argv);
+            _exit(1);
+        }
+        if (waitpid(c, &st, 0) != c) {
+            return 1;
+        }
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 99) {
+            continue; /* someone else got the number: try again */
+        }
+        fprintf(stderr, "adclient: ran %s as reused pid %d\n", argv[0], (int)want);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+    fprintf(stderr, "adclient: could not get pid %d back\n", (int)want);
+    return 1;
+}
+
+enum fork_mode { FORK_EXIT, FORK_KEEP, FORK_REUSE_PID };
+
+/*
+ * FORK_EXIT: the child waits until we (the connecting process) have exited,
+ * then execs argv. FORK_KEEP: we wait for the child instead (control).
+ * FORK_REUSE_PID: like FORK_EXIT, then the child waits until we are reaped
+ * and runs argv under our old pid number (exec_as_pid); its exit status is
+ * written to status_file when given, since nobody waits for it.
+ */
+static int cmd_hold_then_fork(enum fork_mode mode, const char *status_file, char **argv)
 {
     int ready[2];
     pid_t parent = getpid();
@@ -655,12 +722,23 @@ static int cmd_hold_then_fork(bool keep, char **argv)
             _exit(1);
         }
         close(ready[1]);
-        if (!keep) {
+        if (mode != FORK_KEEP) {
             /* Wait until the connecting process has exited. */
             while (poll(&p, 1, -1) < 0 && errno == EINTR) {
             }
         }
         close(pfd);
+        if (mode == FORK_REUSE_PID) {
+            FILE *f;
+
+            wait_reaped(parent);
+            e = exec_as_pid(parent, argv);
+            if (status_file != NULL && (f = fopen(status_file, "w")) != NULL) {
+                fprintf(f, "%d\n", e);
+                fclose(f);
+            }
+            _exit(e);
+        }
         execvp(argv[0], argv);
         fprintf(stderr, "adclient: exec %s: %s\n", argv[0], strerror(errno));
         _exit(1);
@@ -669,7 +747,7 @@ static int cmd_hold_then_fork(bool keep, char **argv)
     if (read(ready[0], &c, 1) != 1) {
         return 1;
     }
-    if (keep) {
+    if (mode == FORK_KEEP) {
         int st = 0;
 
         if (waitpid(child, &st, 0) != child) {
@@ -677,7 +755,7 @@ static int cmd_hold_then_fork(bool keep, char **argv)
         }
         return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
     }
-    printf("child=%d\n", (int)child);
+    printf("parent=%d child=%d\n", (int)parent, (int)child);
     return 0; /* the child carries on with our connection */
 }
 
@@ -685,7 +763,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: adclient [-s SOCK] whoami | list | sign KEY MECH IN OUT |\n"
                     "       loop KEY MECH SECONDS [INFLIGHT] | hold-then-exec PROG ARGS... |\n"
-                    "       hold-then-fork [--keep] PROG ARGS... | use-fd COMMAND ARGS...\n");
+                    "       hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG ARGS... |\n"
+                    "       use-fd COMMAND ARGS...   (options: -s SOCK, --wait-for FILE)\n");
     return EXIT_USAGE;
 }
 
@@ -710,12 +789,13 @@ static int run(int argc, char **argv)
         return cmd_hold_then_exec(argv + 1);
     }
     if (strcmp(argv[0], "hold-then-fork") == 0 && argc >= 2) {
-        bool keep = strcmp(argv[1], "--keep") == 0;
-
-        if (keep && argc < 3) {
-            return usage();
+        if (strcmp(argv[1], "--keep") == 0 && argc >= 3) {
+            return cmd_hold_then_fork(FORK_KEEP, NULL, argv + 2);
         }
-        return cmd_hold_then_fork(keep, argv + (keep ? 2 : 1));
+        if (strcmp(argv[1], "--reuse-pid") == 0 && argc >= 4) {
+            return cmd_hold_then_fork(FORK_REUSE_PID, argv[2], argv + 3);
+        }
+        return cmd_hold_then_fork(FORK_EXIT, NULL, argv + 1);
     }
     return usage();
 }
@@ -726,9 +806,19 @@ int main(int argc, char **argv)
     int i = 1;
     int e;
 
-    if (argc > 2 && strcmp(argv[1], "-s") == 0) {
-        sock = argv[2];
-        i = 3;
+    for (;;) {
+        if (i + 1 < argc && strcmp(argv[i], "-s") == 0) {
+            sock = argv[i + 1];
+            i += 2;
+        } else if (i + 1 < argc && strcmp(argv[i], "--wait-for") == 0) {
+            /* Start now, connect later: lets a test swap the binary's path meanwhile. */
+            while (access(argv[i + 1], F_OK) != 0) {
+                usleep(10000);
+            }
+            i += 2;
+        } else {
+            break;
+        }
     }
     if (i < argc && strcmp(argv[i], "use-fd") == 0) {
         const char *v = getenv("ADCLIENT_FD");
@@ -742,6 +832,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         fd = (int)n;
+        fprintf(stderr, "adclient: pid %d using inherited fd %d\n", (int)getpid(), fd);
         return run(argc - i - 1, argv + i + 1);
     }
     if ((e = connect_to(sock)) != 0) {

@@ -1,3 +1,14 @@
 # workload area integration: the shared test client and the identity tests.
 add_executable(adclient ${CMAKE_CURRENT_LIST_DIR}/adclient.c)
 target_link_libraries(adclient PRIVATE agentd_ctlwire PkgConfig::CRYPTO agentd_warnings)
+
+# Identity tests: swtpm + agentd (lib_agentd.sh), run as root (setpriv to
+# other uids); they exit 77 (skipped) otherwise.
+if(TARGET agentd)
+    foreach(_t uid)
+        add_test(NAME workload_${_t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/workload_${_t}.sh)
+        set_tests_properties(workload_${_t} PROPERTIES
+            LABELS integration TIMEOUT 300 SKIP_RETURN_CODE 77
+            ENVIRONMENT "AGENTD_BIN=$<TARGET_FILE:agentd>;ADCLIENT=$<TARGET_FILE:adclient>;AGENTCTL=$<TARGET_FILE:agentctl>")
+    endforeach()
+endif()
