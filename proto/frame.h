@@ -63,6 +63,8 @@ AD_MUST_CHECK int frame_end(struct buf *out, size_t mark);
  *   frame_reader_space(&fr, &p, &n); r = read(fd, p, n); frame_reader_commit(&fr, r);
  *   while ((r = frame_reader_next(&fr, &h, &body)) == 0) handle(&h, &body);
  *   r == AD_ERR_SHORT: wait for more bytes; any other error: close the connection.
+ *   (frame_reader_space before draining with next fails with AD_ERR_INTERNAL once
+ *   the buffer is full of complete frames.)
  *
  * Errors are sticky: after AD_ERR_TOO_LARGE or AD_ERR_FORMAT every call returns it.
  */
@@ -84,8 +86,10 @@ void frame_reader_free(struct frame_reader *fr);
 AD_MUST_CHECK int frame_reader_space(struct frame_reader *fr, uint8_t **ret_ptr, size_t *ret_len);
 /* n bytes were written at the pointer from frame_reader_space. */
 AD_MUST_CHECK int frame_reader_commit(struct frame_reader *fr, size_t n);
-/* Copy n bytes in (space + memcpy + commit, looping). For tests, fuzzers, buffers. */
-AD_MUST_CHECK int frame_reader_feed(struct frame_reader *fr, const void *p, size_t n);
+/* Copy up to n bytes in (space + memcpy + commit); *ret_used says how many were taken.
+ * Drain with frame_reader_next until AD_ERR_SHORT, then feed the rest. */
+AD_MUST_CHECK int frame_reader_feed(struct frame_reader *fr, const void *p, size_t n,
+                                    size_t *ret_used);
 
 /*
  * Next complete frame: 0 with *ret_header and a read-only *ret_body
