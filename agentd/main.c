@@ -114,6 +114,10 @@ int main(int argc, char **argv)
         goto out;
     }
     d.started_ns = server_now_ns();
+    /* The socket first: a second daemon on the same path stops here, before the TPM. */
+    if ((r = server_new(&d, &d.srv)) != 0) {
+        goto out;
+    }
     if ((r = audit_open(d.conf->c->audit.path, d.conf->c->audit.rotate_bytes, d.conf->c->audit.keep,
                         d.conf->c->audit.sync, &d.audit)) != 0) {
         log_error("agentd: audit log %s: %s", d.conf->c->audit.path, ad_strerror(r));
@@ -150,9 +154,6 @@ int main(int argc, char **argv)
         goto out;
     }
     if ((r = worker_new(d.ks, &d.worker)) != 0) {
-        goto out;
-    }
-    if ((r = server_new(&d, &d.srv)) != 0) {
         goto out;
     }
     /*

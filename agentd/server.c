@@ -207,8 +207,7 @@ int server_new(struct daemon *d, struct server **ret)
     }
     if ((r = bind_socket(d->conf->c, &s->lfd)) != 0 ||
         (r = ep_add(s->epfd, s->lfd, EPOLLIN, EV_LISTEN)) != 0 ||
-        (r = ep_add(s->epfd, s->sfd, EPOLLIN, EV_SIGNAL)) != 0 ||
-        (r = ep_add(s->epfd, worker_fd(d->worker), EPOLLIN, EV_WORKER)) != 0) {
+        (r = ep_add(s->epfd, s->sfd, EPOLLIN, EV_SIGNAL)) != 0) {
         goto out;
     }
     d->srv = s;
@@ -369,6 +368,9 @@ int server_run(struct server *s)
     uint64_t last_sweep = 0;
     int n;
 
+    if (ep_add(s->epfd, worker_fd(s->d->worker), EPOLLIN, EV_WORKER) != 0) {
+        return AD_ERR_SYSTEM;
+    }
     log_info("server: listening on %s", s->sock_path);
     for (;;) {
         uint64_t now = server_now_ns();

@@ -55,6 +55,8 @@ struct server;
  * Bind the listening socket at c->socket (parent dir created 0755, mode
  * c->socket_mode, a stale socket file replaced only when nothing listens).
  * Returns 0, AD_ERR_EXISTS (a daemon already listens), AD_ERR_SYSTEM.
+ * Call it early (before the TPM is opened): a second daemon fails fast.
+ * d->worker may still be NULL; server_run needs it.
  */
 AD_MUST_CHECK int server_new(struct daemon *d, struct server **ret);
 

@@ -13,6 +13,12 @@ daemon_default_conf
 agentd_start
 dc sign ec ECDSA_SHA256 5 >/dev/null || die "sign"
 dc sign rsa SHA256_RSA_PKCS_PSS 2 >/dev/null || die "sign pss"
+# A second daemon on the same socket refuses to start and leaves the first alone.
+rc=0
+"$AGENTD_BIN" -c "$AGENTD_CONF" --foreground 2>"$T/second.log" || rc=$?
+((rc != 0)) || die "a second daemon started on a live socket"
+grep -q "another daemon listens" "$T/second.log" || die "second daemon: $(cat "$T/second.log")"
+dc sign ec ECDSA_SHA256 1 >/dev/null || die "first daemon disturbed by the second"
 # Requests in flight at SIGTERM get their replies.
 dc stream ec ECDSA_SHA256 8 >"$T/stream" 2>&1 &
 s=$!
