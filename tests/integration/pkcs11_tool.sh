@@ -35,10 +35,17 @@ p11 --sign --id "$P11_ID_EC" -m ECDSA --signature-format openssl \
 openssl pkeyutl -verify -pubin -inkey "$T/ec.pem" -in "$T/data.sha256" \
     -sigfile "$T/ec-raw.sig" || die "ECDSA verify"
 
-# RSA-PKCS (pkcs11-tool builds no DigestInfo: sign the message as data) and PSS.
-p11 --sign --id "$P11_ID_RSA" -m RSA-PKCS -i "$T/data.sha256" -o "$T/rsa.sig" || die "RSA-PKCS sign"
+# Raw RSA-PKCS over a SHA-256 DigestInfo (what TLS and the OpenSSL engine send;
+# pkcs11-tool pads whatever it is given), and PSS.
+{
+    printf '\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20'
+    cat "$T/data.sha256"
+} >"$T/data.di"
+p11 --sign --id "$P11_ID_RSA" -m RSA-PKCS -i "$T/data.di" -o "$T/rsa.sig" || die "RSA-PKCS sign"
 openssl pkeyutl -verify -pubin -inkey "$T/rsa.pem" -pkeyopt rsa_padding_mode:pkcs1 \
-    -in "$T/data.sha256" -sigfile "$T/rsa.sig" || die "RSA-PKCS verify"
+    -in "$T/data.di" -sigfile "$T/rsa.sig" || die "RSA-PKCS verify"
+openssl dgst -sha256 -verify "$T/rsa.pem" -signature "$T/rsa.sig" "$T/data" ||
+    die "RSA-PKCS signature is not a SHA-256 PKCS#1 signature of the data"
 p11 --sign --id "$P11_ID_RSA" -m SHA256-RSA-PKCS -i "$T/data" -o "$T/rsa256.sig" ||
     die "SHA256-RSA-PKCS sign"
 openssl dgst -sha256 -verify "$T/rsa.pem" -signature "$T/rsa256.sig" "$T/data" ||
