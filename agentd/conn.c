@@ -373,7 +373,7 @@ static void process_input(struct conn *c)
 
     while (c->is_live && !c->is_closing && !c->is_not_reading &&
            c->holds < c->d->conf->c->max_in_flight_per_connection && c->out_bytes < CONN_OUT_MAX) {
-        struct frame_header h;
+        struct frame_info h;
         size_t total;
 
         r = dispatch_frame_header(c->in + pos, c->in_len - pos, &h);

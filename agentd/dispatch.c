@@ -11,9 +11,11 @@
 #include "audit.h"
 #include "conn.h"
 #include "digest.h"
+#include "frame.h"
 #include "keystore.h"
 #include "log.h"
 #include "match.h"
+#include "msg.h"
 #include "policy.h"
 #include "status.h"
 #include "worker.h"
@@ -23,354 +25,216 @@
 #endif
 
 /*
- * Wire glue. TEMPORARY: a minimal bounds-checked codec of proto/README.md
- * until proto/ publishes its buf/frame/msg API; every byte the daemon reads
- * or writes goes through this block, so the switch to proto is local.
+ * Wire glue: every byte the daemon reads or writes goes through proto/
+ * (frame.h, msg.h); this block only adapts proto's structs to the handlers
+ * (NUL-terminated copies of names, replies queued on the connection).
  */
-#define PROTO_VERSION_ PROTO_VERSION
-#define SIGN_INPUT_MAX_ SIGN_INPUT_MAX
-#define RANDOM_MAX_ RANDOM_MAX
-#define ADMIN_TEXT_MAX_ ADMIN_TEXT_MAX
-#define CERT_MAX_ CERT_MAX
+#define GLUE_VERSION PROTO_VERSION
+#define GLUE_ADMIN_TEXT_MAX ADMIN_TEXT_MAX
+#define REPLY_STACK 2048 /* sign, verify, digest, error replies fit: no malloc */
 
 enum {
-    MT_HELLO = 0x01,
-    MT_WHOAMI = 0x02,
-    MT_LIST_OBJECTS = 0x03,
-    MT_SIGN = 0x04,
-    MT_VERIFY = 0x05,
-    MT_DIGEST = 0x06,
-    MT_RANDOM = 0x07,
-    MT_GENERATE_KEY = 0x08,
-    MT_DESTROY_KEY = 0x09,
-    MT_ADMIN_STATUS = 0x20,
-    MT_ADMIN_WORKLOADS = 0x21,
-    MT_ADMIN_KEYS = 0x22,
-    MT_ADMIN_KEY_CREATE = 0x23,
-    MT_ADMIN_KEY_DELETE = 0x24,
-    MT_ADMIN_AUDIT_TAIL = 0x25,
+    MT_HELLO = MSG_HELLO,
+    MT_WHOAMI = MSG_WHOAMI,
+    MT_LIST_OBJECTS = MSG_LIST_OBJECTS,
+    MT_SIGN = MSG_SIGN,
+    MT_VERIFY = MSG_VERIFY,
+    MT_DIGEST = MSG_DIGEST,
+    MT_RANDOM = MSG_RANDOM,
+    MT_GENERATE_KEY = MSG_GENERATE_KEY,
+    MT_DESTROY_KEY = MSG_DESTROY_KEY,
+    MT_ADMIN_STATUS = MSG_ADMIN_STATUS,
+    MT_ADMIN_WORKLOADS = MSG_ADMIN_WORKLOADS,
+    MT_ADMIN_KEYS = MSG_ADMIN_KEYS,
+    MT_ADMIN_KEY_CREATE = MSG_ADMIN_KEY_CREATE,
+    MT_ADMIN_KEY_DELETE = MSG_ADMIN_KEY_DELETE,
+    MT_ADMIN_AUDIT_TAIL = MSG_ADMIN_AUDIT_TAIL,
 };
 
-static bool type_is_known(uint8_t t)
-{
-    return (t >= MT_HELLO && t <= MT_DESTROY_KEY) ||
-           (t >= MT_ADMIN_STATUS && t <= MT_ADMIN_AUDIT_TAIL);
-}
-
-static uint32_t load_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-int dispatch_frame_header(const uint8_t *p, size_t len, struct frame_header *h)
-{
-    memset(h, 0, sizeof(*h));
-    if (len < FRAME_HEADER_LEN) {
-        return AD_ERR_SHORT;
-    }
-    h->length = load_be32(p);
-    h->version = p[4];
-    h->type = p[5];
-    h->request_id = load_be32(p + 6);
-    h->has_ids = true;
-    if (h->length > FRAME_MAX - 4) {
-        return AD_ERR_TOO_LARGE;
-    }
-    if (h->length < FRAME_HEADER_LEN - 4 || h->version != PROTO_VERSION_ ||
-        !type_is_known(h->type)) {
-        return AD_ERR_FORMAT;
-    }
-    h->body_len = h->length - (FRAME_HEADER_LEN - 4);
-    return AD_OK;
-}
-
-/* Reader: every getter checks the remaining length first, moves only on success. */
-struct rd {
-    const uint8_t *p;
-    size_t len;
-    size_t pos;
-};
-
-static int rd_u32(struct rd *r, uint32_t *v)
-{
-    if (r->len - r->pos < 4) {
-        return AD_ERR_SHORT;
-    }
-    *v = load_be32(r->p + r->pos);
-    r->pos += 4;
-    return AD_OK;
-}
-
-static int rd_u64(struct rd *r, uint64_t *v)
-{
-    uint32_t hi;
-    uint32_t lo;
-
-    if (r->len - r->pos < 8) {
-        return AD_ERR_SHORT;
-    }
-    hi = load_be32(r->p + r->pos);
-    lo = load_be32(r->p + r->pos + 4);
-    *v = (uint64_t)hi << 32 | lo;
-    r->pos += 8;
-    return AD_OK;
-}
-
-static int rd_bytes(struct rd *r, size_t max, const uint8_t **v, size_t *vlen)
-{
-    uint32_t n;
-
-    if (r->len - r->pos < 4) {
-        return AD_ERR_SHORT;
-    }
-    n = load_be32(r->p + r->pos);
-    if (n > max) {
-        return AD_ERR_TOO_LARGE;
-    }
-    if (r->len - r->pos - 4 < n) {
-        return AD_ERR_SHORT;
-    }
-    *v = r->p + r->pos + 4;
-    *vlen = n;
-    r->pos += 4 + (size_t)n;
-    return AD_OK;
-}
-
-/* string(max) into out (max + 1 bytes): no NUL inside. */
-static int rd_str(struct rd *r, size_t max, char *out)
-{
-    const uint8_t *v;
-    size_t n;
-    size_t save = r->pos;
-    int e;
-
-    if ((e = rd_bytes(r, max, &v, &n)) != 0) {
-        return e;
-    }
-    if (memchr(v, 0, n) != NULL) {
-        r->pos = save;
-        return AD_ERR_FORMAT;
-    }
-    memcpy(out, v, n);
-    out[n] = '\0';
-    return AD_OK;
-}
-
-static int rd_end(const struct rd *r)
-{
-    return r->pos == r->len ? AD_OK : AD_ERR_TRAILING;
-}
-
-/* Writer: a reply frame built in one malloc'd buffer; any failure sticks. */
-struct wr {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-    bool is_bad;
-};
-
-static void wr_raw(struct wr *w, const void *v, size_t n)
-{
-    if (w->is_bad) {
-        return;
-    }
-    if (w->cap - w->len < n) {
-        size_t cap = w->cap * 2 > w->len + n ? w->cap * 2 : w->len + n + 256;
-        uint8_t *np = cap <= FRAME_MAX ? realloc(w->p, cap) : NULL;
-
-        if (np == NULL) {
-            w->is_bad = true;
-            return;
-        }
-        w->p = np;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, v, n);
-    w->len += n;
-}
-
-static void wr_u8(struct wr *w, uint8_t v)
-{
-    wr_raw(w, &v, 1);
-}
-
-static void wr_u32(struct wr *w, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-
-    wr_raw(w, b, 4);
-}
-
-static void wr_u64(struct wr *w, uint64_t v)
-{
-    wr_u32(w, (uint32_t)(v >> 32));
-    wr_u32(w, (uint32_t)v);
-}
-
-static void wr_bytes(struct wr *w, const uint8_t *v, size_t n, size_t max)
-{
-    if (n > max) {
-        w->is_bad = true;
-        return;
-    }
-    wr_u32(w, (uint32_t)n);
-    if (n > 0) {
-        wr_raw(w, v, n);
-    }
-}
-
-static void wr_str(struct wr *w, const char *s, size_t max)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-
-    if (n > max) {
-        n = max; /* replies truncate display strings rather than fail */
-    }
-    wr_bytes(w, (const uint8_t *)s, n, max);
-}
-
-static void wr_begin(struct wr *w, uint8_t type, uint32_t id, uint32_t status)
-{
-    memset(w, 0, sizeof(*w));
-    wr_u32(w, 0); /* length, patched in wr_send */
-    wr_u8(w, PROTO_VERSION_);
-    wr_u8(w, (uint8_t)(type | 0x80));
-    wr_u32(w, id);
-    wr_u32(w, status);
-}
-
-static int wr_send(struct wr *w, struct conn *c)
-{
+/* A reply under construction: a stack buffer, or a heap one for large replies. */
+struct reply {
+    struct buf stack_buf;
+    uint8_t mem[REPLY_STACK];
+    struct buf *b;
+    struct buf *heap;
+    size_t mark;
     int r;
+};
 
-    if (w->is_bad) {
-        free(w->p);
-        log_error("dispatch: reply too large or out of memory");
-        return AD_ERR_TOO_LARGE;
+static void reply_begin(struct reply *rp, uint8_t type, uint32_t id, bool is_large)
+{
+    rp->heap = NULL;
+    if (is_large) {
+        rp->heap = buf_new(FRAME_MAX);
+        rp->b = rp->heap;
+    } else {
+        buf_init_fixed(&rp->stack_buf, rp->mem, sizeof(rp->mem));
+        rp->b = &rp->stack_buf;
     }
-    w->p[0] = (uint8_t)((w->len - 4) >> 24);
-    w->p[1] = (uint8_t)((w->len - 4) >> 16);
-    w->p[2] = (uint8_t)((w->len - 4) >> 8);
-    w->p[3] = (uint8_t)(w->len - 4);
-    r = conn_send(c, w->p, w->len);
-    free(w->p);
+    rp->r = rp->b == NULL ? AD_ERR_NOMEM
+                          : frame_begin(rp->b, (uint8_t)(type | FRAME_REPLY), id, &rp->mark);
+}
+
+static int reply_send(struct reply *rp, struct conn *c)
+{
+    int r = rp->r;
+
+    if (r == 0 && (r = frame_end(rp->b, rp->mark)) == 0) {
+        r = conn_send(c, buf_ptr(rp->b), buf_remaining(rp->b));
+    }
+    if (r != 0) {
+        log_error("dispatch: reply not sent: %s", ad_strerror(r));
+    }
+    buf_free(rp->heap);
     return r;
 }
 
 static int glue_send_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status,
                            const char *msg)
 {
-    struct wr w;
+    struct reply rp;
 
-    wr_begin(&w, type, id, status);
-    wr_str(&w, msg, 256);
-    return wr_send(&w, c);
+    reply_begin(&rp, type, id, false);
+    if (rp.r == 0) {
+        rp.r = msg_error_encode(rp.b, status, msg);
+    }
+    return reply_send(&rp, c);
 }
 
-static int glue_send_protocol_error(struct conn *c, const struct frame_header *h, int err)
+static int glue_send_protocol_error(struct conn *c, const struct frame_info *h, int err)
 {
+    /* Only an unknown type leaves a header we can trust enough to answer. */
     if (!h->has_ids) {
         return AD_OK;
     }
-    return glue_send_error(c, h->type & 0x7f, h->request_id,
-                           h->version != PROTO_VERSION_ ? STATUS_VERSION : STATUS_BAD_REQUEST,
+    return glue_send_error(c, h->type & (uint8_t)~FRAME_REPLY, h->request_id, STATUS_BAD_REQUEST,
                            ad_strerror(err));
 }
 
 static int glue_send_bytes(struct conn *c, uint8_t type, uint32_t id, const uint8_t *p, size_t n)
 {
-    struct wr w;
+    struct reply rp;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    wr_bytes(&w, p, n, RANDOM_MAX_ > SIGNATURE_MAX ? RANDOM_MAX_ : SIGNATURE_MAX);
-    return wr_send(&w, c);
+    reply_begin(&rp, type, id, n > 1024);
+    if (rp.r == 0) {
+        switch (type) {
+        case MT_SIGN:
+            rp.r = msg_sign_reply_encode(rp.b, &(struct msg_sign_reply){msg_bytes_of(p, n)});
+            break;
+        case MT_DIGEST:
+            rp.r = msg_digest_reply_encode(rp.b, &(struct msg_digest_reply){msg_bytes_of(p, n)});
+            break;
+        default:
+            rp.r = msg_random_reply_encode(rp.b, &(struct msg_random_reply){msg_bytes_of(p, n)});
+            break;
+        }
+    }
+    return reply_send(&rp, c);
 }
 
 static int glue_send_u8(struct conn *c, uint8_t type, uint32_t id, uint8_t v)
 {
-    struct wr w;
+    struct reply rp;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    wr_u8(&w, v);
-    return wr_send(&w, c);
+    reply_begin(&rp, type, id, false);
+    if (rp.r == 0) {
+        rp.r = msg_verify_reply_encode(rp.b, &(struct msg_verify_reply){v != 0});
+    }
+    return reply_send(&rp, c);
 }
 
 static int glue_send_empty(struct conn *c, uint8_t type, uint32_t id)
 {
-    struct wr w;
+    struct reply rp;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    return wr_send(&w, c);
+    reply_begin(&rp, type, id, false);
+    if (rp.r == 0) {
+        rp.r = msg_empty_reply_encode(rp.b);
+    }
+    return reply_send(&rp, c);
 }
 
 static int glue_send_text(struct conn *c, uint8_t type, uint32_t id, const char *text)
 {
-    struct wr w;
+    struct reply rp;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    wr_str(&w, text, ADMIN_TEXT_MAX_);
-    return wr_send(&w, c);
+    reply_begin(&rp, type, id, true);
+    if (rp.r == 0) {
+        rp.r = msg_admin_reply_encode(rp.b, &(struct msg_admin_reply){msg_str_c(text)});
+    }
+    return reply_send(&rp, c);
 }
 
 static int glue_send_hello(struct conn *c, uint8_t type, uint32_t id, const char *label,
                            const char *version)
 {
-    struct wr w;
+    struct msg_hello_reply m = {
+        .version = PROTO_VERSION,
+        .token_label = msg_str_c(label),
+        .manufacturer = msg_str_c("agentd"),
+        .serial = msg_str_c("0000000000000001"),
+        .daemon_version = msg_str_c(version),
+    };
+    struct reply rp;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    wr_u32(&w, PROTO_VERSION_);
-    wr_str(&w, label, 32);
-    wr_str(&w, "agentd", 32);
-    wr_str(&w, "0000000000000001", 16);
-    wr_str(&w, version, 64);
-    return wr_send(&w, c);
+    reply_begin(&rp, type, id, false);
+    if (rp.r == 0) {
+        rp.r = msg_hello_reply_encode(rp.b, &m);
+    }
+    return reply_send(&rp, c);
 }
 
 static int glue_send_whoami(struct conn *c, uint8_t type, uint32_t id, const struct caller_facts *f,
                             const struct workload_entry *e)
 {
-    static const uint8_t zero[32];
-    struct wr w;
+    struct msg_whoami_reply m = {
+        .pid = (uint32_t)f->pid,
+        .uid = (uint32_t)f->uid,
+        .gid = (uint32_t)f->gid,
+        .exe = msg_str_c(f->exe),
+        .exe_sha256 = msg_bytes_of(f->exe_sha256, f->has_sha256 ? 32 : 0),
+        .cgroup = msg_str_c(f->cgroup),
+        .entry = msg_str_c(e != NULL ? e->name : NULL),
+        .spiffe_id = msg_str_c(e != NULL ? e->spiffe_id : NULL),
+        .tier = msg_str_c(e != NULL ? conf_tier_name(e->tier) : NULL),
+    };
+    struct reply rp;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    wr_u32(&w, (uint32_t)f->pid);
-    wr_u32(&w, (uint32_t)f->uid);
-    wr_u32(&w, (uint32_t)f->gid);
-    wr_str(&w, f->exe, 4096);
-    wr_bytes(&w, f->has_sha256 ? f->exe_sha256 : zero, f->has_sha256 ? 32 : 0, 32);
-    wr_str(&w, f->cgroup, 4096);
-    wr_str(&w, e != NULL ? e->name : "", 128);
-    wr_str(&w, e != NULL ? e->spiffe_id : "", 2048);
-    wr_str(&w, e != NULL ? conf_tier_name(e->tier) : "", 16);
-    return wr_send(&w, c);
+    reply_begin(&rp, type, id, true);
+    if (rp.r == 0) {
+        rp.r = msg_whoami_reply_encode(rp.b, &m);
+    }
+    return reply_send(&rp, c);
 }
 
-static void wr_keyrec(struct wr *w, const struct keystore_pub *p, uint64_t mask)
+static void keyrec_of(const struct keystore_pub *p, uint64_t mask, struct msg_key_record *k)
 {
-    wr_str(w, p->name, 64);
-    wr_bytes(w, p->id, sizeof(p->id), 64);
-    wr_u64(w, p->key_type);
-    wr_u32(w, p->bits);
-    wr_u64(w, mask);
-    wr_bytes(w, p->spki, p->spki_len, 2048);
-    wr_bytes(w, p->ec_params, p->ec_params_len, 64);
-    wr_bytes(w, p->ec_point, p->ec_point_len, 256);
-    wr_bytes(w, p->modulus, p->modulus_len, 512);
-    wr_bytes(w, p->exponent, p->exponent_len, 16);
-    wr_bytes(w, NULL, 0, CERT_MAX_); /* cert: none issued yet */
-    wr_bytes(w, NULL, 0, 1024);
-    wr_bytes(w, NULL, 0, 1024);
-    wr_bytes(w, NULL, 0, 64);
+    memset(k, 0, sizeof(*k));
+    k->name = msg_str_c(p->name);
+    k->id = msg_bytes_of(p->id, sizeof(p->id));
+    k->key_type = p->key_type;
+    k->bits = p->bits;
+    k->mech_mask = mask;
+    k->spki = msg_bytes_of(p->spki, p->spki_len);
+    k->ec_params = msg_bytes_of(p->ec_params, p->ec_params_len);
+    k->ec_point = msg_bytes_of(p->ec_point, p->ec_point_len);
+    k->modulus = msg_bytes_of(p->modulus, p->modulus_len);
+    k->public_exponent = msg_bytes_of(p->exponent, p->exponent_len);
+    /* cert, cert_subject, cert_issuer, cert_serial: none issued yet (empty) */
 }
 
 static int glue_send_keyrec(struct conn *c, uint8_t type, uint32_t id, const struct keystore_pub *p,
                             uint64_t mask)
 {
-    struct wr w;
+    struct msg_generate_key_reply m;
+    struct reply rp;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    wr_keyrec(&w, p, mask);
-    return wr_send(&w, c);
+    keyrec_of(p, mask, &m.key);
+    reply_begin(&rp, type, id, true);
+    if (rp.r == 0) {
+        rp.r = msg_generate_key_reply_encode(rp.b, &m);
+    }
+    return reply_send(&rp, c);
 }
 
 static int glue_send_list(struct conn *c, uint8_t type, uint32_t id, const struct workload_entry *e,
@@ -378,15 +242,40 @@ static int glue_send_list(struct conn *c, uint8_t type, uint32_t id, const struc
                           uint64_t (*mask)(const struct workload_entry *,
                                            const struct keystore_pub *))
 {
-    struct wr w;
+    struct msg_list_objects_reply *m = calloc(1, sizeof(*m));
+    struct reply rp;
+    int r;
 
-    wr_begin(&w, type, id, STATUS_OK);
-    wr_u32(&w, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        wr_keyrec(&w, &p[i], mask(e, &p[i]));
+    if (m == NULL) {
+        return glue_send_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
     }
-    wr_u32(&w, 0); /* CA records: none until enrollment */
-    return wr_send(&w, c);
+    if (n > KEYS_MAX) {
+        log_warn("dispatch: entry %s has %zu keys; listing the first %u", e->name, n, KEYS_MAX);
+        n = KEYS_MAX;
+    }
+    m->n_keys = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        keyrec_of(&p[i], mask(e, &p[i]), &m->keys[i]);
+    }
+    m->n_cas = 0; /* CA records: none until enrollment */
+    reply_begin(&rp, type, id, true);
+    if (rp.r == 0) {
+        rp.r = msg_list_objects_reply_encode(rp.b, m);
+    }
+    r = reply_send(&rp, c);
+    free(m);
+    return r;
+}
+
+/* Copy a borrowed wire string into a NUL-terminated fixed buffer (size > max). */
+static int str_in(struct msg_str s, char *out, size_t size)
+{
+    if (s.len >= size || memchr(s.ptr, '\0', s.len) != NULL) {
+        return AD_ERR_FORMAT;
+    }
+    memcpy(out, s.ptr, s.len);
+    out[s.len] = '\0';
+    return AD_OK;
 }
 
 struct glue_pss {
@@ -396,7 +285,7 @@ struct glue_pss {
 };
 
 struct glue_sign {
-    char key[CONF_KEY_NAME_MAX + 1];
+    char key[KEY_NAME_MAX + 1];
     uint64_t mechanism;
     struct glue_pss pss;
     const uint8_t *data;
@@ -405,24 +294,35 @@ struct glue_sign {
     size_t sig_len;
 };
 
-static int glue_sign_decode(const uint8_t *b, size_t n, bool is_verify, struct glue_sign *m)
+static int glue_sign_decode(const uint8_t *body, size_t n, bool is_verify, struct glue_sign *m)
 {
-    struct rd r = {b, n, 0};
-    int e;
+    struct buf in;
+    struct msg_sign_request s;
+    struct msg_verify_request v;
+    int r;
 
     memset(m, 0, sizeof(*m));
-    if ((e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0 ||                 /* key */
-        (e = rd_u64(&r, &m->mechanism)) != 0 ||                             /* mechanism */
-        (e = rd_u64(&r, &m->pss.hash_mech)) != 0 ||                         /* pss hash */
-        (e = rd_u64(&r, &m->pss.mgf)) != 0 ||                               /* pss mgf */
-        (e = rd_u64(&r, &m->pss.salt_len)) != 0 ||                          /* pss salt */
-        (e = rd_bytes(&r, SIGN_INPUT_MAX_, &m->data, &m->data_len)) != 0) { /* data */
-        return e;
+    buf_init_static(&in, body, n);
+    if (is_verify) {
+        if ((r = msg_verify_request_decode(&in, &v)) != 0) {
+            return r;
+        }
+        s.key = v.key;
+        s.mechanism = v.mechanism;
+        s.pss = v.pss;
+        s.data = v.data;
+        m->sig = v.signature.ptr;
+        m->sig_len = v.signature.len;
+    } else if ((r = msg_sign_request_decode(&in, &s)) != 0) {
+        return r;
     }
-    if (is_verify && (e = rd_bytes(&r, 1024, &m->sig, &m->sig_len)) != 0) { /* signature */
-        return e;
-    }
-    return rd_end(&r);
+    m->mechanism = s.mechanism;
+    m->pss.hash_mech = s.pss.hash_mech;
+    m->pss.mgf = s.pss.mgf;
+    m->pss.salt_len = s.pss.salt_len;
+    m->data = s.data.ptr;
+    m->data_len = s.data.len;
+    return str_in(s.key, m->key, sizeof(m->key));
 }
 
 struct glue_digest {
@@ -431,139 +331,137 @@ struct glue_digest {
     size_t data_len;
 };
 
-static int glue_digest_decode(const uint8_t *b, size_t n, struct glue_digest *m)
+static int glue_digest_decode(const uint8_t *body, size_t n, struct glue_digest *m)
 {
-    struct rd r = {b, n, 0};
-    int e;
+    struct buf in;
+    struct msg_digest_request d;
+    int r;
 
-    if ((e = rd_u64(&r, &m->mechanism)) != 0 ||                             /* mechanism */
-        (e = rd_bytes(&r, SIGN_INPUT_MAX_, &m->data, &m->data_len)) != 0) { /* data */
-        return e;
+    buf_init_static(&in, body, n);
+    if ((r = msg_digest_request_decode(&in, &d)) != 0) {
+        return r;
     }
-    return rd_end(&r);
-}
-
-static int glue_random_decode(const uint8_t *b, size_t n, uint32_t *ret)
-{
-    struct rd r = {b, n, 0};
-    uint32_t v;
-    int e;
-
-    if ((e = rd_u32(&r, &v)) != 0 || /* length */
-        (e = rd_end(&r)) != 0) {
-        return e;
-    }
-    if (v < 1 || v > RANDOM_MAX_) {
-        return AD_ERR_INVALID;
-    }
-    *ret = v;
+    m->mechanism = d.mechanism;
+    m->data = d.data.ptr;
+    m->data_len = d.data.len;
     return AD_OK;
 }
 
-static int glue_empty_decode(const uint8_t *b, size_t n)
+static int glue_random_decode(const uint8_t *body, size_t n, uint32_t *ret)
 {
-    (void)b;
-    return n == 0 ? AD_OK : AD_ERR_TRAILING;
+    struct buf in;
+    struct msg_random_request m;
+    int r;
+
+    buf_init_static(&in, body, n);
+    if ((r = msg_random_request_decode(&in, &m)) != 0) {
+        return r;
+    }
+    *ret = m.length;
+    return AD_OK;
+}
+
+static int glue_empty_decode(const uint8_t *body, size_t n)
+{
+    struct buf in;
+
+    buf_init_static(&in, body, n);
+    return msg_empty_request_decode(&in);
 }
 
 struct glue_generate {
-    char name[CONF_KEY_NAME_MAX + 1];
+    char name[KEY_NAME_MAX + 1];
     uint64_t key_type;
     uint32_t bits;
 };
 
-static int glue_generate_decode(const uint8_t *b, size_t n, struct glue_generate *m)
+static int glue_generate_decode(const uint8_t *body, size_t n, struct glue_generate *m)
 {
-    struct rd r = {b, n, 0};
-    int e;
+    struct buf in;
+    struct msg_generate_key_request g;
+    int r;
 
-    if ((e = rd_str(&r, CONF_KEY_NAME_MAX, m->name)) != 0 || /* name */
-        (e = rd_u64(&r, &m->key_type)) != 0 ||               /* key_type */
-        (e = rd_u32(&r, &m->bits)) != 0) {                   /* bits */
-        return e;
+    buf_init_static(&in, body, n);
+    if ((r = msg_generate_key_request_decode(&in, &g)) != 0) {
+        return r;
     }
-    return rd_end(&r);
+    m->key_type = g.key_type;
+    m->bits = g.bits;
+    return str_in(g.name, m->name, sizeof(m->name));
 }
 
 struct glue_key {
-    char key[CONF_KEY_NAME_MAX + 1];
+    char key[KEY_NAME_MAX + 1];
 };
 
-static int glue_key_decode(const uint8_t *b, size_t n, struct glue_key *m)
+static int glue_key_decode(const uint8_t *body, size_t n, struct glue_key *m)
 {
-    struct rd r = {b, n, 0};
-    int e;
+    struct buf in;
+    struct msg_destroy_key_request d;
+    int r;
 
-    if ((e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0) { /* key */
-        return e;
+    buf_init_static(&in, body, n);
+    if ((r = msg_destroy_key_request_decode(&in, &d)) != 0) {
+        return r;
     }
-    return rd_end(&r);
+    return str_in(d.key, m->key, sizeof(m->key));
 }
 
-static int glue_hello_decode(const uint8_t *b, size_t n, uint32_t *vmin, uint32_t *vmax)
+static int glue_hello_decode(const uint8_t *body, size_t n, uint32_t *vmin, uint32_t *vmax)
 {
-    struct rd r = {b, n, 0};
-    char name[65];
-    int e;
+    struct buf in;
+    struct msg_hello_request h;
+    int r;
 
-    if ((e = rd_u32(&r, vmin)) != 0 ||     /* version_min */
-        (e = rd_u32(&r, vmax)) != 0 ||     /* version_max */
-        (e = rd_str(&r, 64, name)) != 0) { /* client_name */
-        return e;
+    buf_init_static(&in, body, n);
+    if ((r = msg_hello_request_decode(&in, &h)) != 0) {
+        return r;
     }
-    return rd_end(&r);
+    *vmin = h.version_min;
+    *vmax = h.version_max;
+    return AD_OK;
 }
-
-#define GLUE_VERSION PROTO_VERSION_
-#define GLUE_ADMIN_TEXT_MAX ADMIN_TEXT_MAX_
 
 struct glue_admin {
-    char entry[CONF_NAME_MAX + 1];
-    char key[CONF_KEY_NAME_MAX + 1];
+    char entry[ENTRY_MAX + 1];
+    char key[KEY_NAME_MAX + 1];
     uint64_t key_type;
     uint32_t bits;
     uint32_t count;
 };
 
-static int glue_admin_decode(uint8_t type, const uint8_t *b, size_t n, struct glue_admin *m)
+static int glue_admin_decode(uint8_t type, const uint8_t *body, size_t n, struct glue_admin *m)
 {
-    struct rd r = {b, n, 0};
-    int e = AD_OK;
+    union msg_request rq;
+    struct buf in;
+    int r;
 
     memset(m, 0, sizeof(*m));
+    buf_init_static(&in, body, n);
+    if ((r = msg_request_decode(type, &in, &rq)) != 0) {
+        return r;
+    }
     switch (type) {
     case MT_ADMIN_KEYS:
-        e = rd_str(&r, CONF_NAME_MAX, m->entry); /* entry */
-        break;
+        return str_in(rq.admin_keys.entry, m->entry, sizeof(m->entry));
     case MT_ADMIN_KEY_CREATE:
-        if ((e = rd_str(&r, CONF_NAME_MAX, m->entry)) != 0 ||   /* entry */
-            (e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0 || /* name */
-            (e = rd_u64(&r, &m->key_type)) != 0 ||              /* key_type */
-            (e = rd_u32(&r, &m->bits)) != 0) {                  /* bits */
-            return e;
+        m->key_type = rq.admin_key_create.key_type;
+        m->bits = rq.admin_key_create.bits;
+        if ((r = str_in(rq.admin_key_create.entry, m->entry, sizeof(m->entry))) != 0) {
+            return r;
         }
-        break;
+        return str_in(rq.admin_key_create.name, m->key, sizeof(m->key));
     case MT_ADMIN_KEY_DELETE:
-        if ((e = rd_str(&r, CONF_NAME_MAX, m->entry)) != 0 ||   /* entry */
-            (e = rd_str(&r, CONF_KEY_NAME_MAX, m->key)) != 0) { /* name */
-            return e;
+        if ((r = str_in(rq.admin_key_delete.entry, m->entry, sizeof(m->entry))) != 0) {
+            return r;
         }
-        break;
+        return str_in(rq.admin_key_delete.name, m->key, sizeof(m->key));
     case MT_ADMIN_AUDIT_TAIL:
-        if ((e = rd_u32(&r, &m->count)) != 0) { /* count */
-            return e;
-        }
-        if (m->count < 1 || m->count > 1000) {
-            return AD_ERR_INVALID;
-        }
-        break;
+        m->count = rq.admin_audit_tail.count;
+        return AD_OK;
     default:
-        break;
+        return AD_OK;
     }
-    if (e != 0) {
-        return e;
-    }
-    return rd_end(&r);
 }
 
 static const char *glue_admin_op_name(uint8_t type)
@@ -584,6 +482,25 @@ static const char *glue_admin_op_name(uint8_t type)
     default:
         return "admin";
     }
+}
+
+int dispatch_frame_header(const uint8_t *p, size_t len, struct frame_info *ret)
+{
+    struct frame_header fh;
+    int r;
+
+    memset(ret, 0, sizeof(*ret));
+    if ((r = frame_header_decode(p, len, &fh)) != 0) {
+        return r; /* bad length or version: the rest of the header means nothing */
+    }
+    ret->type = fh.type;
+    ret->request_id = fh.request_id;
+    ret->body_len = frame_body_len(&fh);
+    ret->has_ids = true;
+    if ((fh.type & FRAME_REPLY) != 0 || msg_lookup(fh.type) == NULL) {
+        return AD_ERR_FORMAT;
+    }
+    return AD_OK;
 }
 
 /* PKCS#11 values (spec, verbatim) this file reasons about. */
@@ -1546,7 +1463,7 @@ static handler_fn handler_of(uint8_t type)
     }
 }
 
-int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_header *h,
+int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_info *h,
                    const uint8_t *body, size_t len)
 {
     handler_fn fn = handler_of(h->type);
@@ -1559,8 +1476,7 @@ int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_header *
     return fn(d, c, h->type, h->request_id, body, len);
 }
 
-void dispatch_protocol_error(struct daemon *d, struct conn *c, const struct frame_header *h,
-                             int err)
+void dispatch_protocol_error(struct daemon *d, struct conn *c, const struct frame_info *h, int err)
 {
     (void)d;
     (void)glue_send_protocol_error(c, h, err);
