@@ -22,16 +22,24 @@
  *     systemd unit named by it (first path component ending in ".service"
  *     or ".scope"), when there is one.
  *
- * Per request the daemon calls workload_still_same(): it stats
- * /proc/PID/exe (dev, ino) and reads the start time from /proc/PID/stat,
- * then polls the pidfd (not readable = not exited). Because the pidfd is
- * polled after the /proc reads, a pid that died and was reused in between
- * is caught by the poll, and a live process with the same start time and
- * exe inode is the same process running the same binary. A process that
- * exec'd another binary fails the inode check; one whose connecting process
- * exited (the socket handed to another process by SCM_RIGHTS or fork) fails
- * the poll. Cost: one stat, one open/read/close and one poll (a few
- * microseconds; see bench figures in the workload report).
+ * Per request the daemon calls workload_still_same(): stat(/proc/PID/exe)
+ * (dev, ino of the running binary) compared with the accept-time values,
+ * then poll(pidfd, POLLIN, 0) (readable = exited). The order is the
+ * argument: the poll comes last, so if the process had not exited at the
+ * poll, pid P could not have been reused before the stat, and the inode we
+ * saw is the one the original process runs now. A process that exec'd
+ * another binary fails the inode check (exec of the same binary inode is
+ * the same identity); one whose connecting process exited (the socket
+ * handed to another process by SCM_RIGHTS or fork, or a pid since reused)
+ * fails the poll. The start time is checked at accept time only: with the
+ * poll last it adds nothing here, and reading /proc/PID/stat costs about
+ * 7 us, three times the rest. Measured (gcc -O2, 6.18 kernel, 2 cores):
+ * workload_still_same 2.5 us; stat of /proc/PID/exe 1.9 us; reading
+ * /proc/PID/stat 6.7 us; workload_identify 40 us with the hash cached,
+ * 53 us hashing a 22 KB binary.
+ * A process that changes its uid after connecting (setuid) keeps the
+ * connection's identity, like any open file; gaining privilege needs an
+ * exec of a setuid binary, which changes the inode and is refused.
  *
  * Reading /proc/PID/exe of another user's process needs CAP_SYS_PTRACE
  * (ptrace read access) and hashing a binary without read permission needs
@@ -100,7 +108,7 @@ uint64_t workload_start_time(const struct workload_identity *id);
 
 /*
  * Is the process identified at accept time still alive and running the same
- * executable inode? Cheap; meant to be called before every request.
+ * executable inode? Cheap (one stat, one poll); call it before every request.
  * Returns 0 when yes; AD_ERR_DENIED when it exited, exec'd a different
  * binary, or its pid now names another process; AD_ERR_SYSTEM when /proc
  * cannot be read for another reason.

@@ -4,6 +4,7 @@
  * after identification, the exe-hash cache (hit, miss on change, LRU
  * eviction) and cgroup line parsing.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <setjmp.h>
@@ -29,6 +30,27 @@
 
 #include "privs.h"
 #include "workload.h"
+
+#ifdef TEST_NO_PEERPIDFD
+/*
+ * Built a second time (test_workload_nopeerpidfd) with getsockopt wrapped
+ * so that SO_PEERPIDFD fails as on kernels before 6.5 (Debian 12's 6.1):
+ * every test then runs the pidfd_open fallback and its checks.
+ */
+int __real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+int __wrap_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+static unsigned n_peerpidfd_refused;
+
+int __wrap_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    if (level == SOL_SOCKET && name == 77 /* SO_PEERPIDFD */) {
+        n_peerpidfd_refused++;
+        errno = ENOPROTOOPT;
+        return -1;
+    }
+    return __real_getsockopt(fd, level, name, val, len);
+}
+#endif
 
 static void sha256_file(const char *path, uint8_t out[32])
 {
@@ -119,6 +141,9 @@ static void test_identify_self(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     assert_int_equal(workload_cache_new(8, &cache), AD_OK);
     assert_int_equal(workload_identify(sv[0], cache, &id), AD_OK);
+#ifdef TEST_NO_PEERPIDFD
+    assert_true(n_peerpidfd_refused > 0); /* the fallback path really ran */
+#endif
     check_facts_match_proc(id, getpid());
     assert_int_equal(workload_still_same(id), AD_OK);
     workload_identity_free(id);
@@ -134,7 +159,7 @@ static void test_identify_self(void **state)
 }
 
 /* Fork a child that holds sv[1] and waits for a byte on go[0], then acts. */
-enum child_act { CHILD_EXIT, CHILD_EXEC };
+enum child_act { CHILD_EXIT, CHILD_EXEC, CHILD_SETUID };
 
 static pid_t spawn_child(int sv[2], int go[2], enum child_act act)
 {
@@ -204,6 +229,13 @@ static pid_t spawn_connector(const char *sock_path, int go[2], enum child_act ac
         snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
             _exit(4);
+        }
+        if (act == CHILD_SETUID) {
+            /* Connected as root; now become nobody and stay alive. */
+            if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0 ||
+                write(fd, "u", 1) != 1) {
+                _exit(5);
+            }
         }
         if (read(go[0], &c, 1) != 1) {
             _exit(2);
@@ -313,6 +345,37 @@ static void test_connector_exec_detected(void **state)
     kill(pid, SIGKILL);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     workload_identity_free(id);
+    close(cfd);
+    close(go[1]);
+    close(lfd);
+    unlink(path);
+}
+
+/* SO_PEERCRED says root, /proc says nobody: the pid cannot be bound to the connector. */
+static void test_identify_refuses_uid_change(void **state)
+{
+    struct workload_identity *id = NULL;
+    char path[108];
+    char c;
+    int lfd;
+    int go[2];
+    int status = 0;
+    int cfd;
+    pid_t pid;
+
+    (void)state;
+    if (geteuid() != 0) {
+        skip();
+    }
+    lfd = listen_tmp(path, sizeof(path));
+    pid = spawn_connector(path, go, CHILD_SETUID);
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(cfd >= 0);
+    assert_int_equal(read(cfd, &c, 1), 1); /* the child has changed uid */
+    assert_int_equal(workload_identify(cfd, NULL, &id), AD_ERR_DENIED);
+    assert_null(id);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
     close(cfd);
     close(go[1]);
     close(lfd);
@@ -636,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_identify_child_then_exit),
         cmocka_unit_test(test_connector_exit_detected),
         cmocka_unit_test(test_connector_exec_detected),
+        cmocka_unit_test(test_identify_refuses_uid_change),
         cmocka_unit_test(test_hash_cache),
         cmocka_unit_test(test_hash_cache_evicts_lru),
         cmocka_unit_test(test_cgroup_parse),
