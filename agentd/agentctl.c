@@ -243,8 +243,16 @@ static int cmd_audit_verify(const char *path)
         return 0;
     }
     if (r == AD_ERR_CORRUPT) {
-        fprintf(stderr, "%s:%llu: %s\n", rep.file[0] != '\0' ? rep.file : path,
-                (unsigned long long)rep.line, rep.message);
+        char where[4200];
+        const char *file = rep.file[0] != '\0' ? rep.file : path;
+
+        /* "file:line: what"; audit_verify's message may already start with file:line. */
+        snprintf(where, sizeof(where), "%s:%llu: ", file, (unsigned long long)rep.line);
+        if (strncmp(rep.message, where, strlen(where)) == 0) {
+            fprintf(stderr, "%s\n", rep.message);
+        } else {
+            fprintf(stderr, "%s%s\n", where, rep.message);
+        }
         return EXIT_ERR;
     }
     fprintf(stderr, "agentctl: cannot read audit log %s: %s%s%s\n", path, ad_strerror(r),
