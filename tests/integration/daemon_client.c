@@ -8,6 +8,7 @@
  *   daemon_client SOCK whoami | list
  *   daemon_client SOCK sign KEY MECH N          N signs, each verified locally
  *   daemon_client SOCK generate NAME ec|rsa BITS | destroy NAME
+ *   daemon_client SOCK sign-data KEY MECH HEX [SALT]  one SIGN of these bytes, print status
  *   daemon_client SOCK verify KEY MECH          sign, then VERIFY it and a tampered copy
  *   daemon_client SOCK digest SHA256|SHA384|SHA512|SHA1 | random N
  *   daemon_client SOCK stream KEY MECH INFLIGHT sign until the daemon goes away
@@ -1004,6 +1005,40 @@ static int session(void)
     return 0;
 }
 
+/* SIGN with caller-given data and PSS salt; prints "ok len=N" or "status=N msg". */
+static int cmd_sign_data(struct cl *c, const char *key, const char *mech, const char *hex,
+                         const char *salt)
+{
+    const struct mech_plan *p = plan_find(mech);
+    static uint8_t data[4096];
+    size_t len = 0;
+    uint8_t req[8192];
+    size_t req_len = 0;
+    struct glue_reply rep;
+    struct w w;
+
+    if (p == NULL || unhex(hex, data, sizeof(data), &len) != 0) {
+        return 2;
+    }
+    w_begin(&w, req, sizeof(req), 0x04, 11);
+    w_str(&w, key);
+    w_u64(&w, p->ckm);
+    w_u64(&w, p->is_pss ? 0x250 : 0);
+    w_u64(&w, p->is_pss ? 0x2 : 0);
+    w_u64(&w, p->is_pss ? (uint64_t)atoi(salt) : 0);
+    w_bytes(&w, data, len);
+    if (w_end(&w, &req_len) != 0 || cl_call(c, req, req_len, &rep) != 0) {
+        printf("failed\n");
+        return 1;
+    }
+    if (rep.status != 0) {
+        printf("status=%u %.*s\n", rep.status, (int)rep.text_len, rep.text);
+    } else {
+        printf("ok len=%zu\n", rep.bytes_len);
+    }
+    return 0;
+}
+
 /* Sign with the daemon, then VERIFY the signature, and a tampered copy. */
 static int cmd_verify(struct cl *c, const char *key, const char *mech)
 {
@@ -1178,6 +1213,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot connect to %s\n", sock_path);
         free(c);
         return 1;
+    }
+    if (strcmp(cmd, "sign-data") == 0 && (argc == 6 || argc == 7)) {
+        rc = cmd_sign_data(c, argv[3], argv[4], argv[5], argc == 7 ? argv[6] : "32");
+        close(c->fd);
+        free(c);
+        return rc;
     }
     if (strcmp(cmd, "verify") == 0 && argc == 5) {
         rc = cmd_verify(c, argv[3], argv[4]);

@@ -12,23 +12,33 @@ source "$here/daemon_common.sh"
 harness_init
 swtpm_start --no-ek
 AGENTD_MAX_CONN=4
-AGENTD_MAX_PER_UID=4
+AGENTD_MAX_PER_UID=3
 AGENTD_IDLE_MS=1500
 AGENTD_MAX_INFLIGHT=2
 daemon_default_conf
 agentd_start
 dc sign ec ECDSA_SHA256 1 >/dev/null || die "sign"
 
-# Four held connections fill the cap; a fifth is closed at once.
+# Three held connections fill this uid's share; a fourth from it is closed
+# at once, while another uid still gets the last slot; then the total cap.
 pids=()
-for i in 1 2 3 4; do
+for i in 1 2 3; do
     "$DAEMON_CLIENT" "$AGENTD_SOCK" stall 6 &
     pids+=($!)
 done
 sleep 0.5
-out=$(dc whoami 2>&1) && die "fifth connection was served: $out"
-grep -q "connection cap 4 reached" "$T/agentd.log" || die "cap refusal not logged"
-echo "ok: over the cap refused"
+out=$(dc whoami 2>&1) && die "fourth connection of one uid was served: $out"
+grep -q "per-uid cap 3 reached" "$T/agentd.log" || die "per-uid refusal not logged"
+echo "ok: over the per-uid cap refused"
+if command -v setpriv >/dev/null && [[ $(id -u) == 0 ]]; then
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$DAEMON_CLIENT" "$AGENTD_SOCK" stall 6 &
+    pids+=($!)
+    sleep 0.3
+    out=$(setpriv --reuid=65533 --regid=65533 --clear-groups "$DAEMON_CLIENT" "$AGENTD_SOCK" whoami 2>&1) &&
+        die "connection over the total cap was served: $out"
+    grep -q "connection cap 4 reached" "$T/agentd.log" || die "total cap refusal not logged"
+    echo "ok: over the total cap refused"
+fi
 
 # After the idle timeout the stalled connections are closed and the slots free up.
 sleep 2

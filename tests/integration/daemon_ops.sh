@@ -30,6 +30,22 @@ out=$(dc sign ec SHA256_RSA_PKCS 1 2>&1) && die "RSA mechanism on an EC key sign
 # An unknown key.
 out=$(dc sign nosuch ECDSA_SHA256 1 2>&1) && die "unknown key signed"
 
+# Input rules of the raw mechanisms and PSS parameters.
+di="3031300d060960864801650304020105000420$(printf '11%.0s' $(seq 1 32))"
+out=$(dc sign-data rsa RSA_PKCS "$di") || die "sign-data"
+[[ $out == "ok len=256" ]] || die "RSA_PKCS with a SHA-256 DigestInfo: $out"
+out=$(dc sign-data rsa RSA_PKCS "00112233445566778899") || die "sign-data"
+[[ $out == "status=6"* ]] || die "RSA_PKCS without a DigestInfo: want DATA_LEN_RANGE, got $out"
+out=$(dc sign-data rsa RSA_PKCS_PSS "$(printf '22%.0s' $(seq 1 32))" 20) || die "sign-data"
+[[ $out == "status=15"* ]] || die "PSS with salt 20: want MECHANISM_PARAM, got $out"
+out=$(dc sign-data rsa RSA_PKCS_PSS "$(printf '22%.0s' $(seq 1 31))" 32) || die "sign-data"
+[[ $out == "status=6"* ]] || die "PSS with a 31-byte digest: want DATA_LEN_RANGE, got $out"
+out=$(dc sign-data ec ECDSA "$(printf '33%.0s' $(seq 1 40))") || die "sign-data"
+[[ $out == "status=6"* ]] || die "ECDSA with a 40-byte digest: want DATA_LEN_RANGE, got $out"
+out=$(dc sign-data ec ECDSA "$(printf '33%.0s' $(seq 1 20))") || die "sign-data"
+[[ $out == "ok len=64" ]] || die "ECDSA with a 20-byte digest: $out"
+echo "ok: raw mechanism input rules"
+
 for h in SHA256 SHA384 SHA512; do
     dc digest "$h" >/dev/null || die "digest $h"
 done
