@@ -43,6 +43,14 @@ AD_MUST_CHECK int privs_harden_process(void);
  * Returns 0; AD_ERR_NOT_FOUND (no such user); AD_ERR_INVALID (user is uid
  * 0); AD_ERR_SYSTEM (a step failed: the caller must exit, not continue
  * half-privileged).
+ *
+ * Call it while the process has ONE thread. Linux keeps capabilities, the
+ * bounding set and no_new_privs per thread: glibc broadcasts setresuid to
+ * every thread, but capset, PR_CAPBSET_DROP and PR_SET_NO_NEW_PRIVS apply to
+ * the calling thread only. A thread created earlier keeps its full
+ * capability set when root stays root (user NULL), and loses its caps but
+ * keeps no_new_privs unset after a switch to a user (measured on 6.18:
+ * the earlier thread showed CapEff 000001fffeffffff, NoNewPrivs 0).
  */
 AD_MUST_CHECK int privs_drop(const char *user);
 
