@@ -1,7 +1,6 @@
 #include "client.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +8,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "module.h"
-#include "wire.h"
+#include "msg.h"
 
 /*
  * Why a pool and not one multiplexed socket: a multiplexer needs either a
@@ -18,16 +18,17 @@
  * callers taking turns reading and routing each other's replies. agentd
  * serialises TPM work anyway, so one connection per concurrent caller costs
  * one fd each and keeps every call a plain write-then-read on its own socket.
- * Idle connections are kept (up to POOL_IDLE_MAX) so a warm call is one
- * write and one read.
+ * Idle connections are kept (up to POOL_IDLE_MAX) with their buffers, so a
+ * warm call is one write and one read and allocates nothing.
  */
 #define POOL_IDLE_MAX 8
 #define DEFAULT_SOCKET "/run/agentd/agentd.sock"
-#define CLIENT_VERSION 1
 
 struct conn {
     int fd;
     bool is_busy;
+    struct buf *out; /* request body */
+    struct buf *in;  /* reply body */
     struct conn *next;
 };
 
@@ -44,166 +45,177 @@ static const char *socket_path(void)
 CK_RV client_rv_from_status(uint32_t status)
 {
     switch (status) {
-    case WIRE_OK:
+    case STATUS_OK:
         return CKR_OK;
-    case WIRE_BAD_REQUEST:
+    case STATUS_BAD_REQUEST:
         return CKR_ARGUMENTS_BAD;
-    case WIRE_DENIED:
-    case WIRE_RATE_LIMITED:
+    case STATUS_DENIED:
+    case STATUS_RATE_LIMITED:
         return CKR_FUNCTION_REJECTED;
-    case WIRE_NOT_FOUND:
+    case STATUS_NOT_FOUND:
         return CKR_KEY_HANDLE_INVALID;
-    case WIRE_MECHANISM_INVALID:
+    case STATUS_MECHANISM_INVALID:
         return CKR_MECHANISM_INVALID;
-    case WIRE_DATA_LEN_RANGE:
+    case STATUS_DATA_LEN_RANGE:
         return CKR_DATA_LEN_RANGE;
-    case WIRE_KEY_TYPE:
+    case STATUS_KEY_TYPE:
         return CKR_KEY_TYPE_INCONSISTENT;
-    case WIRE_UNSUPPORTED:
+    case STATUS_UNSUPPORTED:
         return CKR_FUNCTION_NOT_SUPPORTED;
-    case WIRE_NO_MEMORY:
+    case STATUS_NO_MEMORY:
         return CKR_DEVICE_MEMORY;
-    case WIRE_EXISTS:
+    case STATUS_EXISTS:
         return CKR_ATTRIBUTE_VALUE_INVALID;
-    case WIRE_MECHANISM_PARAM:
+    case STATUS_MECHANISM_PARAM:
         return CKR_MECHANISM_PARAM_INVALID;
-    case WIRE_TPM_ERROR:
-    case WIRE_BUSY:
-    case WIRE_VERSION_MISMATCH:
+    case STATUS_TPM_ERROR:
+    case STATUS_BUSY:
+    case STATUS_VERSION:
         return CKR_DEVICE_ERROR;
-    case WIRE_INTERNAL:
+    case STATUS_INTERNAL:
     default:
         return CKR_GENERAL_ERROR;
     }
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+/*
+ * Send c->out as a request of type and read the reply into c->in. CKR_OK
+ * leaves c->in at the OK reply's fields; a status from the daemon becomes its
+ * CK_RV; a transport or framing failure is CKR_DEVICE_ERROR.
+ */
+static CK_RV exchange(struct conn *c, uint8_t type)
 {
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* One request/reply on fd. The reply body (after status) is left in *reply. */
-static CK_RV exchange(int fd, uint8_t type, const struct wire *body, struct wire *reply)
-{
-    uint8_t hdr[WIRE_HEADER_LEN];
-    struct wire_header h;
     uint32_t id = atomic_fetch_add(&request_id, 1) + 1;
+    struct frame_header h;
+    struct msg_error e;
     uint32_t status;
-    CK_RV rv = CKR_DEVICE_ERROR;
 
-    wire_header_encode(type, id, body->len, hdr);
-    if (write_all(fd, hdr, sizeof(hdr)) != 0 || write_all(fd, body->ptr, body->len) != 0) {
-        module_debug("agentd: write failed: %s", strerror(errno));
+    if (io_write_frame(c->fd, type, id, c->out) != 0 || io_read_frame(c->fd, c->in, &h) != 0) {
+        module_debug("agentd: %s failed: %s", msg_lookup(type)->name, strerror(errno));
         return CKR_DEVICE_ERROR;
     }
-    if (read_all(fd, hdr, sizeof(hdr)) != 0 || wire_header_decode(hdr, &h) != 0 ||
-        h.type != (type | WIRE_REPLY) || h.request_id != id ||
-        wire_reserve(reply, h.body_len) != 0 || read_all(fd, reply->ptr, h.body_len) != 0) {
-        module_debug("agentd: bad or missing reply to type 0x%02x", type);
+    if (h.type != (type | FRAME_REPLY) || h.request_id != id ||
+        msg_status_peek(c->in, &status) != 0) {
+        module_debug("agentd: bad reply to %s", msg_lookup(type)->name);
         return CKR_DEVICE_ERROR;
     }
-    reply->len = h.body_len;
-    if (wire_get_u32(reply, &status) != 0) {
+    if (status == STATUS_OK) {
+        return CKR_OK;
+    }
+    if (msg_error_decode(c->in, &e) != 0) {
         return CKR_DEVICE_ERROR;
     }
-    rv = client_rv_from_status(status);
-    if (rv != CKR_OK) {
-        module_debug("agentd: type 0x%02x status %u", type, status);
-    }
-    return rv;
+    module_debug("agentd: %s: %s \"%.*s\"", msg_lookup(type)->name, status_name(status),
+                 (int)e.message.len, e.message.ptr);
+    return client_rv_from_status(status);
 }
 
-static int conn_connect(void)
+static void conn_free(struct conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    buf_free(c->out);
+    buf_free(c->in);
+    free(c);
+}
+
+static int unix_connect(void)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     const char *path = socket_path();
+    size_t len = strlen(path);
     int fd;
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    if (len >= sizeof(sa.sun_path)) {
         return -1;
     }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    memcpy(sa.sun_path, path, len + 1);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
         return -1;
     }
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        module_debug("agentd: connect %s: %s", path, strerror(errno));
+        module_debug("agentd: connect \"%s\": %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     return fd;
 }
 
-static CK_RV hello(int fd, struct client_info *ret_info)
+static void copy_str(char *out, size_t size, struct msg_str s)
 {
-    struct wire body = {0}, reply = {0};
-    struct client_info info = {0};
-    uint32_t version;
+    size_t n = s.len < size - 1 ? s.len : size - 1;
+
+    memcpy(out, s.ptr, n);
+    out[n] = '\0';
+}
+
+/* HELLO on a fresh connection; fills *ret_info when not NULL. */
+static CK_RV hello(struct conn *c, struct client_info *ret_info)
+{
+    struct msg_hello_request req = {PROTO_VERSION, PROTO_VERSION, msg_str_c("libagentd-pkcs11")};
+    struct msg_hello_reply rep;
     CK_RV rv;
 
-    if (wire_put_u32(&body, CLIENT_VERSION) != 0 ||        /* version_min */
-        wire_put_u32(&body, CLIENT_VERSION) != 0 ||        /* version_max */
-        wire_put_string(&body, "libagentd-pkcs11") != 0) { /* client_name */
+    buf_reset(c->out);
+    if (msg_hello_request_encode(c->out, &req) != 0) {
+        return CKR_HOST_MEMORY;
+    }
+    if ((rv = exchange(c, MSG_HELLO)) != CKR_OK) {
+        return rv;
+    }
+    if (msg_hello_reply_decode(c->in, &rep) != 0 || rep.version != PROTO_VERSION) {
+        return CKR_DEVICE_ERROR;
+    }
+    if (ret_info != NULL) {
+        copy_str(ret_info->token_label, sizeof(ret_info->token_label), rep.token_label);
+        copy_str(ret_info->manufacturer, sizeof(ret_info->manufacturer), rep.manufacturer);
+        copy_str(ret_info->serial, sizeof(ret_info->serial), rep.serial);
+        copy_str(ret_info->daemon_version, sizeof(ret_info->daemon_version), rep.daemon_version);
+    }
+    return CKR_OK;
+}
+
+/* A new connection, HELLO done, marked busy and listed in the pool. */
+static CK_RV conn_open(struct client_info *ret_info, struct conn **ret)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    CK_RV rv;
+
+    if (c == NULL) {
+        return CKR_HOST_MEMORY;
+    }
+    c->fd = -1;
+    if ((c->out = buf_new(FRAME_BODY_MAX)) == NULL || (c->in = buf_new(FRAME_BODY_MAX)) == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    if ((rv = exchange(fd, WIRE_HELLO, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if (wire_get_u32(&reply, &version) != 0 ||                                       /* version */
-        wire_get_cstring(&reply, info.token_label, sizeof(info.token_label)) != 0 || /* label */
-        wire_get_cstring(&reply, info.manufacturer, sizeof(info.manufacturer)) != 0 ||
-        wire_get_cstring(&reply, info.serial, sizeof(info.serial)) != 0 || /* serial */
-        wire_get_cstring(&reply, info.daemon_version, sizeof(info.daemon_version)) != 0 ||
-        wire_expect_end(&reply) != 0 || version != CLIENT_VERSION) {
+    if ((c->fd = unix_connect()) < 0) {
         rv = CKR_DEVICE_ERROR;
         goto out;
     }
-    if (ret_info != NULL) {
-        *ret_info = info;
+    if ((rv = hello(c, ret_info)) != CKR_OK) {
+        goto out;
     }
+    c->is_busy = true;
+    module_lock();
+    c->next = conns;
+    conns = c;
+    module_unlock();
+    *ret = c;
+    c = NULL;
 out:
-    wire_free(&body);
-    wire_free(&reply);
+    conn_free(c);
     return rv;
 }
 
-/* Take an idle connection or open a new one (HELLO included). */
+/* Take an idle connection or open a new one. */
 static CK_RV conn_get(struct conn **ret)
 {
     struct conn *c;
-    CK_RV rv;
-    int fd;
 
     module_lock();
     for (c = conns; c != NULL && c->is_busy; c = c->next) {
@@ -212,23 +224,9 @@ static CK_RV conn_get(struct conn **ret)
         c->is_busy = true;
     }
     module_unlock();
-    if (c != NULL) {
-        *ret = c;
-        return CKR_OK;
+    if (c == NULL) {
+        return conn_open(NULL, ret);
     }
-    if ((fd = conn_connect()) < 0) {
-        return CKR_DEVICE_ERROR;
-    }
-    if ((rv = hello(fd, NULL)) != CKR_OK || (c = calloc(1, sizeof(*c))) == NULL) {
-        close(fd);
-        return rv != CKR_OK ? rv : CKR_HOST_MEMORY;
-    }
-    c->fd = fd;
-    c->is_busy = true;
-    module_lock();
-    c->next = conns;
-    conns = c;
-    module_unlock();
     *ret = c;
     return CKR_OK;
 }
@@ -244,7 +242,7 @@ static void conn_put(struct conn *c, bool is_ok)
         idle += (*pp)->is_busy ? 0 : 1;
     }
     c->is_busy = false;
-    if (is_ok && c->fd >= 0 && idle < POOL_IDLE_MAX) {
+    if (is_ok && idle < POOL_IDLE_MAX) {
         module_unlock();
         return;
     }
@@ -254,51 +252,23 @@ static void conn_put(struct conn *c, bool is_ok)
         *pp = c->next;
     }
     module_unlock();
-    if (c->fd >= 0) {
-        close(c->fd);
-    }
-    free(c);
-}
-
-/* A transport failure (not a status the daemon sent) means the socket is unusable. */
-static CK_RV call(uint8_t type, const struct wire *body, struct wire *reply)
-{
-    struct conn *c = NULL;
-    CK_RV rv;
-
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        return rv;
-    }
-    rv = exchange(c->fd, type, body, reply);
-    conn_put(c, rv != CKR_DEVICE_ERROR);
-    return rv;
+    conn_free(c);
 }
 
 CK_RV client_open(struct client_info *ret_info)
 {
     struct conn *c = NULL;
     CK_RV rv;
-    int fd;
 
-    if ((fd = conn_connect()) < 0) {
-        return CKR_DEVICE_ERROR;
+    if ((rv = conn_open(ret_info, &c)) == CKR_OK) {
+        conn_put(c, true);
     }
-    if ((rv = hello(fd, ret_info)) != CKR_OK || (c = calloc(1, sizeof(*c))) == NULL) {
-        close(fd);
-        return rv != CKR_OK ? rv : CKR_HOST_MEMORY;
-    }
-    c->fd = fd;
-    module_lock();
-    c->next = conns;
-    conns = c;
-    module_unlock();
-    return CKR_OK;
+    return rv;
 }
 
 void client_close(bool is_child)
 {
-    struct conn *c, *next;
-    struct conn *busy = NULL;
+    struct conn *c, *next, *busy = NULL;
 
     if (!is_child) {
         module_lock();
@@ -312,8 +282,8 @@ void client_close(bool is_child)
             busy = c;
             continue;
         }
-        close(c->fd);
-        free(c);
+        /* In a child these are copies of the parent's sockets: close, never shutdown. */
+        conn_free(c);
     }
     conns = busy;
     if (!is_child) {
@@ -326,6 +296,21 @@ static void blob_clear(struct blob *b)
     free(b->ptr);
     b->ptr = NULL;
     b->len = 0;
+}
+
+static int blob_set(struct blob *b, struct msg_bytes src)
+{
+    b->ptr = NULL;
+    b->len = 0;
+    if (src.len == 0) {
+        return 0;
+    }
+    if ((b->ptr = malloc(src.len)) == NULL) {
+        return -1;
+    }
+    memcpy(b->ptr, src.ptr, src.len);
+    b->len = src.len;
+    return 0;
 }
 
 void client_key_clear(struct client_key *k)
@@ -368,279 +353,321 @@ void client_list_free(struct client_list *list)
     free(list);
 }
 
-static int get_blob(struct wire *w, size_t max, struct blob *b)
+/* Own copy of a decoded key record (which borrows from the reply buffer). */
+static int key_copy(const struct msg_key_record *r, struct client_key *k)
 {
-    return wire_get_bytes_dup(w, max, &b->ptr, &b->len);
-}
-
-static int key_decode(struct wire *w, struct client_key *k)
-{
-    if (wire_get_cstring(w, k->name, sizeof(k->name)) != 0 || /* name */
-        get_blob(w, 64, &k->id) != 0 ||                       /* id */
-        wire_get_u64(w, &k->key_type) != 0 ||                 /* key_type */
-        wire_get_u32(w, &k->bits) != 0 ||                     /* bits */
-        wire_get_u64(w, &k->mech_mask) != 0 ||                /* mech_mask */
-        get_blob(w, 2048, &k->spki) != 0 ||                   /* spki */
-        get_blob(w, 64, &k->ec_params) != 0 ||                /* ec_params */
-        get_blob(w, 256, &k->ec_point) != 0 ||                /* ec_point */
-        get_blob(w, 512, &k->modulus) != 0 ||                 /* modulus */
-        get_blob(w, 16, &k->exponent) != 0 ||                 /* public_exponent */
-        get_blob(w, WIRE_CERT_MAX, &k->cert) != 0 ||          /* cert */
-        get_blob(w, 1024, &k->cert_subject) != 0 ||           /* cert_subject */
-        get_blob(w, 1024, &k->cert_issuer) != 0 ||            /* cert_issuer */
-        get_blob(w, 64, &k->cert_serial) != 0) {              /* cert_serial */
+    memset(k, 0, sizeof(*k));
+    copy_str(k->name, sizeof(k->name), r->name);
+    k->key_type = r->key_type;
+    k->bits = r->bits;
+    k->mech_mask = r->mech_mask;
+    if (r->name.len > KEY_NAME_MAX || memchr(r->name.ptr, 0, r->name.len) != NULL ||
+        blob_set(&k->id, r->id) != 0 || blob_set(&k->spki, r->spki) != 0 ||
+        blob_set(&k->ec_params, r->ec_params) != 0 || blob_set(&k->ec_point, r->ec_point) != 0 ||
+        blob_set(&k->modulus, r->modulus) != 0 || blob_set(&k->exponent, r->public_exponent) != 0 ||
+        blob_set(&k->cert, r->cert) != 0 || blob_set(&k->cert_subject, r->cert_subject) != 0 ||
+        blob_set(&k->cert_issuer, r->cert_issuer) != 0 ||
+        blob_set(&k->cert_serial, r->cert_serial) != 0) {
         client_key_clear(k);
         return -1;
     }
     return 0;
 }
 
-static int ca_decode(struct wire *w, struct client_ca *ca)
+static int ca_copy(const struct msg_ca_record *r, struct client_ca *ca)
 {
-    if (wire_get_cstring(w, ca->label, sizeof(ca->label)) != 0 || /* label */
-        get_blob(w, WIRE_CERT_MAX, &ca->cert) != 0 ||             /* cert */
-        get_blob(w, 1024, &ca->subject) != 0 ||                   /* subject */
-        get_blob(w, 1024, &ca->issuer) != 0 ||                    /* issuer */
-        get_blob(w, 64, &ca->serial) != 0) {                      /* serial */
+    memset(ca, 0, sizeof(*ca));
+    copy_str(ca->label, sizeof(ca->label), r->label);
+    if (blob_set(&ca->cert, r->cert) != 0 || blob_set(&ca->subject, r->subject) != 0 ||
+        blob_set(&ca->issuer, r->issuer) != 0 || blob_set(&ca->serial, r->serial) != 0) {
         ca_clear(ca);
         return -1;
     }
     return 0;
 }
 
-static int list_decode(struct wire *w, struct client_list *l)
+static CK_RV list_copy(const struct msg_list_objects_reply *r, struct client_list *l)
 {
-    uint32_t n;
-
-    if (wire_get_u32(w, &n) != 0 || n > WIRE_KEYS_MAX) { /* n_keys */
-        return -1;
+    if ((r->n_keys > 0 && (l->keys = calloc(r->n_keys, sizeof(*l->keys))) == NULL) ||
+        (r->n_cas > 0 && (l->cas = calloc(r->n_cas, sizeof(*l->cas))) == NULL)) {
+        return CKR_HOST_MEMORY;
     }
-    if (n > 0 && (l->keys = calloc(n, sizeof(*l->keys))) == NULL) {
-        return -1;
-    }
-    for (; l->n_keys < n; l->n_keys++) {
-        if (key_decode(w, &l->keys[l->n_keys]) != 0) {
-            return -1;
+    for (; l->n_keys < r->n_keys; l->n_keys++) {
+        if (key_copy(&r->keys[l->n_keys], &l->keys[l->n_keys]) != 0) {
+            return CKR_DEVICE_ERROR;
         }
     }
-    if (wire_get_u32(w, &n) != 0 || n > WIRE_CAS_MAX) { /* n_cas */
-        return -1;
-    }
-    if (n > 0 && (l->cas = calloc(n, sizeof(*l->cas))) == NULL) {
-        return -1;
-    }
-    for (; l->n_cas < n; l->n_cas++) {
-        if (ca_decode(w, &l->cas[l->n_cas]) != 0) {
-            return -1;
+    for (; l->n_cas < r->n_cas; l->n_cas++) {
+        if (ca_copy(&r->cas[l->n_cas], &l->cas[l->n_cas]) != 0) {
+            return CKR_DEVICE_ERROR;
         }
     }
-    return wire_expect_end(w);
+    return CKR_OK;
 }
 
 CK_RV client_list(struct client_list **ret)
 {
-    struct wire body = {0}, reply = {0};
+    struct msg_list_objects_reply *rep = NULL;
     struct client_list *l = NULL;
+    struct conn *c = NULL;
     CK_RV rv;
 
-    if ((rv = call(WIRE_LIST_OBJECTS, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if ((l = calloc(1, sizeof(*l))) == NULL) {
+    if ((rep = malloc(sizeof(*rep))) == NULL || (l = calloc(1, sizeof(*l))) == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    if (list_decode(&reply, l) != 0) {
-        rv = CKR_DEVICE_ERROR;
+    if ((rv = conn_get(&c)) != CKR_OK) {
         goto out;
     }
-    *ret = l;
-    l = NULL;
+    buf_reset(c->out);
+    if (msg_empty_request_encode(c->out) != 0) {
+        rv = CKR_HOST_MEMORY;
+    } else if ((rv = exchange(c, MSG_LIST_OBJECTS)) == CKR_OK) {
+        rv = msg_list_objects_reply_decode(c->in, rep) == 0 ? list_copy(rep, l) : CKR_DEVICE_ERROR;
+    }
+    conn_put(c, rv != CKR_DEVICE_ERROR);
+    if (rv == CKR_OK) {
+        *ret = l;
+        l = NULL;
+    }
 out:
     client_list_free(l);
-    wire_free(&reply);
+    free(rep);
     return rv;
 }
 
-static int put_key_mech(struct wire *w, const char *key, uint64_t mech,
-                        const struct client_pss *pss)
+/* The request/reply bracket shared by the calls below: c->out holds the encoded
+ * request when this runs; decode() reads c->in. */
+struct call {
+    uint8_t type;
+    int (*decode)(struct buf *in, void *reply);
+    void *reply;
+    CK_RV (*use)(void *reply, void *ctx); /* copy out while c->in is still ours */
+    void *ctx;
+};
+
+static CK_RV call_run(struct conn *c, const struct call *k)
 {
-    return wire_put_string(w, key) != 0 ||             /* key */
-                   wire_put_u64(w, mech) != 0 ||       /* mechanism */
-                   wire_put_u64(w, pss->hash) != 0 ||  /* pss hash_mech */
-                   wire_put_u64(w, pss->mgf) != 0 ||   /* pss mgf */
-                   wire_put_u64(w, pss->salt_len) != 0 /* pss salt_len */
-               ? -1
-               : 0;
+    CK_RV rv = exchange(c, k->type);
+
+    if (rv == CKR_OK && k->decode(c->in, k->reply) != 0) {
+        rv = CKR_DEVICE_ERROR;
+    }
+    if (rv == CKR_OK) {
+        rv = k->use(k->reply, k->ctx);
+    }
+    return rv;
+}
+
+/* Output buffer for a byte-string reply. */
+struct out_bytes {
+    uint8_t *ptr;
+    size_t max;
+    size_t *ret_len;
+    size_t want; /* 0: any length up to max */
+};
+
+static CK_RV use_bytes(struct msg_bytes b, struct out_bytes *o)
+{
+    if (b.len > o->max || (o->want != 0 && b.len != o->want)) {
+        return CKR_DEVICE_ERROR;
+    }
+    memcpy(o->ptr, b.ptr, b.len);
+    if (o->ret_len != NULL) {
+        *o->ret_len = b.len;
+    }
+    return CKR_OK;
+}
+
+static CK_RV use_sign(void *reply, void *ctx)
+{
+    return use_bytes(((struct msg_sign_reply *)reply)->signature, ctx);
+}
+
+static int dec_sign(struct buf *in, void *reply)
+{
+    return msg_sign_reply_decode(in, reply);
 }
 
 CK_RV client_sign(const char *key, uint64_t mech, const struct client_pss *pss, const uint8_t *data,
                   size_t len, uint8_t *sig, size_t *ret_sig_len)
 {
-    struct wire body = {0}, reply = {0};
-    const uint8_t *p;
-    size_t n;
+    struct msg_sign_request req = {
+        msg_str_c(key), mech, {pss->hash, pss->mgf, pss->salt_len}, msg_bytes_of(data, len)};
+    struct msg_sign_reply rep;
+    struct out_bytes o = {sig, SIGNATURE_MAX, ret_sig_len, 0};
+    struct call k = {MSG_SIGN, dec_sign, &rep, use_sign, &o};
+    struct conn *c = NULL;
     CK_RV rv;
 
-    if (put_key_mech(&body, key, mech, pss) != 0 || wire_put_bytes(&body, data, len) != 0) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
     }
-    if ((rv = call(WIRE_SIGN, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if (wire_get_bytes_ref(&reply, CLIENT_SIG_MAX, &p, &n) != 0 || /* signature */
-        wire_expect_end(&reply) != 0) {
-        rv = CKR_DEVICE_ERROR;
-        goto out;
-    }
-    memcpy(sig, p, n);
-    *ret_sig_len = n;
-out:
-    wire_free(&body);
-    wire_free(&reply);
+    buf_reset(c->out);
+    rv = msg_sign_request_encode(c->out, &req) != 0 ? CKR_DATA_LEN_RANGE : call_run(c, &k);
+    conn_put(c, rv != CKR_DEVICE_ERROR);
     return rv;
+}
+
+static CK_RV use_verify(void *reply, void *ctx)
+{
+    *(bool *)ctx = ((struct msg_verify_reply *)reply)->is_valid;
+    return CKR_OK;
+}
+
+static int dec_verify(struct buf *in, void *reply)
+{
+    return msg_verify_reply_decode(in, reply);
 }
 
 CK_RV client_verify(const char *key, uint64_t mech, const struct client_pss *pss,
                     const uint8_t *data, size_t len, const uint8_t *sig, size_t sig_len,
                     bool *ret_is_valid)
 {
-    struct wire body = {0}, reply = {0};
-    uint8_t valid;
+    struct msg_verify_request req = {msg_str_c(key),
+                                     mech,
+                                     {pss->hash, pss->mgf, pss->salt_len},
+                                     msg_bytes_of(data, len),
+                                     msg_bytes_of(sig, sig_len)};
+    struct msg_verify_reply rep;
+    struct call k = {MSG_VERIFY, dec_verify, &rep, use_verify, ret_is_valid};
+    struct conn *c = NULL;
     CK_RV rv;
 
-    if (put_key_mech(&body, key, mech, pss) != 0 || wire_put_bytes(&body, data, len) != 0 ||
-        wire_put_bytes(&body, sig, sig_len) != 0) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
     }
-    if ((rv = call(WIRE_VERIFY, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if (wire_get_u8(&reply, &valid) != 0 || /* valid */
-        wire_expect_end(&reply) != 0 || valid > 1) {
-        rv = CKR_DEVICE_ERROR;
-        goto out;
-    }
-    *ret_is_valid = valid == 1;
-out:
-    wire_free(&body);
-    wire_free(&reply);
+    buf_reset(c->out);
+    rv = msg_verify_request_encode(c->out, &req) != 0 ? CKR_DATA_LEN_RANGE : call_run(c, &k);
+    conn_put(c, rv != CKR_DEVICE_ERROR);
     return rv;
+}
+
+static CK_RV use_digest(void *reply, void *ctx)
+{
+    return use_bytes(((struct msg_digest_reply *)reply)->digest, ctx);
+}
+
+static int dec_digest(struct buf *in, void *reply)
+{
+    return msg_digest_reply_decode(in, reply);
 }
 
 CK_RV client_digest(uint64_t mech, const uint8_t *data, size_t len, uint8_t *out, size_t *ret_len)
 {
-    struct wire body = {0}, reply = {0};
-    const uint8_t *p;
-    size_t n;
+    struct msg_digest_request req = {mech, msg_bytes_of(data, len)};
+    struct msg_digest_reply rep;
+    struct out_bytes o = {out, DIGEST_MAX, ret_len, 0};
+    struct call k = {MSG_DIGEST, dec_digest, &rep, use_digest, &o};
+    struct conn *c = NULL;
     CK_RV rv;
 
-    if (wire_put_u64(&body, mech) != 0 || wire_put_bytes(&body, data, len) != 0) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
     }
-    if ((rv = call(WIRE_DIGEST, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if (wire_get_bytes_ref(&reply, 64, &p, &n) != 0 || /* digest */
-        wire_expect_end(&reply) != 0) {
-        rv = CKR_DEVICE_ERROR;
-        goto out;
-    }
-    memcpy(out, p, n);
-    *ret_len = n;
-out:
-    wire_free(&body);
-    wire_free(&reply);
+    buf_reset(c->out);
+    rv = msg_digest_request_encode(c->out, &req) != 0 ? CKR_DATA_LEN_RANGE : call_run(c, &k);
+    conn_put(c, rv != CKR_DEVICE_ERROR);
     return rv;
 }
 
-static CK_RV random_chunk(uint8_t *out, size_t len)
+static CK_RV use_random(void *reply, void *ctx)
 {
-    struct wire body = {0}, reply = {0};
-    const uint8_t *p;
-    size_t n;
-    CK_RV rv;
+    return use_bytes(((struct msg_random_reply *)reply)->random, ctx);
+}
 
-    if (wire_put_u32(&body, (uint32_t)len) != 0) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
-    }
-    if ((rv = call(WIRE_RANDOM, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if (wire_get_bytes_ref(&reply, CLIENT_RANDOM_MAX, &p, &n) != 0 || /* random */
-        wire_expect_end(&reply) != 0 || n != len) {
-        rv = CKR_DEVICE_ERROR;
-        goto out;
-    }
-    memcpy(out, p, n);
-out:
-    wire_free(&body);
-    wire_free(&reply);
-    return rv;
+static int dec_random(struct buf *in, void *reply)
+{
+    return msg_random_reply_decode(in, reply);
+}
+
+static CK_RV random_chunk(struct conn *c, uint8_t *out, size_t len)
+{
+    struct msg_random_request req = {(uint32_t)len};
+    struct msg_random_reply rep;
+    struct out_bytes o = {out, len, NULL, len};
+    struct call k = {MSG_RANDOM, dec_random, &rep, use_random, &o};
+
+    buf_reset(c->out);
+    return msg_random_request_encode(c->out, &req) != 0 ? CKR_HOST_MEMORY : call_run(c, &k);
 }
 
 CK_RV client_random(uint8_t *out, size_t len)
 {
-    CK_RV rv = CKR_OK;
+    struct conn *c = NULL;
+    CK_RV rv;
 
+    if (len == 0) {
+        return CKR_OK;
+    }
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
+    }
     while (len > 0 && rv == CKR_OK) {
-        size_t n = len < CLIENT_RANDOM_MAX ? len : CLIENT_RANDOM_MAX;
+        size_t n = len < RANDOM_MAX ? len : RANDOM_MAX;
 
-        rv = random_chunk(out, n);
+        rv = random_chunk(c, out, n);
         out += n;
         len -= n;
     }
+    conn_put(c, rv != CKR_DEVICE_ERROR);
     return rv;
+}
+
+static CK_RV use_generate(void *reply, void *ctx)
+{
+    return key_copy(&((struct msg_generate_key_reply *)reply)->key, ctx) == 0 ? CKR_OK
+                                                                              : CKR_DEVICE_ERROR;
+}
+
+static int dec_generate(struct buf *in, void *reply)
+{
+    return msg_generate_key_reply_decode(in, reply);
 }
 
 CK_RV client_generate(const char *name, uint64_t key_type, uint32_t bits,
                       struct client_key *ret_key)
 {
-    struct wire body = {0}, reply = {0};
-    struct client_key k = {0};
+    struct msg_generate_key_request req = {msg_str_c(name), key_type, bits};
+    struct msg_generate_key_reply rep;
+    struct call k = {MSG_GENERATE_KEY, dec_generate, &rep, use_generate, ret_key};
+    struct conn *c = NULL;
     CK_RV rv;
 
-    if (wire_put_string(&body, name) != 0 || wire_put_u64(&body, key_type) != 0 ||
-        wire_put_u32(&body, bits) != 0) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
     }
-    if ((rv = call(WIRE_GENERATE_KEY, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if (key_decode(&reply, &k) != 0 || wire_expect_end(&reply) != 0) {
-        client_key_clear(&k);
-        rv = CKR_DEVICE_ERROR;
-        goto out;
-    }
-    *ret_key = k;
-out:
-    wire_free(&body);
-    wire_free(&reply);
+    buf_reset(c->out);
+    rv = msg_generate_key_request_encode(c->out, &req) != 0 ? CKR_ATTRIBUTE_VALUE_INVALID
+                                                            : call_run(c, &k);
+    conn_put(c, rv != CKR_DEVICE_ERROR);
     return rv;
+}
+
+static CK_RV use_nothing(void *reply, void *ctx)
+{
+    (void)reply, (void)ctx;
+    return CKR_OK;
+}
+
+static int dec_empty(struct buf *in, void *reply)
+{
+    (void)reply;
+    return msg_empty_reply_decode(in);
 }
 
 CK_RV client_destroy(const char *key)
 {
-    struct wire body = {0}, reply = {0};
+    struct msg_destroy_key_request req = {msg_str_c(key)};
+    struct call k = {MSG_DESTROY_KEY, dec_empty, NULL, use_nothing, NULL};
+    struct conn *c = NULL;
     CK_RV rv;
 
-    if (wire_put_string(&body, key) != 0) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
     }
-    if ((rv = call(WIRE_DESTROY_KEY, &body, &reply)) != CKR_OK) {
-        goto out;
-    }
-    if (wire_expect_end(&reply) != 0) {
-        rv = CKR_DEVICE_ERROR;
-    }
-out:
-    wire_free(&body);
-    wire_free(&reply);
+    buf_reset(c->out);
+    rv = msg_destroy_key_request_encode(c->out, &req) != 0 ? CKR_HOST_MEMORY : call_run(c, &k);
+    conn_put(c, rv != CKR_DEVICE_ERROR);
     return rv;
 }

@@ -14,10 +14,7 @@
 
 #include <p11-kit/pkcs11.h>
 
-#define CLIENT_NAME_MAX 64
-#define CLIENT_SIGN_INPUT_MAX 65536
-#define CLIENT_SIG_MAX 1024
-#define CLIENT_RANDOM_MAX 4096
+#include "limits.h" /* proto/limits.h: the wire's field maximums */
 
 /* A byte string owned by the record that holds it. */
 struct blob {
@@ -27,7 +24,7 @@ struct blob {
 
 /* One key record from LIST_OBJECTS or GENERATE_KEY; every attribute ready made. */
 struct client_key {
-    char name[CLIENT_NAME_MAX + 1];
+    char name[KEY_NAME_MAX + 1];
     struct blob id;
     uint64_t key_type;
     uint32_t bits;
@@ -45,7 +42,7 @@ struct client_key {
 
 /* One trust-bundle certificate. */
 struct client_ca {
-    char label[CLIENT_NAME_MAX + 1];
+    char label[KEY_NAME_MAX + 1];
     struct blob cert;
     struct blob subject;
     struct blob issuer;
@@ -89,7 +86,7 @@ CK_RV client_list(struct client_list **ret);
 void client_list_free(struct client_list *list);
 void client_key_clear(struct client_key *key);
 
-/* SIGN: sig must hold CLIENT_SIG_MAX bytes; *ret_sig_len is set on success. */
+/* SIGN: sig must hold SIGNATURE_MAX bytes; *ret_sig_len is set on success. */
 CK_RV client_sign(const char *key, uint64_t mech, const struct client_pss *pss, const uint8_t *data,
                   size_t len, uint8_t *sig, size_t *ret_sig_len);
 

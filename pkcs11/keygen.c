@@ -74,7 +74,7 @@ static CK_RV label_of(const CK_ATTRIBUTE *priv, CK_ULONG n_priv, const CK_ATTRIB
     if (a == NULL) {
         return CKR_OK;
     }
-    if (a->ulValueLen > CLIENT_NAME_MAX || (a->ulValueLen > 0 && a->pValue == NULL)) {
+    if (a->ulValueLen > KEY_NAME_MAX || (a->ulValueLen > 0 && a->pValue == NULL)) {
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
     if (a->ulValueLen > 0) {
@@ -88,7 +88,7 @@ CK_RV keygen_pair(const CK_MECHANISM *mech, const CK_ATTRIBUTE *pub, CK_ULONG n_
                   const CK_ATTRIBUTE *priv, CK_ULONG n_priv, CK_OBJECT_HANDLE_PTR ret_pub,
                   CK_OBJECT_HANDLE_PTR ret_priv)
 {
-    char name[CLIENT_NAME_MAX + 1];
+    char name[KEY_NAME_MAX + 1];
     struct client_key key = {0};
     uint64_t key_type;
     uint32_t bits = 0;

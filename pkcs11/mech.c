@@ -2,32 +2,35 @@
 
 #include <string.h>
 
+#include "../proto/mech.h" /* the protocol's table; pkcs11/mech.h shadows the name */
+
 /*
- * Rows 0..14 follow proto/README.md's mechanism list; that order is the
- * mech_mask bit order (part of the protocol version). Keep it in step with
- * proto/mech.h.
+ * The PKCS#11 side of each mechanism (flags, key sizes, digest length). Which
+ * bit of mech_mask a mechanism is comes from proto/mech.h's table (the
+ * protocol's), looked up by CKM value; a row proto does not know (key-pair
+ * generation) has no bit and is not subject to policy masks.
  */
 #define SIGN_VERIFY (CKF_SIGN | CKF_VERIFY)
 #define NO_KEY ((CK_KEY_TYPE)CK_UNAVAILABLE_INFORMATION)
 
 static const struct mech_desc mechs[] = {
-    {CKM_RSA_PKCS, CKK_RSA, 2048, 4096, SIGN_VERIFY, 0, 0, false, 0},
-    {CKM_RSA_PKCS_PSS, CKK_RSA, 2048, 4096, SIGN_VERIFY, 0, 0, true, 1},
-    {CKM_SHA256_RSA_PKCS, CKK_RSA, 2048, 4096, SIGN_VERIFY, CKM_SHA256, 32, false, 2},
-    {CKM_SHA384_RSA_PKCS, CKK_RSA, 2048, 4096, SIGN_VERIFY, CKM_SHA384, 48, false, 3},
-    {CKM_SHA512_RSA_PKCS, CKK_RSA, 2048, 4096, SIGN_VERIFY, CKM_SHA512, 64, false, 4},
-    {CKM_SHA256_RSA_PKCS_PSS, CKK_RSA, 2048, 4096, SIGN_VERIFY, CKM_SHA256, 32, true, 5},
-    {CKM_SHA384_RSA_PKCS_PSS, CKK_RSA, 2048, 4096, SIGN_VERIFY, CKM_SHA384, 48, true, 6},
-    {CKM_SHA512_RSA_PKCS_PSS, CKK_RSA, 2048, 4096, SIGN_VERIFY, CKM_SHA512, 64, true, 7},
-    {CKM_ECDSA, CKK_EC, 256, 384, SIGN_VERIFY, 0, 0, false, 8},
-    {CKM_ECDSA_SHA256, CKK_EC, 256, 384, SIGN_VERIFY, CKM_SHA256, 32, false, 9},
-    {CKM_ECDSA_SHA384, CKK_EC, 256, 384, SIGN_VERIFY, CKM_SHA384, 48, false, 10},
-    {CKM_ECDSA_SHA512, CKK_EC, 256, 384, SIGN_VERIFY, CKM_SHA512, 64, false, 11},
-    {CKM_SHA256, NO_KEY, 0, 0, CKF_DIGEST, CKM_SHA256, 32, false, 12},
-    {CKM_SHA384, NO_KEY, 0, 0, CKF_DIGEST, CKM_SHA384, 48, false, 13},
-    {CKM_SHA512, NO_KEY, 0, 0, CKF_DIGEST, CKM_SHA512, 64, false, 14},
-    {CKM_EC_KEY_PAIR_GEN, CKK_EC, 256, 384, CKF_GENERATE_KEY_PAIR, 0, 0, false, -1},
-    {CKM_RSA_PKCS_KEY_PAIR_GEN, CKK_RSA, 2048, 3072, CKF_GENERATE_KEY_PAIR, 0, 0, false, -1},
+    {CKM_RSA_PKCS, CKK_RSA, 2048, 3072, SIGN_VERIFY, 0, 0, false},
+    {CKM_RSA_PKCS_PSS, CKK_RSA, 2048, 3072, SIGN_VERIFY, 0, 0, true},
+    {CKM_SHA256_RSA_PKCS, CKK_RSA, 2048, 3072, SIGN_VERIFY, CKM_SHA256, 32, false},
+    {CKM_SHA384_RSA_PKCS, CKK_RSA, 2048, 3072, SIGN_VERIFY, CKM_SHA384, 48, false},
+    {CKM_SHA512_RSA_PKCS, CKK_RSA, 2048, 3072, SIGN_VERIFY, CKM_SHA512, 64, false},
+    {CKM_SHA256_RSA_PKCS_PSS, CKK_RSA, 2048, 3072, SIGN_VERIFY, CKM_SHA256, 32, true},
+    {CKM_SHA384_RSA_PKCS_PSS, CKK_RSA, 2048, 3072, SIGN_VERIFY, CKM_SHA384, 48, true},
+    {CKM_SHA512_RSA_PKCS_PSS, CKK_RSA, 2048, 3072, SIGN_VERIFY, CKM_SHA512, 64, true},
+    {CKM_ECDSA, CKK_EC, 256, 384, SIGN_VERIFY, 0, 0, false},
+    {CKM_ECDSA_SHA256, CKK_EC, 256, 384, SIGN_VERIFY, CKM_SHA256, 32, false},
+    {CKM_ECDSA_SHA384, CKK_EC, 256, 384, SIGN_VERIFY, CKM_SHA384, 48, false},
+    {CKM_ECDSA_SHA512, CKK_EC, 256, 384, SIGN_VERIFY, CKM_SHA512, 64, false},
+    {CKM_SHA256, NO_KEY, 0, 0, CKF_DIGEST, CKM_SHA256, 32, false},
+    {CKM_SHA384, NO_KEY, 0, 0, CKF_DIGEST, CKM_SHA384, 48, false},
+    {CKM_SHA512, NO_KEY, 0, 0, CKF_DIGEST, CKM_SHA512, 64, false},
+    {CKM_EC_KEY_PAIR_GEN, CKK_EC, 256, 384, CKF_GENERATE_KEY_PAIR, 0, 0, false},
+    {CKM_RSA_PKCS_KEY_PAIR_GEN, CKK_RSA, 2048, 3072, CKF_GENERATE_KEY_PAIR, 0, 0, false},
 };
 
 #define N_MECHS (sizeof(mechs) / sizeof(mechs[0]))
@@ -44,13 +47,22 @@ const struct mech_desc *mech_find(CK_MECHANISM_TYPE type)
     return NULL;
 }
 
+int mech_mask_bit(const struct mech_desc *m)
+{
+    const struct mech *pm = mech_by_ckm(m->type);
+
+    return pm != NULL ? (int)mech_index(pm) : -1;
+}
+
 bool mech_is_allowed(const struct mech_desc *m, uint64_t mech_mask)
 {
+    int bit = mech_mask_bit(m);
+
     /* Digests need no key and key generation is the daemon's call: always listed. */
-    if (m->mask_bit < 0 || m->key_type == NO_KEY) {
+    if (bit < 0 || m->key_type == NO_KEY) {
         return true;
     }
-    return (mech_mask >> m->mask_bit) & 1;
+    return (mech_mask >> bit) & 1;
 }
 
 static CK_RSA_PKCS_MGF_TYPE mgf_for(CK_MECHANISM_TYPE hash)
@@ -148,7 +160,7 @@ size_t mech_allowed(uint64_t mech_mask, CK_KEY_TYPE key_type, CK_MECHANISM_TYPE 
     size_t i, n = 0;
 
     for (i = 0; i < N_MECHS; i++) {
-        if (mechs[i].key_type != key_type || mechs[i].mask_bit < 0 ||
+        if (mechs[i].key_type != key_type || mech_mask_bit(&mechs[i]) < 0 ||
             !mech_is_allowed(&mechs[i], mech_mask)) {
             continue;
         }

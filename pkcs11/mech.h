@@ -1,8 +1,7 @@
 /*
  * The mechanism table: one const row per mechanism, read by
- * C_GetMechanismList/Info, C_SignInit, C_VerifyInit and C_DigestInit. A row's
- * index is its bit in a key's mech_mask (proto/README.md); rows with
- * no wire bit (key generation) come last.
+ * C_GetMechanismList/Info, C_SignInit, C_VerifyInit and C_DigestInit. The
+ * mech_mask bit of a mechanism is its row in proto/mech.h's table.
  */
 #ifndef AGENTD_PKCS11_MECH_H
 #define AGENTD_PKCS11_MECH_H
@@ -24,13 +23,15 @@ struct mech_desc {
     CK_MECHANISM_TYPE hash; /* digest the daemon applies; 0: none */
     size_t hash_len;        /* output of hash, or of the digest mechanism itself */
     bool has_pss_params;
-    int mask_bit; /* bit in mech_mask; -1 when not on the wire */
 };
 
 /* Row for type, or NULL. */
 const struct mech_desc *mech_find(CK_MECHANISM_TYPE type);
 
-/* Bit set of every mechanism a mask allows (the token's list is the union). */
+/* m's bit in a key's mech_mask (proto/mech.h row index), -1 when not on the wire. */
+int mech_mask_bit(const struct mech_desc *m);
+
+/* True when mech_mask allows m (always for digests and key generation). */
 bool mech_is_allowed(const struct mech_desc *m, uint64_t mech_mask);
 
 /*

@@ -166,7 +166,7 @@ static CK_OBJECT_HANDLE handle_of(CK_OBJECT_CLASS cls, const char *name)
 
 CK_RV object_add_key(struct client_key *key, CK_OBJECT_HANDLE *ret_pub, CK_OBJECT_HANDLE *ret_priv)
 {
-    char name[CLIENT_NAME_MAX + 1];
+    char name[KEY_NAME_MAX + 1];
     struct object *objs;
     size_t n = 0;
     CK_RV rv;
@@ -301,7 +301,7 @@ static void drop_key(const char *name)
 
 CK_RV object_destroy(CK_OBJECT_HANDLE h)
 {
-    char name[CLIENT_NAME_MAX + 1];
+    char name[KEY_NAME_MAX + 1];
     const struct object *o;
     CK_RV rv = CKR_OK;
 

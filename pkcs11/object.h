@@ -17,7 +17,7 @@
 
 /* What an operation needs to know about a key, copied out of the table. */
 struct object_key {
-    char name[CLIENT_NAME_MAX + 1];
+    char name[KEY_NAME_MAX + 1];
     CK_KEY_TYPE key_type;
     CK_ULONG bits;
     uint64_t mech_mask;

@@ -24,7 +24,7 @@ struct sign_op {
     struct object_key key;
     CK_MECHANISM_TYPE mech;
     struct client_pss pss;
-    uint8_t *data; /* up to CLIENT_SIGN_INPUT_MAX */
+    uint8_t *data; /* up to SIGN_INPUT_MAX */
     size_t len;
 };
 

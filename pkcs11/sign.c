@@ -19,7 +19,7 @@ static CK_RV op_init(struct sign_op *op, const CK_MECHANISM *mech, CK_OBJECT_HAN
     if ((rv = object_key_get(key, cls, &k)) != CKR_OK) {
         return rv;
     }
-    if (m == NULL || m->mask_bit < 0 || (m->flags & CKF_SIGN) == 0) {
+    if (m == NULL || mech_mask_bit(m) < 0 || (m->flags & CKF_SIGN) == 0) {
         return CKR_MECHANISM_INVALID;
     }
     if (m->key_type != k.key_type) {
@@ -49,7 +49,7 @@ static CK_RV op_init(struct sign_op *op, const CK_MECHANISM *mech, CK_OBJECT_HAN
 static CK_RV finish_sign(struct sign_op *op, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
     CK_ULONG want = mech_sig_len(op->key.key_type, op->key.bits);
-    uint8_t out[CLIENT_SIG_MAX];
+    uint8_t out[SIGNATURE_MAX];
     size_t n = 0;
     CK_RV rv;
 
@@ -93,8 +93,7 @@ CK_RV sign_once(struct session *s, const CK_BYTE *data, CK_ULONG len, CK_BYTE_PT
     }
     /* A repeated call after a length query must not sign the data twice. */
     op->len = 0;
-    if ((rv = session_accumulate(&op->data, &op->len, data, len, CLIENT_SIGN_INPUT_MAX)) !=
-        CKR_OK) {
+    if ((rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX)) != CKR_OK) {
         session_sign_end(op);
         return rv;
     }
@@ -110,7 +109,7 @@ CK_RV sign_update(struct session *s, const CK_BYTE *data, CK_ULONG len)
         return CKR_OPERATION_NOT_INITIALIZED;
     }
     op->is_multi = true;
-    rv = session_accumulate(&op->data, &op->len, data, len, CLIENT_SIGN_INPUT_MAX);
+    rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX);
     if (rv != CKR_OK) {
         session_sign_end(op);
     }
@@ -161,8 +160,7 @@ CK_RV sign_verify_once(struct session *s, const CK_BYTE *data, CK_ULONG len, con
         session_sign_end(op);
         return CKR_OPERATION_ACTIVE;
     }
-    if ((rv = session_accumulate(&op->data, &op->len, data, len, CLIENT_SIGN_INPUT_MAX)) !=
-        CKR_OK) {
+    if ((rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX)) != CKR_OK) {
         session_sign_end(op);
         return rv;
     }
@@ -178,7 +176,7 @@ CK_RV sign_verify_update(struct session *s, const CK_BYTE *data, CK_ULONG len)
         return CKR_OPERATION_NOT_INITIALIZED;
     }
     op->is_multi = true;
-    rv = session_accumulate(&op->data, &op->len, data, len, CLIENT_SIGN_INPUT_MAX);
+    rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX);
     if (rv != CKR_OK) {
         session_sign_end(op);
     }
@@ -254,8 +252,7 @@ CK_RV sign_digest_once(struct session *s, const CK_BYTE *data, CK_ULONG len, CK_
         return CKR_OPERATION_ACTIVE;
     }
     op->len = 0;
-    if ((rv = session_accumulate(&op->data, &op->len, data, len, CLIENT_SIGN_INPUT_MAX)) !=
-        CKR_OK) {
+    if ((rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX)) != CKR_OK) {
         session_digest_end(op);
         return rv;
     }
@@ -271,7 +268,7 @@ CK_RV sign_digest_update(struct session *s, const CK_BYTE *data, CK_ULONG len)
         return CKR_OPERATION_NOT_INITIALIZED;
     }
     op->is_multi = true;
-    rv = session_accumulate(&op->data, &op->len, data, len, CLIENT_SIGN_INPUT_MAX);
+    rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX);
     if (rv != CKR_OK) {
         session_digest_end(op);
     }

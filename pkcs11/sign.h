@@ -1,7 +1,7 @@
 /*
  * Signing, verification and digests on a held session. The module never
  * signs: it checks the key and mechanism against the mechanism table,
- * accumulates input up to CLIENT_SIGN_INPUT_MAX and sends one SIGN, VERIFY or
+ * accumulates input up to SIGN_INPUT_MAX and sends one SIGN, VERIFY or
  * DIGEST. Length queries are answered from the key's bits and cost nothing.
  */
 #ifndef AGENTD_PKCS11_SIGN_H

@@ -23,17 +23,24 @@ printf 'subjectAltName=IP:127.0.0.1\n' >"$T/srv.ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
     -days 1 -extfile "$T/srv.ext" -out "$T/srv.pem" 2>/dev/null
 
+# s_server on a free loopback port; another process may take the port between
+# the check and bind(), so a server that exits at once is retried on a new port.
 start_server() {
-    SERVER_PORT=$(free_port)
-    openssl s_server -accept "127.0.0.1:$SERVER_PORT" -cert "$T/srv.pem" -key "$T/srv.key" \
-        -CAfile "$T/ca.pem" -Verify 1 -verify_return_error -www \
-        >"$T/server.log" 2>&1 &
-    SERVER_PID=$!
-    harness_track "$SERVER_PID"
-    for _ in $(seq 1 400); do
-        port_busy "$SERVER_PORT" && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
+    local try
+    for try in 1 2 3 4 5; do
+        SERVER_PORT=$(free_port)
+        openssl s_server -accept "127.0.0.1:$SERVER_PORT" -cert "$T/srv.pem" -key "$T/srv.key" \
+            -CAfile "$T/ca.pem" -Verify 1 -verify_return_error -www \
+            >"$T/server.log" 2>&1 &
+        SERVER_PID=$!
+        harness_track "$SERVER_PID"
+        for _ in $(seq 1 400); do
+            port_busy "$SERVER_PORT" && return 0
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$SERVER_PID" 2>/dev/null || true
+        echo "s_server attempt $try failed: $(grep -m1 -i error "$T/server.log" || true)" >&2
     done
     cat "$T/server.log" >&2
     die "s_server did not listen"
