@@ -17,7 +17,8 @@
 #                             AGENTD_MAX_CONN (256), AGENTD_MAX_PER_UID (256),
 #                             AGENTD_IDLE_MS (60000), AGENTD_MAX_INFLIGHT (16),
 #                             AGENTD_SOCK_MODE (0666), AGENTD_ADMIN_GROUP (""),
-#                             AGENTD_EXTRA (raw lines added inside the agentd group).
+#                             AGENTD_EXTRA (raw lines added inside the agentd group),
+#                             AGENTD_AUDIT_EXTRA (raw lines inside its audit group).
 #   agentd_start [ARGS...]    start agentd -c $AGENTD_CONF --foreground in the
 #                             background (stderr to $T/agentd.log), wait for the
 #                             socket; sets AGENTD_PID and tracks it
@@ -49,6 +50,7 @@ agentd = {
   audit = {
     path = "$AGENTD_AUDIT";
     sync = "write";
+${AGENTD_AUDIT_EXTRA:-}
   };
 ${AGENTD_EXTRA:-}
 };
