@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "frame.h"
 #include "mech.h"
 #include "msg.h"
 #include "status.h"
@@ -747,6 +748,105 @@ static void test_key_types(void **state)
     }
 }
 
+/* ---- seed corpora for tests/fuzz (checked in; this test keeps them current) ---- */
+
+/* Write data to PROTO_CORPUS_DIR/sub/name when PROTO_WRITE_CORPUS is set, else check
+ * the checked-in file holds exactly these bytes. */
+static void seed(const char *sub, const char *name, const uint8_t *data, size_t len)
+{
+    char path[512];
+    uint8_t *have = malloc(len + 1);
+    FILE *f;
+    size_t n;
+
+    assert_non_null(have);
+    snprintf(path, sizeof(path), "%s/%s/%s", PROTO_CORPUS_DIR, sub, name);
+    if (getenv("PROTO_WRITE_CORPUS") != NULL) {
+        assert_non_null(f = fopen(path, "wb"));
+        assert_int_equal(fwrite(data, 1, len, f), len);
+        assert_int_equal(fclose(f), 0);
+        free(have);
+        return;
+    }
+    if ((f = fopen(path, "rb")) == NULL) {
+        fail_msg("%s missing: run test_msg with PROTO_WRITE_CORPUS=1", path);
+    }
+    n = fread(have, 1, len + 1, f);
+    fclose(f);
+    if (n != len || memcmp(have, data, len) != 0) {
+        fail_msg("%s is stale: run test_msg with PROTO_WRITE_CORPUS=1", path);
+    }
+    free(have);
+}
+
+/* "ADMIN_KEY_CREATE" -> "admin_key_create" plus suffix. */
+static const char *seed_name(uint8_t type, const char *suffix)
+{
+    static char name[64];
+    size_t i;
+
+    for (i = 0; msg_lookup(type)->name[i] != '\0' && i < 40; i++) {
+        char c = msg_lookup(type)->name[i];
+
+        name[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    snprintf(name + i, sizeof(name) - i, "%s", suffix);
+    return name;
+}
+
+static void seed_typed(const char *sub, uint8_t type, const char *suffix, const uint8_t *body,
+                       size_t len)
+{
+    uint8_t *p = malloc(len + 1);
+
+    assert_non_null(p);
+    p[0] = type;
+    memcpy(p + 1, body, len);
+    seed(sub, seed_name(type, suffix), p, len + 1);
+    free(p);
+}
+
+static void test_corpus(void **state)
+{
+    struct buf *b = buf_new(FRAME_MAX);
+    struct buf *frame = buf_new(FRAME_MAX);
+    struct buf *stream = buf_new(FRAME_MAX);
+    static const uint8_t too_large[] = {0, 0x04, 0, 0, PROTO_VERSION, MSG_SIGN, 0, 0, 0, 1};
+    static const uint8_t bad_version[] = {0, 0, 0, 6, 2, MSG_WHOAMI, 0, 0, 0, 1};
+
+    (void)state;
+    assert_non_null(b);
+    assert_non_null(frame);
+    assert_non_null(stream);
+    for (size_t i = 0; i < N_SCHEMAS; i++) {
+        const struct schema *s = &schemas[i];
+        const char *sub = s->is_reply ? "reply" : "request";
+
+        (void)build(s, M_SMALL, SIZE_MAX, b, NULL);
+        seed_typed(sub, s->type, "", buf_data(b), buf_len(b));
+        if (buf_len(b) > 2) {
+            seed_typed(sub, s->type, ".trunc", buf_data(b), buf_len(b) / 2);
+        }
+        if (s->is_reply) {
+            continue;
+        }
+        buf_reset(frame);
+        assert_int_equal(frame_write(frame, s->type, (uint32_t)i + 1, buf_data(b), buf_len(b)), 0);
+        seed("frame", seed_name(s->type, ""), buf_data(frame), buf_len(frame));
+        assert_int_equal(buf_put_raw(stream, buf_data(frame), buf_len(frame)), 0);
+    }
+    buf_reset(b);
+    assert_int_equal(msg_error_encode(b, STATUS_DENIED, "denied by policy"), 0);
+    seed_typed("reply", MSG_SIGN, ".error", buf_data(b), buf_len(b));
+    seed("frame", "stream", buf_data(stream), buf_len(stream));
+    seed("frame", "stream.trunc", buf_data(stream), buf_len(stream) / 2 + 1);
+    seed("frame", "too_large", too_large, sizeof(too_large));
+    seed("frame", "bad_version", bad_version, sizeof(bad_version));
+    buf_free(b);
+    buf_free(frame);
+    buf_free(stream);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_mech_table),
         cmocka_unit_test(test_mech_pss),
         cmocka_unit_test(test_key_types),
+        cmocka_unit_test(test_corpus),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
