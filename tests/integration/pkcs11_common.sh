@@ -44,8 +44,8 @@ pkcs11_start() {
         agentd_start
         export AGENTD_SOCKET=$AGENTD_SOCK
     fi
-    P11_ID_EC=$(pkcs11_id_of ec)
-    P11_ID_RSA=$(pkcs11_id_of rsa)
+    P11_ID_EC=$(pkcs11_id_of ec || true)
+    P11_ID_RSA=$(pkcs11_id_of rsa || true)
     [[ -n $P11_ID_EC && -n $P11_ID_RSA ]] || {
         pkcs11-tool --module "$P11_MODULE" --list-objects >&2 || true
         agentd_log
