@@ -16,7 +16,7 @@
 
 #include "buf.h"
 #include "err.h"
-#include "limits.h"
+#include "proto_limits.h"
 
 #define FRAME_REPLY 0x80 /* type bit of every reply */
 #define FRAME_LEN_MIN 6  /* version + type + request_id */

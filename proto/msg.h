@@ -23,7 +23,7 @@
 
 #include "buf.h"
 #include "err.h"
-#include "limits.h"
+#include "proto_limits.h"
 #include "status.h"
 
 enum msg_type {
