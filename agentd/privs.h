@@ -2,8 +2,9 @@
  * Process hardening and privilege drop for agentd.
  *
  * After the drop agentd keeps exactly two capabilities, and only in its
- * effective and permitted sets (never inheritable or ambient, the bounding
- * set is cleared of everything else when we had the right to clear it):
+ * effective and permitted sets (never inheritable or ambient; after a switch
+ * from root the bounding set is emptied, which only limits what an exec
+ * could gain):
  *
  *   CAP_SYS_PTRACE       reading /proc/PID/exe of a process owned by another
  *                        user (readlink and open) is a ptrace "read" access
