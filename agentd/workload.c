@@ -404,6 +404,13 @@ int workload_unit_from_cgroup(const char *cgroup, char **ret)
     return AD_OK;
 }
 
+/*
+ * The first "0::" line is the v2 path (hybrid hosts list v1 hierarchies
+ * first). Cgroup names are chosen by whoever may create cgroups (delegated
+ * subtrees), but the kernel refuses '\n' and '/' in them, so a name cannot
+ * fake a line; were it possible, the first line would still be the real
+ * prefix.
+ */
 int workload_parse_cgroup(const char *text, size_t len, char **ret_cgroup, char **ret_unit)
 {
     const char *p = text;

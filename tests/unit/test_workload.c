@@ -520,6 +520,12 @@ static void test_cgroup_parse(void **state)
                   "/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope",
                   "user@1000.service");
     expect_cgroup("0::/init.scope\n", AD_OK, "/init.scope", "init.scope");
+    /*
+     * The first "0::" line wins: text after it cannot replace the real path
+     * (the kernel refuses '\n' in cgroup names anyway: mkdir gives EINVAL).
+     */
+    expect_cgroup("0::/user.slice/u.slice/x\n0::/system.slice/ci.service\n", AD_OK,
+                  "/user.slice/u.slice/x", NULL);
     expect_cgroup("0::/\n", AD_OK, "/", NULL);
     expect_cgroup("0::/mygroup/foo.service\n", AD_OK, "/mygroup/foo.service", NULL);
     expect_cgroup("0::/system.slice\n", AD_OK, "/system.slice", NULL);
