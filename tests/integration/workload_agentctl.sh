@@ -63,7 +63,7 @@ expect_rc 0 "audit tail" ctl audit tail 5
 grep -q '"admin_only"\|admin' "$T/last.out" || die "audit tail misses the refusal: $(cat "$T/last.out")"
 expect_rc 2 "audit tail 0 is a usage error" ctl audit tail 0
 
-agentd_stop
+workload_stop
 expect_rc 0 "audit verify (intact)" "$AGENTCTL" audit verify "$AGENTD_AUDIT"
 cp "$AGENTD_AUDIT" "$T/tampered.log"
 sed -i '2s/"decision":"[a-z]*"/"decision":"allow"/; 2s/"uid":[0-9]*/"uid":4242/' "$T/tampered.log"

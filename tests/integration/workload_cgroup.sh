@@ -79,6 +79,6 @@ expect_rc $RC_DENIED "outside: sign kc refused" as_uid $U "$ADCLIENT" "${S[@]}" 
 audit_expect ".entry == \"wu\" and .key == \"ku\" and .decision == \"allow\"" "unit allowed"
 audit_expect ".entry == \"wc\" and .key == \"kc\" and .decision == \"allow\"" "cgroup allowed"
 audit_expect ".uid == $U and .decision == \"deny\" and .reason == \"no_entry\"" "outside denied"
-agentd_stop
+workload_stop
 workload_audit_verify
 echo PASS

@@ -91,3 +91,12 @@ workload_data() {
     mkdir -p "$T/out"
     chmod 0777 "$T/out"
 }
+
+# Stop agentd and require a clean exit (a sanitizer report makes it non-zero).
+workload_stop() {
+    agentd_stop
+    [[ $AGENTD_RC == 0 ]] || {
+        agentd_log
+        die "agentd exit status $AGENTD_RC"
+    }
+}

@@ -86,6 +86,6 @@ audit_expect ".exe == \"$A\" and .key == \"kb\" and .decision == \"deny\"" "A de
 audit_expect ".exe == \"$B\" and .key == \"ka\" and .decision == \"deny\"" "B denied ka"
 audit_expect ".exe == \"$X\" and .exe_sha256 == \"$HB\" and .key == \"ka\" and .decision == \"deny\"" "X-as-B denied ka"
 
-agentd_stop
+workload_stop
 workload_audit_verify
 echo PASS

@@ -53,6 +53,6 @@ grep -q "caller_changed" "$T/last.err" || die "refusal reason: $(cat "$T/last.er
 audit_expect ".exe == \"$A\" and .exe_sha256 == \"$HA\" and .op == \"sign\" and .decision == \"deny\" and .reason == \"caller_changed\"" \
     "exec'd caller denied (caller_changed)"
 
-agentd_stop
+workload_stop
 workload_audit_verify
 echo PASS

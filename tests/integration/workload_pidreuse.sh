@@ -89,6 +89,6 @@ audit_expect ".pid == $parent and .exe_sha256 == \"$HA\" and .op == \"sign\" and
 n=$(audit_count ".pid == $parent and .op == \"sign\" and .decision == \"allow\"")
 [[ $n == 0 ]] || die "a sign by pid $parent was allowed"
 
-agentd_stop
+workload_stop
 workload_audit_verify
 echo PASS

@@ -74,6 +74,6 @@ as_uid $U2 "$B" "${S[@]}" sign ka ECDSA_SHA256 "$T/data.bin" "$T/out/x.sig" 2>/d
 [[ $rc == "$RC_DENIED" || $rc == 4 ]] || die "uid $U2 with ka: exit $rc"
 echo "ok: uid $U2 refused ka (exit $rc)"
 
-agentd_stop
+workload_stop
 workload_audit_verify
 echo PASS

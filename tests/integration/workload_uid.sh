@@ -56,6 +56,6 @@ audit_expect ".uid == $UA and .key == \"kb\" and .decision == \"deny\" and .reas
 audit_expect ".uid == $UB and .key == \"ka\" and .decision == \"deny\" and .reason == \"key_not_owned\"" "B denied ka"
 audit_expect ".uid == $UX and .decision == \"deny\" and .reason == \"no_entry\"" "unknown uid denied"
 
-agentd_stop
+workload_stop
 workload_audit_verify
 echo PASS
