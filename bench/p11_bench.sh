@@ -28,6 +28,7 @@ TPM2_PKCS11=${TPM2_PKCS11:-/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so}
 SOFTHSM=${SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 OURS="agentd module"
 RAW="raw ESYS (loaded key, pw session)"
+LAYER="raw TPM layer (tpm_bench)"
 declare -A R # "row|column" -> space-separated samples
 rows=()
 
@@ -103,6 +104,18 @@ p11_cold() { # ROW MODULE LABEL [p11bench args...]
     done
 }
 
+layer_pass() {
+    local k line m
+    add_row "$LAYER"
+    for k in p256 rsa2048; do
+        line=$("$tpm_bench" --tcti "$RAW_TCTI" --seconds 1 --type "$k" 2>/dev/null |
+            grep '^RESULT') || continue
+        m=ecdsa
+        [[ $k == rsa2048 ]] && m=rsa-pkcs
+        add "$LAYER" "$m-1" "$(field ops_s "$line")"
+    done
+}
+
 raw_pass() {
     local a line m
     add_row "$RAW"
@@ -134,7 +147,10 @@ EOW
 else
     echo "note: agentd ($AGENTD_BIN), the module or p11bench missing: our row skipped" >&2
 fi
-if [[ $have_esys == 1 ]]; then
+tpm_bench=$(find "$build" -name tpm_bench -type f -perm -u+x 2>/dev/null | head -n1)
+[[ -n $tpm_bench ]] ||
+    echo "note: tpm_bench (area tpm) not built in $build (target tpm_bench): row skipped" >&2
+if [[ $have_esys == 1 || -n $tpm_bench ]]; then
     swtpm_in b
     RAW_TCTI=$SWTPM_TCTI
 fi
@@ -143,19 +159,16 @@ for r in $(seq 1 "$rounds"); do
     if [[ $have_ours == 1 ]]; then
         AGENTD_SOCKET=$AGENTD_SOCK p11_pass "$OURS" "$P11_MODULE" ec rsa
     fi
-    [[ $have_esys == 1 ]] && raw_pass
+    if [[ -n $tpm_bench ]]; then
+        layer_pass
+    fi
+    if [[ $have_esys == 1 ]]; then
+        raw_pass
+    fi
 done
 if [[ $have_ours == 1 ]]; then
     AGENTD_SOCKET=$AGENTD_SOCK p11_cold "$OURS" "$P11_MODULE" ec
     agentd_stop
-fi
-
-tpm_bench=$(find "$build" -name tpm_bench -type f -perm -u+x 2>/dev/null | head -n1)
-if [[ -n $tpm_bench && $have_esys == 1 ]]; then
-    echo "== tpm_bench ($tpm_bench) on $RAW_TCTI =="
-    "$tpm_bench" -T "$RAW_TCTI" 2>&1 | tail -n 5 || echo "tpm_bench failed" >&2
-else
-    echo "note: tpm_bench (area tpm) not built in $build: esysbench is the raw anchor" >&2
 fi
 
 # 2. tpm2-pkcs11 on its own fresh swtpm "c".
@@ -211,9 +224,13 @@ for row in "${rows[@]}"; do
         "$(median ${R[$row|ecdsa-2]:-})" "$(median ${R[$row|rsa-pkcs-1]:-})" \
         "$(median ${R[$row|rsa-pkcs-2]:-})" "$(median ${R[$row|cold]:-})"
 done
-# shellcheck disable=SC2086
-ours=$(median ${R["$OURS|ecdsa-1"]:-}) raw=$(median ${R["$RAW|ecdsa-1"]:-})
-if [[ $ours != - && $raw != - ]]; then
-    awk -v o="$ours" -v r="$raw" 'BEGIN {
-        printf "\nagentd module / raw ESYS, ECDSA, 1 thread: %.0f%% (target >= 90%%)\n", 100 * o / r }'
-fi
+echo
+for base in "$LAYER" "$RAW"; do
+    for m in ecdsa rsa-pkcs; do
+        # shellcheck disable=SC2086
+        ours=$(median ${R["$OURS|$m-1"]:-}) raw=$(median ${R["$base|$m-1"]:-})
+        [[ $ours != - && $raw != - ]] || continue
+        awk -v o="$ours" -v r="$raw" -v m="$m" -v b="$base" 'BEGIN {
+            printf "agentd module / %s, %s, 1 thread: %.0f%% (target >= 90%%)\n", b, m, 100 * o / r }'
+    done
+done

@@ -4,6 +4,6 @@
 if(TARGET agentd AND TARGET agentd-pkcs11)
     add_custom_target(p11_bench
         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/p11_bench.sh ${CMAKE_BINARY_DIR}
-        DEPENDS agentd agentd-pkcs11
+        DEPENDS agentd agentd-pkcs11 $<$<TARGET_EXISTS:tpm_bench>:tpm_bench>
         USES_TERMINAL)
 endif()
