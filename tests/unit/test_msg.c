@@ -785,7 +785,7 @@ static const char *seed_name(uint8_t type, const char *suffix)
     static char name[64];
     size_t i;
 
-    for (i = 0; msg_lookup(type)->name[i] != '\0' && i < 40; i++) {
+    for (i = 0; i < 40 && msg_lookup(type)->name[i] != '\0'; i++) {
         char c = msg_lookup(type)->name[i];
 
         name[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
