@@ -1,5 +1,6 @@
 # proto area unit tests: buffer, frames, messages.
-agentd_unit_test(test_buf SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_buf.c LIBS agentd_proto)
+agentd_unit_test(test_buf SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_buf.c LIBS agentd_proto
+    WRAP malloc calloc realloc)
 agentd_unit_test(test_frame SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_frame.c
     LIBS agentd_proto Threads::Threads)
 agentd_unit_test(test_msg SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_msg.c LIBS agentd_proto)

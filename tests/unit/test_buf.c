@@ -13,6 +13,43 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "frame.h"
+#include "msg.h"
+
+/*
+ * Allocation failure hook (linked with -Wl,--wrap=malloc,calloc,realloc):
+ * the n-th allocation made by proto/ fails when fail_at == n. cmocka's own
+ * allocations live in its shared library and are not wrapped.
+ */
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+
+static long fail_at = -1;
+static long n_allocs;
+
+static int should_fail(void)
+{
+    return fail_at >= 0 && n_allocs++ == fail_at;
+}
+
+void *__wrap_malloc(size_t size)
+{
+    return should_fail() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return should_fail() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t size)
+{
+    return should_fail() ? NULL : __real_realloc(p, size);
+}
 
 static void test_ints_round_trip(void **state)
 {
@@ -277,6 +314,91 @@ static void test_secret_wiped_on_reset(void **state)
     buf_free(b);
 }
 
+/* Everything in proto/ that allocates: buffers (plain and secret, growth), copying
+ * getters, msg_str_dup and the frame reader. */
+static int alloc_scenario(void)
+{
+    static const uint8_t str[] = {0, 0, 0, 3, 'a', 'b', 'c'};
+    struct buf *b = NULL;
+    struct buf *s = NULL;
+    struct buf in;
+    struct frame_reader fr;
+    struct frame_header h;
+    uint8_t *frame = NULL;
+    uint8_t *p = NULL;
+    char *cs = NULL;
+    size_t len;
+    size_t used;
+    int r = AD_ERR_NOMEM;
+
+    frame_reader_init(&fr);
+    if ((b = buf_new(1 << 20)) == NULL || (s = buf_new_secret(1 << 20)) == NULL) {
+        goto out;
+    }
+    for (uint32_t i = 0; i < 20000; i++) {
+        if ((r = buf_put_u32(b, i)) != 0 || (r = buf_put_u32(s, i)) != 0) {
+            goto out;
+        }
+    }
+    buf_init_static(&in, str, sizeof(str));
+    if ((r = buf_get_bytes_dup(&in, 3, &p, &len)) != 0) {
+        goto out;
+    }
+    buf_init_static(&in, str, sizeof(str));
+    if ((r = buf_get_string_dup(&in, 3, &cs)) != 0) {
+        goto out;
+    }
+    free(cs);
+    if ((cs = msg_str_dup(msg_str_c("abc"))) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    /* one 100 KB frame: the reader grows 4 KiB -> 128 KiB */
+    if ((frame = calloc(1, 100010)) == NULL) {
+        r = AD_ERR_NOMEM;
+        goto out;
+    }
+    if ((r = frame_header_encode(1, 1, 100000, frame)) != 0) {
+        goto out;
+    }
+    for (size_t pos = 0; pos < 100010; pos += used) {
+        if ((r = frame_reader_feed(&fr, frame + pos, 100010 - pos, &used)) != 0) {
+            goto out;
+        }
+    }
+    r = frame_reader_next(&fr, &h, &in);
+out:
+    frame_reader_free(&fr);
+    free(frame);
+    free(cs);
+    free(p);
+    buf_free(b);
+    buf_free(s);
+    return r;
+}
+
+static void test_alloc_failures(void **state)
+{
+    long n;
+    int r;
+
+    (void)state;
+    for (n = 0;; n++) {
+        fail_at = n;
+        n_allocs = 0;
+        r = alloc_scenario();
+        if (n_allocs <= n) {
+            break; /* no allocation was failed: the walk is complete */
+        }
+        if (r != AD_ERR_NOMEM) {
+            fail_msg("allocation %ld failed but the scenario returned %d", n, r);
+        }
+    }
+    fail_at = -1;
+    assert_int_equal(r, 0);
+    assert_true(n > 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_max_enforced),        cmocka_unit_test(test_growth),
         cmocka_unit_test(test_static_is_read_only), cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_reserve_commit_skip), cmocka_unit_test(test_secret_wiped_on_reset),
+        cmocka_unit_test(test_alloc_failures),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
