@@ -50,14 +50,19 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "agentctl_wire.h"
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "io.h"
+#include "msg.h"
 
 #define EXIT_USAGE 2
 #define EXIT_DENIED 3
 #define EXIT_STATUS 4
 #define EXIT_CLOSED 5
 
-#define ADCLIENT_INPUT_MAX (256u * 1024u)
 #define INFLIGHT_MAX 256u
 
 enum kind { K_ECDSA_RAW, K_ECDSA, K_RSA_PKCS, K_RSA_PSS };
@@ -87,6 +92,8 @@ static const struct mech mechs[] = {
 
 static int fd = -1;
 static uint32_t next_id = 1;
+static struct buf *req;   /* request body */
+static struct buf *reply; /* reply body */
 
 static const struct mech *mech_find(const char *name)
 {
@@ -98,15 +105,8 @@ static const struct mech *mech_find(const char *name)
     return NULL;
 }
 
-/* Exit status for a non-OK reply, after saying why on stderr. */
-static int refused(const struct agentctl_wire_reply *rep, const char *what)
-{
-    fprintf(stderr, "adclient: %s: %s: %s\n", what, agentctl_wire_status_name(rep->status),
-            rep->msg);
-    return rep->status == AGENTCTL_ST_DENIED ? EXIT_DENIED : EXIT_STATUS;
-}
-
-static int recv_failed(int r, const char *what)
+/* Exit status for a transport failure, after saying why. */
+static int io_failed(int r, const char *what)
 {
     if (r == AD_ERR_CLOSED) {
         fprintf(stderr, "adclient: %s: connection closed by agentd\n", what);
@@ -117,140 +117,131 @@ static int recv_failed(int r, const char *what)
     return 1;
 }
 
-/* Send an empty-bodied or prepared request and read the reply with the same id. */
-static int roundtrip(struct agentctl_wire_w *w, struct agentctl_wire_reply *rep, const char *what)
+/*
+ * The reply in `reply` has status OK: return 0. Otherwise say why and return
+ * EXIT_DENIED for DENIED, EXIT_STATUS for any other status, 1 when malformed.
+ */
+static int reply_check(const char *what)
 {
-    int r;
+    struct msg_error e;
+    uint32_t st = 0;
 
-    if ((r = agentctl_wire_send(fd, w)) != 0) {
-        agentctl_wire_w_free(w);
-        if (r == AD_ERR_SYSTEM && (errno == EPIPE || errno == ECONNRESET)) {
-            fprintf(stderr, "adclient: %s: connection closed by agentd\n", what);
-            return EXIT_CLOSED;
-        }
-        fprintf(stderr, "adclient: %s: send: %s\n", what, strerror(errno));
+    if (msg_status_peek(reply, &st) != 0) {
+        fprintf(stderr, "adclient: %s: malformed reply\n", what);
         return 1;
     }
-    agentctl_wire_w_free(w);
-    if ((r = agentctl_wire_recv(fd, rep)) != 0) {
-        return recv_failed(r, what);
+    if (st == STATUS_OK) {
+        return 0;
     }
-    if (rep->status != AGENTCTL_ST_OK) {
-        int e = refused(rep, what);
+    if (msg_error_decode(reply, &e) != 0) {
+        fprintf(stderr, "adclient: %s: malformed error reply\n", what);
+        return 1;
+    }
+    fprintf(stderr, "adclient: %s: %s: %.*s\n", what, status_name(st), (int)e.message.len,
+            e.message.ptr);
+    return st == STATUS_DENIED ? EXIT_DENIED : EXIT_STATUS;
+}
 
-        agentctl_wire_reply_free(rep);
-        return e;
+/* Send req as a frame of type with id. */
+static int send_req(uint8_t type, uint32_t id, const char *what)
+{
+    int r = io_write_frame(fd, type, id, req);
+
+    return r == 0 ? 0 : io_failed(r, what);
+}
+
+/* Read one reply frame into `reply`; *ret_id is its request id. */
+static int recv_reply(uint8_t type, uint32_t *ret_id, const char *what)
+{
+    struct frame_header h;
+    int r;
+
+    if ((r = io_read_frame(fd, reply, &h)) != 0) {
+        return io_failed(r, what);
     }
+    if (h.type != (uint8_t)(type | FRAME_REPLY)) {
+        fprintf(stderr, "adclient: %s: reply of type 0x%02x\n", what, h.type);
+        return 1;
+    }
+    *ret_id = h.request_id;
     return 0;
 }
 
-static int simple(uint8_t type, struct agentctl_wire_reply *rep, const char *what)
+/* One request (body already in req), its reply checked for status OK. */
+static int call(uint8_t type, const char *what)
 {
-    struct agentctl_wire_w w;
+    uint32_t id = next_id++;
+    uint32_t got = 0;
+    int e;
 
-    if (agentctl_wire_begin(&w, type, next_id++) != 0) {
+    if ((e = send_req(type, id, what)) != 0 || (e = recv_reply(type, &got, what)) != 0) {
+        return e;
+    }
+    if (got != id) {
+        fprintf(stderr, "adclient: %s: reply for request %u, expected %u\n", what, got, id);
         return 1;
     }
-    return roundtrip(&w, rep, what);
+    return reply_check(what);
+}
+
+static int call_empty(uint8_t type, const char *what)
+{
+    buf_reset(req);
+    if (msg_empty_request_encode(req) != 0) {
+        return 1;
+    }
+    return call(type, what);
 }
 
 static int do_hello(void)
 {
-    struct agentctl_wire_w w;
-    struct agentctl_wire_reply rep;
+    struct msg_hello_request m = {1, 1, msg_str_c("adclient")};
+    struct msg_hello_reply rep;
     int e;
 
-    if (agentctl_wire_begin(&w, AGENTCTL_MT_HELLO, next_id++) != 0) {
+    buf_reset(req);
+    if (msg_hello_request_encode(req, &m) != 0) {
         return 1;
     }
-    agentctl_wire_put_u32(&w, 1); /* version_min */
-    agentctl_wire_put_u32(&w, 1); /* version_max */
-    agentctl_wire_put_str(&w, "adclient");
-    if ((e = roundtrip(&w, &rep, "hello")) != 0) {
+    if ((e = call(MSG_HELLO, "hello")) != 0) {
         return e;
     }
-    agentctl_wire_reply_free(&rep);
+    if (msg_hello_reply_decode(reply, &rep) != 0) {
+        fprintf(stderr, "adclient: hello: malformed reply\n");
+        return 1;
+    }
     return 0;
 }
 
-static void print_str(const char *label, const uint8_t *v, size_t n)
+static void print_str(const char *label, struct msg_str v)
 {
-    printf(" %s=%.*s", label, (int)n, (const char *)v);
+    printf(" %s=%.*s", label, (int)v.len, v.ptr);
 }
 
 static int cmd_whoami(void)
 {
-    struct agentctl_wire_reply rep;
-    struct agentctl_wire_r *r = &rep.body;
-    uint32_t pid, uid, gid;
-    const uint8_t *exe, *sha, *cg, *entry, *spiffe, *tier;
-    size_t exe_n, sha_n, cg_n, entry_n, spiffe_n, tier_n;
+    struct msg_whoami_reply m;
     int e;
 
-    if ((e = simple(AGENTCTL_MT_WHOAMI, &rep, "whoami")) != 0) {
+    if ((e = call_empty(MSG_WHOAMI, "whoami")) != 0) {
         return e;
     }
-    if (agentctl_wire_get_u32(r, &pid) != 0 ||                       /* pid */
-        agentctl_wire_get_u32(r, &uid) != 0 ||                       /* uid */
-        agentctl_wire_get_u32(r, &gid) != 0 ||                       /* gid */
-        agentctl_wire_get_bytes(r, 4096, &exe, &exe_n) != 0 ||       /* exe */
-        agentctl_wire_get_bytes(r, 32, &sha, &sha_n) != 0 ||         /* exe_sha256 */
-        agentctl_wire_get_bytes(r, 4096, &cg, &cg_n) != 0 ||         /* cgroup */
-        agentctl_wire_get_bytes(r, 128, &entry, &entry_n) != 0 ||    /* entry */
-        agentctl_wire_get_bytes(r, 2048, &spiffe, &spiffe_n) != 0 || /* spiffe_id */
-        agentctl_wire_get_bytes(r, 16, &tier, &tier_n) != 0 ||       /* tier */
-        agentctl_wire_get_end(r) != 0) {
+    if (msg_whoami_reply_decode(reply, &m) != 0) {
         fprintf(stderr, "adclient: whoami: malformed reply\n");
-        agentctl_wire_reply_free(&rep);
         return 1;
     }
-    printf("pid=%u uid=%u gid=%u", pid, uid, gid);
-    print_str("exe", exe, exe_n);
+    printf("pid=%u uid=%u gid=%u", m.pid, m.uid, m.gid);
+    print_str("exe", m.exe);
     printf(" sha256=");
-    for (size_t i = 0; i < sha_n; i++) {
-        printf("%02x", sha[i]);
+    for (size_t i = 0; i < m.exe_sha256.len; i++) {
+        printf("%02x", m.exe_sha256.ptr[i]);
     }
-    print_str("cgroup", cg, cg_n);
-    print_str("entry", entry, entry_n);
-    print_str("spiffe_id", spiffe, spiffe_n);
-    print_str("tier", tier, tier_n);
+    print_str("cgroup", m.cgroup);
+    print_str("entry", m.entry);
+    print_str("spiffe_id", m.spiffe_id);
+    print_str("tier", m.tier);
     printf("\n");
-    agentctl_wire_reply_free(&rep);
     return 0;
-}
-
-struct keyrec {
-    const uint8_t *name;
-    size_t name_len;
-    uint64_t key_type;
-    uint32_t bits;
-    uint64_t mech_mask;
-    const uint8_t *spki;
-    size_t spki_len;
-};
-
-static int get_keyrec(struct agentctl_wire_r *r, struct keyrec *k)
-{
-    const uint8_t *v;
-    size_t n;
-
-    if (agentctl_wire_get_bytes(r, 64, &k->name, &k->name_len) != 0 ||   /* name */
-        agentctl_wire_get_bytes(r, 64, &v, &n) != 0 ||                   /* id */
-        agentctl_wire_get_u64(r, &k->key_type) != 0 ||                   /* key_type */
-        agentctl_wire_get_u32(r, &k->bits) != 0 ||                       /* bits */
-        agentctl_wire_get_u64(r, &k->mech_mask) != 0 ||                  /* mech_mask */
-        agentctl_wire_get_bytes(r, 2048, &k->spki, &k->spki_len) != 0 || /* spki */
-        agentctl_wire_get_bytes(r, 64, &v, &n) != 0 ||                   /* ec_params */
-        agentctl_wire_get_bytes(r, 256, &v, &n) != 0 ||                  /* ec_point */
-        agentctl_wire_get_bytes(r, 512, &v, &n) != 0 ||                  /* modulus */
-        agentctl_wire_get_bytes(r, 16, &v, &n) != 0 ||                   /* public_exponent */
-        agentctl_wire_get_bytes(r, 65536, &v, &n) != 0 ||                /* cert */
-        agentctl_wire_get_bytes(r, 1024, &v, &n) != 0 ||                 /* cert_subject */
-        agentctl_wire_get_bytes(r, 1024, &v, &n) != 0 ||                 /* cert_issuer */
-        agentctl_wire_get_bytes(r, 64, &v, &n) != 0) {                   /* cert_serial */
-        return AD_ERR_FORMAT;
-    }
-    return AD_OK;
 }
 
 /*
@@ -259,36 +250,34 @@ static int get_keyrec(struct agentctl_wire_r *r, struct keyrec *k)
  */
 static int list_keys(const char *want, uint8_t **ret_spki, size_t *ret_len)
 {
-    struct agentctl_wire_reply rep;
-    uint32_t cnt = 0;
+    struct msg_list_objects_reply *m = NULL;
     int e;
 
-    if ((e = simple(AGENTCTL_MT_LIST_OBJECTS, &rep, "list")) != 0) {
+    if ((e = call_empty(MSG_LIST_OBJECTS, "list")) != 0) {
         return e;
     }
     e = 1;
-    if (agentctl_wire_get_u32(&rep.body, &cnt) != 0) { /* n_keys */
+    if ((m = malloc(sizeof(*m))) == NULL) {
+        goto out;
+    }
+    if (msg_list_objects_reply_decode(reply, m) != 0) {
         fprintf(stderr, "adclient: list: malformed reply\n");
         goto out;
     }
-    for (uint32_t i = 0; i < cnt; i++) {
-        struct keyrec k;
+    for (uint32_t i = 0; i < m->n_keys; i++) {
+        const struct msg_key_record *k = &m->keys[i];
 
-        if (get_keyrec(&rep.body, &k) != 0) {
-            fprintf(stderr, "adclient: list: malformed key record\n");
-            goto out;
-        }
         if (want == NULL) {
-            printf("%.*s %s %u mask=0x%llx\n", (int)k.name_len, (const char *)k.name,
-                   k.key_type == 3 ? "ec" : "rsa", k.bits, (unsigned long long)k.mech_mask);
+            printf("%.*s %s %u mask=0x%llx\n", (int)k->name.len, k->name.ptr,
+                   k->key_type == 3 ? "ec" : "rsa", k->bits, (unsigned long long)k->mech_mask);
             continue;
         }
-        if (k.name_len == strlen(want) && memcmp(k.name, want, k.name_len) == 0) {
-            if ((*ret_spki = malloc(k.spki_len)) == NULL) {
+        if (msg_str_eq(k->name, want)) {
+            if ((*ret_spki = malloc(k->spki.len)) == NULL) {
                 goto out;
             }
-            memcpy(*ret_spki, k.spki, k.spki_len);
-            *ret_len = k.spki_len;
+            memcpy(*ret_spki, k->spki.ptr, k->spki.len);
+            *ret_len = k->spki.len;
             e = 0;
             goto out;
         }
@@ -300,37 +289,38 @@ static int list_keys(const char *want, uint8_t **ret_spki, size_t *ret_len)
     }
     e = 0;
 out:
-    agentctl_wire_reply_free(&rep);
+    free(m);
     return e;
 }
 
 static int send_sign(const char *key, const struct mech *m, const uint8_t *data, size_t n,
                      uint32_t id)
 {
-    struct agentctl_wire_w w;
-    int r;
+    struct msg_sign_request rq = {
+        .key = msg_str_c(key),
+        .mechanism = m->ckm,
+        .pss = {m->pss_hash, m->pss_mgf, m->pss_salt},
+        .data = msg_bytes_of(data, n),
+    };
 
-    if (agentctl_wire_begin(&w, AGENTCTL_MT_SIGN, id) != 0) {
-        return AD_ERR_NOMEM;
+    buf_reset(req);
+    if (msg_sign_request_encode(req, &rq) != 0) {
+        fprintf(stderr, "adclient: sign: request does not encode\n");
+        return 1;
     }
-    agentctl_wire_put_str(&w, key);         /* key */
-    agentctl_wire_put_u64(&w, m->ckm);      /* mechanism */
-    agentctl_wire_put_u64(&w, m->pss_hash); /* pss hash_mech */
-    agentctl_wire_put_u64(&w, m->pss_mgf);  /* pss mgf */
-    agentctl_wire_put_u64(&w, m->pss_salt); /* pss salt_len */
-    agentctl_wire_put_bytes(&w, data, n);   /* data */
-    r = agentctl_wire_send(fd, &w);
-    agentctl_wire_w_free(&w);
-    return r;
+    return send_req(MSG_SIGN, id, "sign");
 }
 
-/* The signature bytes of an OK SIGN reply (borrowed from rep). */
-static int sign_reply_sig(struct agentctl_wire_reply *rep, const uint8_t **sig, size_t *n)
+/* The signature of an OK SIGN reply in `reply` (borrowed from it). */
+static int sign_reply_sig(const uint8_t **sig, size_t *n)
 {
-    if (agentctl_wire_get_bytes(&rep->body, 1024, sig, n) != 0 ||
-        agentctl_wire_get_end(&rep->body) != 0) {
+    struct msg_sign_reply m;
+
+    if (msg_sign_reply_decode(reply, &m) != 0) {
         return AD_ERR_FORMAT;
     }
+    *sig = m.signature.ptr;
+    *n = m.signature.len;
     return AD_OK;
 }
 
@@ -340,15 +330,15 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
     uint8_t *b = NULL;
     size_t n;
 
-    if (f == NULL || (b = malloc(ADCLIENT_INPUT_MAX + 1)) == NULL) {
+    if (f == NULL || (b = malloc(SIGN_INPUT_MAX + 1)) == NULL) {
         if (f != NULL) {
             fclose(f);
         }
         return AD_ERR_SYSTEM;
     }
-    n = fread(b, 1, ADCLIENT_INPUT_MAX + 1, f);
+    n = fread(b, 1, SIGN_INPUT_MAX + 1, f);
     fclose(f);
-    if (n > ADCLIENT_INPUT_MAX) {
+    if (n > SIGN_INPUT_MAX) {
         free(b);
         return AD_ERR_TOO_LARGE;
     }
@@ -360,13 +350,14 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
 static int cmd_sign(const char *key, const char *mech, const char *in, const char *out)
 {
     const struct mech *m = mech_find(mech);
-    struct agentctl_wire_reply rep;
     uint8_t *data = NULL;
     const uint8_t *sig;
     size_t n = 0;
     size_t sig_n = 0;
+    uint32_t id = next_id++;
+    uint32_t got = 0;
     FILE *f;
-    int r;
+    int e;
 
     if (m == NULL) {
         fprintf(stderr, "adclient: unknown mechanism %s\n", mech);
@@ -376,32 +367,20 @@ static int cmd_sign(const char *key, const char *mech, const char *in, const cha
         fprintf(stderr, "adclient: cannot read %s\n", in);
         return 1;
     }
-    r = send_sign(key, m, data, n, next_id++);
+    e = send_sign(key, m, data, n, id);
     free(data);
-    if (r != 0) {
-        fprintf(stderr, "adclient: sign: send: %s\n", strerror(errno));
-        return errno == EPIPE || errno == ECONNRESET ? EXIT_CLOSED : 1;
+    if (e != 0 || (e = recv_reply(MSG_SIGN, &got, "sign")) != 0 || (e = reply_check("sign")) != 0) {
+        return e;
     }
-    if ((r = agentctl_wire_recv(fd, &rep)) != 0) {
-        return recv_failed(r, "sign");
-    }
-    if (rep.status != AGENTCTL_ST_OK) {
-        r = refused(&rep, "sign");
-        agentctl_wire_reply_free(&rep);
-        return r;
-    }
-    if (sign_reply_sig(&rep, &sig, &sig_n) != 0) {
+    if (got != id || sign_reply_sig(&sig, &sig_n) != 0) {
         fprintf(stderr, "adclient: sign: malformed reply\n");
-        agentctl_wire_reply_free(&rep);
         return 1;
     }
     if ((f = fopen(out, "wb")) == NULL || fwrite(sig, 1, sig_n, f) != sig_n || fclose(f) != 0) {
         fprintf(stderr, "adclient: cannot write %s\n", out);
-        agentctl_wire_reply_free(&rep);
         return 1;
     }
     printf("ok %zu\n", sig_n);
-    agentctl_wire_reply_free(&rep);
     return 0;
 }
 
@@ -523,11 +502,10 @@ static int cmd_loop(const char *key, const char *mech, const char *secs, const c
     memset(slots, 0, sizeof(slots));
     e = 0;
     for (;;) {
-        struct agentctl_wire_reply rep;
         const uint8_t *sig;
         size_t sig_n;
         struct slot *s = NULL;
-        int r;
+        uint32_t got = 0;
 
         while (busy < inflight && now_s() < end) {
             for (unsigned i = 0; i < inflight; i++) {
@@ -542,9 +520,7 @@ static int cmd_loop(const char *key, const char *mech, const char *secs, const c
                 goto out;
             }
             s->id = next_id++;
-            if (send_sign(key, m, s->data, s->len, s->id) != 0) {
-                fprintf(stderr, "adclient: loop: send: %s\n", strerror(errno));
-                e = errno == EPIPE || errno == ECONNRESET ? EXIT_CLOSED : 1;
+            if ((e = send_sign(key, m, s->data, s->len, s->id)) != 0) {
                 goto out;
             }
             s->is_busy = true;
@@ -553,36 +529,29 @@ static int cmd_loop(const char *key, const char *mech, const char *secs, const c
         if (busy == 0) {
             break;
         }
-        if ((r = agentctl_wire_recv(fd, &rep)) != 0) {
-            e = recv_failed(r, "loop");
+        if ((e = recv_reply(MSG_SIGN, &got, "loop")) != 0) {
             goto out;
         }
         s = NULL;
         for (unsigned i = 0; i < inflight; i++) {
-            if (slots[i].is_busy && slots[i].id == rep.id) {
+            if (slots[i].is_busy && slots[i].id == got) {
                 s = &slots[i];
                 break;
             }
         }
         if (s == NULL) {
-            fprintf(stderr, "adclient: loop: reply for unknown request %u\n", rep.id);
-            agentctl_wire_reply_free(&rep);
+            fprintf(stderr, "adclient: loop: reply for unknown request %u\n", got);
             e = 1;
             goto out;
         }
-        if (rep.status != AGENTCTL_ST_OK) {
-            e = refused(&rep, "loop sign");
-            agentctl_wire_reply_free(&rep);
+        if ((e = reply_check("loop sign")) != 0) {
             goto out;
         }
-        if (sign_reply_sig(&rep, &sig, &sig_n) != 0 ||
-            verify(pk, m, s->data, s->len, sig, sig_n) != 1) {
+        if (sign_reply_sig(&sig, &sig_n) != 0 || verify(pk, m, s->data, s->len, sig, sig_n) != 1) {
             fprintf(stderr, "adclient: loop: signature %lu does not verify\n", count);
-            agentctl_wire_reply_free(&rep);
             e = 1;
             goto out;
         }
-        agentctl_wire_reply_free(&rep);
         s->is_busy = false;
         busy--;
         count++;
@@ -599,7 +568,15 @@ static int connect_to(const char *sock)
         fprintf(stderr, "adclient: no socket (-s SOCK or AGENTD_SOCKET)\n");
         return EXIT_USAGE;
     }
-    if (agentctl_wire_connect(sock, &fd) != 0) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+
+    if (strlen(sock) >= sizeof(a.sun_path)) {
+        fprintf(stderr, "adclient: socket path too long: %s\n", sock);
+        return EXIT_USAGE;
+    }
+    memcpy(a.sun_path, sock, strlen(sock) + 1);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(fd, (const struct sockaddr *)&a, sizeof(a)) != 0) {
         fprintf(stderr, "adclient: agentd is not running at %s (connect: %s)\n", sock,
                 strerror(errno));
         return 1;
@@ -805,6 +782,11 @@ int main(int argc, char **argv)
     const char *sock = getenv("AGENTD_SOCKET");
     int i = 1;
     int e;
+
+    if ((req = buf_new(FRAME_BODY_MAX)) == NULL || (reply = buf_new(FRAME_BODY_MAX)) == NULL) {
+        fprintf(stderr, "adclient: out of memory\n");
+        return 1;
+    }
 
     for (;;) {
         if (i + 1 < argc && strcmp(argv[i], "-s") == 0) {

@@ -1,6 +1,6 @@
 # workload area integration: the shared test client and the identity tests.
 add_executable(adclient ${CMAKE_CURRENT_LIST_DIR}/adclient.c)
-target_link_libraries(adclient PRIVATE agentd_ctlwire PkgConfig::CRYPTO agentd_warnings)
+target_link_libraries(adclient PRIVATE agentd_proto PkgConfig::CRYPTO agentd_warnings)
 
 # Identity tests: swtpm + agentd (lib_agentd.sh), run as root (setpriv to
 # other uids); they exit 77 (skipped) otherwise.
