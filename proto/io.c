@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -83,14 +84,26 @@ int io_read_frame(int fd, struct buf *body, struct frame_header *ret_header)
     return AD_OK;
 }
 
+/* Frames up to this size go out in one send(): header and body copied together. */
+#define IO_SMALL_FRAME 4096
+
 int io_write_frame(int fd, uint8_t type, uint32_t request_id, const struct buf *body)
 {
-    uint8_t hdr[FRAME_HEADER_LEN];
+    uint8_t small[IO_SMALL_FRAME];
+    size_t len = buf_remaining(body);
     int r;
 
-    if ((r = frame_header_encode(type, request_id, buf_remaining(body), hdr)) != 0 ||
-        (r = io_write_all(fd, hdr, sizeof(hdr))) != 0 ||
-        (r = io_write_all(fd, buf_ptr(body), buf_remaining(body))) != 0) {
+    if ((r = frame_header_encode(type, request_id, len, small)) != 0) {
+        return r;
+    }
+    if (len <= sizeof(small) - FRAME_HEADER_LEN) {
+        if (len > 0) {
+            memcpy(small + FRAME_HEADER_LEN, buf_ptr(body), len);
+        }
+        return io_write_all(fd, small, FRAME_HEADER_LEN + len);
+    }
+    if ((r = io_write_all(fd, small, FRAME_HEADER_LEN)) != 0 ||
+        (r = io_write_all(fd, buf_ptr(body), len)) != 0) {
         return r;
     }
     return AD_OK;
@@ -215,6 +228,17 @@ const struct msg_hello_reply *proto_client_hello(const struct proto_client *c)
 int proto_client_fd(const struct proto_client *c)
 {
     return c->fd;
+}
+
+int proto_client_set_timeout(struct proto_client *c, unsigned timeout_ms)
+{
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+
+    if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+        return AD_ERR_SYSTEM;
+    }
+    return AD_OK;
 }
 
 int proto_client_call(struct proto_client *c, uint8_t type, const struct buf *body,

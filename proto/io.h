@@ -35,7 +35,9 @@ AD_MUST_CHECK int io_read_frame(int fd, struct buf *body, struct frame_header *r
 AD_MUST_CHECK int io_write_frame(int fd, uint8_t type, uint32_t request_id, const struct buf *body);
 
 /*
- * Minimal blocking client: one connection, one call in flight.
+ * Minimal blocking client: one connection, one call in flight, one thread at a
+ * time. After any error other than a non-OK status inside a reply, the stream
+ * may be out of step: free the client and connect again.
  */
 struct proto_client;
 
@@ -54,8 +56,12 @@ void proto_client_free(struct proto_client *c);
 /* The daemon's HELLO reply; strings valid until proto_client_free. */
 const struct msg_hello_reply *proto_client_hello(const struct proto_client *c);
 
-/* The socket, for poll() or SO_RCVTIMEO. Owned by c. */
+/* The socket, for poll(). Owned by c. */
 int proto_client_fd(const struct proto_client *c);
+
+/* Fail a send or receive that waits longer than timeout_ms (0: wait forever) with
+ * AD_ERR_SYSTEM, errno EAGAIN. Set after connect, so HELLO itself waits. */
+AD_MUST_CHECK int proto_client_set_timeout(struct proto_client *c, unsigned timeout_ms);
 
 /*
  * Send request type (without the reply bit) with body's unread bytes, wait for

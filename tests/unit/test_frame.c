@@ -346,6 +346,7 @@ static void test_io_truncated_frame(void **state)
 struct server {
     int lfd;
     int bad_id; /* answer the second call with a wrong request id */
+    int silent; /* answer HELLO only */
 };
 
 static void server_reply(int fd, const struct frame_header *h, const struct buf *req, int bad)
@@ -378,7 +379,9 @@ static void *server_main(void *arg)
     int n = 0;
 
     while (fd >= 0 && io_read_frame(fd, req, &h) == 0) {
-        server_reply(fd, &h, req, s->bad_id && n == 2);
+        if (!s->silent || h.type == MSG_HELLO) {
+            server_reply(fd, &h, req, s->bad_id && n == 2);
+        }
         n++;
     }
     if (fd >= 0) {
@@ -392,7 +395,7 @@ static void test_client(void **state)
 {
     char dir[] = "/tmp/proto-test.XXXXXX";
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    struct server srv = {-1, 1};
+    struct server srv = {-1, 1, 0};
     struct proto_client *c = NULL;
     struct buf *body = buf_new(64);
     struct buf *reply = buf_new(FRAME_BODY_MAX);
@@ -428,6 +431,37 @@ static void test_client(void **state)
     buf_free(reply);
 }
 
+static void test_client_timeout(void **state)
+{
+    char dir[] = "/tmp/proto-test.XXXXXX";
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct server srv = {-1, 0, 1};
+    struct proto_client *c = NULL;
+    struct buf *body = buf_new(64);
+    struct buf *reply = buf_new(FRAME_BODY_MAX);
+    pthread_t t;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
+    assert_true((srv.lfd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(bind(srv.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(srv.lfd, 1), 0);
+    assert_int_equal(pthread_create(&t, NULL, server_main, &srv), 0);
+    assert_int_equal(proto_client_connect(sa.sun_path, "test_frame", &c), 0);
+    assert_int_equal(proto_client_set_timeout(c, 100), 0);
+    assert_int_equal(msg_empty_request_encode(body), 0);
+    /* the server never answers: the call gives up instead of hanging */
+    assert_int_equal(proto_client_call(c, MSG_WHOAMI, body, reply), AD_ERR_SYSTEM);
+    proto_client_free(c);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    close(srv.lfd);
+    unlink(sa.sun_path);
+    rmdir(dir);
+    buf_free(body);
+    buf_free(reply);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_io_read_frame),
         cmocka_unit_test(test_io_truncated_frame),
         cmocka_unit_test(test_client),
+        cmocka_unit_test(test_client_timeout),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
