@@ -27,6 +27,8 @@
 struct conn {
     int fd;
     bool is_busy;
+    bool is_broken;  /* transport or framing failed: never reuse */
+    bool is_reused;  /* taken from the idle pool for this call */
     struct buf *out; /* request body */
     struct buf *in;  /* reply body */
     struct conn *next;
@@ -92,17 +94,20 @@ static CK_RV exchange(struct conn *c, uint8_t type)
 
     if (io_write_frame(c->fd, type, id, c->out) != 0 || io_read_frame(c->fd, c->in, &h) != 0) {
         module_debug("agentd: %s failed: %s", msg_lookup(type)->name, strerror(errno));
+        c->is_broken = true;
         return CKR_DEVICE_ERROR;
     }
     if (h.type != (type | FRAME_REPLY) || h.request_id != id ||
         msg_status_peek(c->in, &status) != 0) {
         module_debug("agentd: bad reply to %s", msg_lookup(type)->name);
+        c->is_broken = true;
         return CKR_DEVICE_ERROR;
     }
     if (status == STATUS_OK) {
         return CKR_OK;
     }
     if (msg_error_decode(c->in, &e) != 0) {
+        c->is_broken = true;
         return CKR_DEVICE_ERROR;
     }
     module_debug("agentd: %s: %s \"%.*s\"", msg_lookup(type)->name, status_name(status),
@@ -222,6 +227,7 @@ static CK_RV conn_get(struct conn **ret)
     }
     if (c != NULL) {
         c->is_busy = true;
+        c->is_reused = true;
     }
     module_unlock();
     if (c == NULL) {
@@ -231,9 +237,11 @@ static CK_RV conn_get(struct conn **ret)
     return CKR_OK;
 }
 
-/* Return c to the pool; a broken one (is_ok false) or one over the idle cap is closed. */
-static void conn_put(struct conn *c, bool is_ok)
+/* Return c to the pool; a broken one or one over the idle cap is closed. */
+static void conn_put(struct conn *c)
 {
+    bool is_ok = !c->is_broken;
+
     struct conn **pp;
     size_t idle = 0;
 
@@ -261,7 +269,7 @@ CK_RV client_open(struct client_info *ret_info)
     CK_RV rv;
 
     if ((rv = conn_open(ret_info, &c)) == CKR_OK) {
-        conn_put(c, true);
+        conn_put(c);
     }
     return rv;
 }
@@ -405,57 +413,85 @@ static CK_RV list_copy(const struct msg_list_objects_reply *r, struct client_lis
     return CKR_OK;
 }
 
-CK_RV client_list(struct client_list **ret)
-{
-    struct msg_list_objects_reply *rep = NULL;
-    struct client_list *l = NULL;
-    struct conn *c = NULL;
-    CK_RV rv;
-
-    if ((rep = malloc(sizeof(*rep))) == NULL || (l = calloc(1, sizeof(*l))) == NULL) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
-    }
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        goto out;
-    }
-    buf_reset(c->out);
-    if (msg_empty_request_encode(c->out) != 0) {
-        rv = CKR_HOST_MEMORY;
-    } else if ((rv = exchange(c, MSG_LIST_OBJECTS)) == CKR_OK) {
-        rv = msg_list_objects_reply_decode(c->in, rep) == 0 ? list_copy(rep, l) : CKR_DEVICE_ERROR;
-    }
-    conn_put(c, rv != CKR_DEVICE_ERROR);
-    if (rv == CKR_OK) {
-        *ret = l;
-        l = NULL;
-    }
-out:
-    client_list_free(l);
-    free(rep);
-    return rv;
-}
-
-/* The request/reply bracket shared by the calls below: c->out holds the encoded
- * request when this runs; decode() reads c->in. */
+/*
+ * One request and its reply. encode() writes the request into c->out; on an
+ * OK reply decode() reads c->in into reply and use() copies what the caller
+ * needs while c->in is still ours.
+ */
 struct call {
     uint8_t type;
+    CK_RV encode_rv; /* what a request that does not encode means */
+    int (*encode)(struct buf *out, const void *req);
+    const void *req;
     int (*decode)(struct buf *in, void *reply);
     void *reply;
-    CK_RV (*use)(void *reply, void *ctx); /* copy out while c->in is still ours */
+    CK_RV (*use)(void *reply, void *ctx);
     void *ctx;
 };
 
-static CK_RV call_run(struct conn *c, const struct call *k)
+static CK_RV call_once(const struct call *k, bool *ret_retry)
 {
-    CK_RV rv = exchange(c, k->type);
+    struct conn *c = NULL;
+    CK_RV rv;
 
-    if (rv == CKR_OK && k->decode(c->in, k->reply) != 0) {
-        rv = CKR_DEVICE_ERROR;
+    *ret_retry = false;
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
     }
-    if (rv == CKR_OK) {
-        rv = k->use(k->reply, k->ctx);
+    buf_reset(c->out);
+    if (k->encode(c->out, k->req) != 0) {
+        rv = k->encode_rv;
+    } else if ((rv = exchange(c, k->type)) == CKR_OK) {
+        rv = k->decode(c->in, k->reply) == 0 ? k->use(k->reply, k->ctx) : CKR_DEVICE_ERROR;
     }
+    /* agentd closes idle connections: a pooled one may be dead before it is used. */
+    *ret_retry = c->is_broken && c->is_reused;
+    conn_put(c);
+    return rv;
+}
+
+static CK_RV call_do(const struct call *k)
+{
+    bool is_retry;
+    CK_RV rv = call_once(k, &is_retry);
+
+    if (is_retry && module_is_live()) {
+        module_debug("agentd: pooled connection failed; retrying %s", msg_lookup(k->type)->name);
+        rv = call_once(k, &is_retry);
+    }
+    return rv;
+}
+
+static int enc_empty(struct buf *out, const void *req)
+{
+    (void)req;
+    return msg_empty_request_encode(out);
+}
+
+static int dec_list(struct buf *in, void *reply)
+{
+    return msg_list_objects_reply_decode(in, reply);
+}
+
+static CK_RV use_list(void *reply, void *ctx)
+{
+    return list_copy(reply, ctx);
+}
+
+CK_RV client_list(struct client_list **ret)
+{
+    struct msg_list_objects_reply *rep = malloc(sizeof(*rep)); /* ~19 KiB */
+    struct client_list *l = calloc(1, sizeof(*l));
+    struct call k = {
+        MSG_LIST_OBJECTS, CKR_HOST_MEMORY, enc_empty, NULL, dec_list, rep, use_list, l};
+    CK_RV rv = CKR_HOST_MEMORY;
+
+    if (rep != NULL && l != NULL && (rv = call_do(&k)) == CKR_OK) {
+        *ret = l;
+        l = NULL;
+    }
+    client_list_free(l);
+    free(rep);
     return rv;
 }
 
@@ -479,14 +515,19 @@ static CK_RV use_bytes(struct msg_bytes b, struct out_bytes *o)
     return CKR_OK;
 }
 
-static CK_RV use_sign(void *reply, void *ctx)
+static int enc_sign(struct buf *out, const void *req)
 {
-    return use_bytes(((struct msg_sign_reply *)reply)->signature, ctx);
+    return msg_sign_request_encode(out, req);
 }
 
 static int dec_sign(struct buf *in, void *reply)
 {
     return msg_sign_reply_decode(in, reply);
+}
+
+static CK_RV use_sign(void *reply, void *ctx)
+{
+    return use_bytes(((struct msg_sign_reply *)reply)->signature, ctx);
 }
 
 CK_RV client_sign(const char *key, uint64_t mech, const struct client_pss *pss, const uint8_t *data,
@@ -496,28 +537,25 @@ CK_RV client_sign(const char *key, uint64_t mech, const struct client_pss *pss, 
         msg_str_c(key), mech, {pss->hash, pss->mgf, pss->salt_len}, msg_bytes_of(data, len)};
     struct msg_sign_reply rep;
     struct out_bytes o = {sig, SIGNATURE_MAX, ret_sig_len, 0};
-    struct call k = {MSG_SIGN, dec_sign, &rep, use_sign, &o};
-    struct conn *c = NULL;
-    CK_RV rv;
+    struct call k = {MSG_SIGN, CKR_DATA_LEN_RANGE, enc_sign, &req, dec_sign, &rep, use_sign, &o};
 
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        return rv;
-    }
-    buf_reset(c->out);
-    rv = msg_sign_request_encode(c->out, &req) != 0 ? CKR_DATA_LEN_RANGE : call_run(c, &k);
-    conn_put(c, rv != CKR_DEVICE_ERROR);
-    return rv;
+    return call_do(&k);
+}
+
+static int enc_verify(struct buf *out, const void *req)
+{
+    return msg_verify_request_encode(out, req);
+}
+
+static int dec_verify(struct buf *in, void *reply)
+{
+    return msg_verify_reply_decode(in, reply);
 }
 
 static CK_RV use_verify(void *reply, void *ctx)
 {
     *(bool *)ctx = ((struct msg_verify_reply *)reply)->is_valid;
     return CKR_OK;
-}
-
-static int dec_verify(struct buf *in, void *reply)
-{
-    return msg_verify_reply_decode(in, reply);
 }
 
 CK_RV client_verify(const char *key, uint64_t mech, const struct client_pss *pss,
@@ -530,22 +568,15 @@ CK_RV client_verify(const char *key, uint64_t mech, const struct client_pss *pss
                                      msg_bytes_of(data, len),
                                      msg_bytes_of(sig, sig_len)};
     struct msg_verify_reply rep;
-    struct call k = {MSG_VERIFY, dec_verify, &rep, use_verify, ret_is_valid};
-    struct conn *c = NULL;
-    CK_RV rv;
+    struct call k = {MSG_VERIFY, CKR_DATA_LEN_RANGE, enc_verify,  &req, dec_verify,
+                     &rep,       use_verify,         ret_is_valid};
 
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        return rv;
-    }
-    buf_reset(c->out);
-    rv = msg_verify_request_encode(c->out, &req) != 0 ? CKR_DATA_LEN_RANGE : call_run(c, &k);
-    conn_put(c, rv != CKR_DEVICE_ERROR);
-    return rv;
+    return call_do(&k);
 }
 
-static CK_RV use_digest(void *reply, void *ctx)
+static int enc_digest(struct buf *out, const void *req)
 {
-    return use_bytes(((struct msg_digest_reply *)reply)->digest, ctx);
+    return msg_digest_request_encode(out, req);
 }
 
 static int dec_digest(struct buf *in, void *reply)
@@ -553,27 +584,25 @@ static int dec_digest(struct buf *in, void *reply)
     return msg_digest_reply_decode(in, reply);
 }
 
+static CK_RV use_digest(void *reply, void *ctx)
+{
+    return use_bytes(((struct msg_digest_reply *)reply)->digest, ctx);
+}
+
 CK_RV client_digest(uint64_t mech, const uint8_t *data, size_t len, uint8_t *out, size_t *ret_len)
 {
     struct msg_digest_request req = {mech, msg_bytes_of(data, len)};
     struct msg_digest_reply rep;
     struct out_bytes o = {out, DIGEST_MAX, ret_len, 0};
-    struct call k = {MSG_DIGEST, dec_digest, &rep, use_digest, &o};
-    struct conn *c = NULL;
-    CK_RV rv;
+    struct call k = {MSG_DIGEST, CKR_DATA_LEN_RANGE, enc_digest, &req, dec_digest,
+                     &rep,       use_digest,         &o};
 
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        return rv;
-    }
-    buf_reset(c->out);
-    rv = msg_digest_request_encode(c->out, &req) != 0 ? CKR_DATA_LEN_RANGE : call_run(c, &k);
-    conn_put(c, rv != CKR_DEVICE_ERROR);
-    return rv;
+    return call_do(&k);
 }
 
-static CK_RV use_random(void *reply, void *ctx)
+static int enc_random(struct buf *out, const void *req)
 {
-    return use_bytes(((struct msg_random_reply *)reply)->random, ctx);
+    return msg_random_request_encode(out, req);
 }
 
 static int dec_random(struct buf *in, void *reply)
@@ -581,43 +610,33 @@ static int dec_random(struct buf *in, void *reply)
     return msg_random_reply_decode(in, reply);
 }
 
-static CK_RV random_chunk(struct conn *c, uint8_t *out, size_t len)
+static CK_RV use_random(void *reply, void *ctx)
 {
-    struct msg_random_request req = {(uint32_t)len};
-    struct msg_random_reply rep;
-    struct out_bytes o = {out, len, NULL, len};
-    struct call k = {MSG_RANDOM, dec_random, &rep, use_random, &o};
-
-    buf_reset(c->out);
-    return msg_random_request_encode(c->out, &req) != 0 ? CKR_HOST_MEMORY : call_run(c, &k);
+    return use_bytes(((struct msg_random_reply *)reply)->random, ctx);
 }
 
 CK_RV client_random(uint8_t *out, size_t len)
 {
-    struct conn *c = NULL;
-    CK_RV rv;
+    CK_RV rv = CKR_OK;
 
-    if (len == 0) {
-        return CKR_OK;
-    }
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        return rv;
-    }
     while (len > 0 && rv == CKR_OK) {
         size_t n = len < RANDOM_MAX ? len : RANDOM_MAX;
+        struct msg_random_request req = {(uint32_t)n};
+        struct msg_random_reply rep;
+        struct out_bytes o = {out, n, NULL, n};
+        struct call k = {MSG_RANDOM, CKR_HOST_MEMORY, enc_random, &req, dec_random,
+                         &rep,       use_random,      &o};
 
-        rv = random_chunk(c, out, n);
+        rv = call_do(&k);
         out += n;
         len -= n;
     }
-    conn_put(c, rv != CKR_DEVICE_ERROR);
     return rv;
 }
 
-static CK_RV use_generate(void *reply, void *ctx)
+static int enc_generate(struct buf *out, const void *req)
 {
-    return key_copy(&((struct msg_generate_key_reply *)reply)->key, ctx) == 0 ? CKR_OK
-                                                                              : CKR_DEVICE_ERROR;
+    return msg_generate_key_request_encode(out, req);
 }
 
 static int dec_generate(struct buf *in, void *reply)
@@ -625,29 +644,29 @@ static int dec_generate(struct buf *in, void *reply)
     return msg_generate_key_reply_decode(in, reply);
 }
 
+static CK_RV use_generate(void *reply, void *ctx)
+{
+    const struct msg_generate_key_reply *r = reply;
+
+    return key_copy(&r->key, ctx) == 0 ? CKR_OK : CKR_DEVICE_ERROR;
+}
+
 CK_RV client_generate(const char *name, uint64_t key_type, uint32_t bits,
                       struct client_key *ret_key)
 {
     struct msg_generate_key_request req = {msg_str_c(name), key_type, bits};
     struct msg_generate_key_reply rep;
-    struct call k = {MSG_GENERATE_KEY, dec_generate, &rep, use_generate, ret_key};
-    struct conn *c = NULL;
-    CK_RV rv;
+    struct call k = {MSG_GENERATE_KEY, CKR_ATTRIBUTE_VALUE_INVALID,
+                     enc_generate,     &req,
+                     dec_generate,     &rep,
+                     use_generate,     ret_key};
 
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        return rv;
-    }
-    buf_reset(c->out);
-    rv = msg_generate_key_request_encode(c->out, &req) != 0 ? CKR_ATTRIBUTE_VALUE_INVALID
-                                                            : call_run(c, &k);
-    conn_put(c, rv != CKR_DEVICE_ERROR);
-    return rv;
+    return call_do(&k);
 }
 
-static CK_RV use_nothing(void *reply, void *ctx)
+static int enc_destroy(struct buf *out, const void *req)
 {
-    (void)reply, (void)ctx;
-    return CKR_OK;
+    return msg_destroy_key_request_encode(out, req);
 }
 
 static int dec_empty(struct buf *in, void *reply)
@@ -656,18 +675,17 @@ static int dec_empty(struct buf *in, void *reply)
     return msg_empty_reply_decode(in);
 }
 
+static CK_RV use_nothing(void *reply, void *ctx)
+{
+    (void)reply, (void)ctx;
+    return CKR_OK;
+}
+
 CK_RV client_destroy(const char *key)
 {
     struct msg_destroy_key_request req = {msg_str_c(key)};
-    struct call k = {MSG_DESTROY_KEY, dec_empty, NULL, use_nothing, NULL};
-    struct conn *c = NULL;
-    CK_RV rv;
+    struct call k = {
+        MSG_DESTROY_KEY, CKR_HOST_MEMORY, enc_destroy, &req, dec_empty, NULL, use_nothing, NULL};
 
-    if ((rv = conn_get(&c)) != CKR_OK) {
-        return rv;
-    }
-    buf_reset(c->out);
-    rv = msg_destroy_key_request_encode(c->out, &req) != 0 ? CKR_HOST_MEMORY : call_run(c, &k);
-    conn_put(c, rv != CKR_DEVICE_ERROR);
-    return rv;
+    return call_do(&k);
 }

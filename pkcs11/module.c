@@ -123,6 +123,11 @@ bool module_is_logged_in(void)
     return atomic_load(&is_logged_in);
 }
 
+bool module_is_live(void)
+{
+    return atomic_load(&is_initialized) && atomic_load(&generation) == init_generation;
+}
+
 CK_RV module_enter(void)
 {
     atomic_fetch_add(&busy, 1);

@@ -31,6 +31,9 @@ void module_mutex_unlock(void *mutex);
 /* Next handle from the one counter shared by sessions and objects (starts at 1). */
 CK_ULONG module_next_handle(void);
 
+/* True while initialized in this fork generation (false once C_Finalize has begun). */
+bool module_is_live(void);
+
 /* True while the caller holds a login (token-wide, per PKCS#11). */
 bool module_is_logged_in(void);
 

@@ -9,6 +9,8 @@ source "$here/lib_agentd.sh"
 source "$here/pkcs11_common.sh"
 : "${P11_API_TEST:?P11_API_TEST not set}"
 
+# A short idle timeout: the test checks that a connection agentd closed is replaced.
+export AGENTD_IDLE_MS=1000 P11_TEST_IDLE_MS=1000
 pkcs11_start
 "$P11_API_TEST" || {
     [[ -n ${P11_TEST_SOCKET:-} ]] || agentd_log

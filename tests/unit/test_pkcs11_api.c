@@ -670,6 +670,28 @@ static void test_keygen_destroy(void **state)
     assert_int_equal(find(hs, CKO_PRIVATE_KEY, label), CK_INVALID_HANDLE);
 }
 
+/* agentd closes idle connections (pkcs11_api.sh sets AGENTD_IDLE_MS and
+ * P11_TEST_IDLE_MS): the pooled connection is dead, the next call must not fail. */
+static void test_idle_reconnect(void **state)
+{
+    const char *idle = getenv("P11_TEST_IDLE_MS");
+    struct timespec t = {0, 0};
+    long ms;
+
+    (void)state;
+    if (idle == NULL) {
+        skip();
+    }
+    ms = strtol(idle, NULL, 10) * 3;
+    t.tv_sec = ms / 1000;
+    t.tv_nsec = (ms % 1000) * 1000000;
+    assert_true(sign_and_check("ec"));
+    nanosleep(&t, NULL);
+    assert_true(sign_and_check("ec"));
+    nanosleep(&t, NULL);
+    assert_true(sign_and_check("ec"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_app_locking),
         cmocka_unit_test_setup_teardown(test_finalize_during_calls, init, fini),
         cmocka_unit_test(test_interfaces),
+        cmocka_unit_test_setup_teardown(test_idle_reconnect, init, fini),
         cmocka_unit_test_setup_teardown(test_keygen_destroy, init, fini),
     };
 
