@@ -19,18 +19,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-#include "agentctl_wire.h"
 #include "audit.h"
+#include "buf.h"
+#include "frame.h"
+#include "io.h"
+#include "msg.h"
 
 #define SOCKET_DEFAULT "/run/agentd/agentd.sock"
 #define AUDIT_DEFAULT "/var/lib/agentd/audit.log"
-#define TEXT_MAX 200000u /* ADMIN_TEXT_MAX */
 #define TAIL_DEFAULT 20u
-#define TAIL_MAX 1000u /* AUDIT_TAIL_MAX */
-#define ENTRY_MAX 128u
-#define KEY_NAME_MAX 64u
 
 #define EXIT_ERR 1
 #define EXIT_USAGE 2
@@ -62,11 +63,21 @@ static int usage(void)
 struct ctl {
     const char *sock;
     int fd;
+    struct buf *req;   /* request body */
+    struct buf *reply; /* reply body */
 };
 
 static int ctl_connect(struct ctl *c)
 {
-    if (agentctl_wire_connect(c->sock, &c->fd) != 0) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+
+    if (strlen(c->sock) >= sizeof(a.sun_path)) {
+        fprintf(stderr, "agentctl: socket path too long: %s\n", c->sock);
+        return EXIT_USAGE;
+    }
+    memcpy(a.sun_path, c->sock, strlen(c->sock) + 1);
+    if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(c->fd, (const struct sockaddr *)&a, sizeof(a)) != 0) {
         fprintf(stderr, "agentctl: agentd is not running at %s (connect: %s)\n", c->sock,
                 strerror(errno));
         return EXIT_ERR;
@@ -75,25 +86,25 @@ static int ctl_connect(struct ctl *c)
 }
 
 /*
- * Send w, read the reply. On a non-OK status say what the daemon refused
- * and return EXIT_REFUSED. On success *rep is the caller's.
+ * Send c->req as a request of type, read the reply into c->reply. On a
+ * non-OK status say what the daemon refused and return EXIT_REFUSED.
  */
-static int ctl_call(struct ctl *c, struct agentctl_wire_w *w, const char *what,
-                    struct agentctl_wire_reply *rep)
+static int ctl_call(struct ctl *c, uint8_t type, const char *what)
 {
+    struct frame_header h;
+    struct msg_error e;
+    uint32_t st = 0;
     int r;
 
     if ((r = ctl_connect(c)) != 0) {
-        agentctl_wire_w_free(w);
         return r;
     }
-    r = agentctl_wire_send(c->fd, w);
-    agentctl_wire_w_free(w);
-    if (r != 0) {
-        fprintf(stderr, "agentctl: %s: send to %s failed: %s\n", what, c->sock, strerror(errno));
+    if ((r = io_write_frame(c->fd, type, 1, c->req)) != 0) {
+        fprintf(stderr, "agentctl: %s: send to %s failed: %s\n", what, c->sock,
+                r == AD_ERR_SYSTEM ? strerror(errno) : ad_strerror(r));
         return EXIT_ERR;
     }
-    if ((r = agentctl_wire_recv(c->fd, rep)) != 0) {
+    if ((r = io_read_frame(c->fd, c->reply, &h)) != 0) {
         if (r == AD_ERR_CLOSED) {
             fprintf(stderr, "agentctl: %s: agentd closed the connection\n", what);
         } else {
@@ -101,72 +112,64 @@ static int ctl_call(struct ctl *c, struct agentctl_wire_w *w, const char *what,
         }
         return EXIT_ERR;
     }
-    if (rep->status != AGENTCTL_ST_OK) {
-        if (rep->status == AGENTCTL_ST_DENIED) {
-            fprintf(stderr,
-                    "agentctl: %s: agentd refused: %s (%s); admin commands need root or the "
-                    "daemon's admin_group\n",
-                    what, agentctl_wire_status_name(rep->status), rep->msg);
-        } else {
-            fprintf(stderr, "agentctl: %s: agentd answered %s: %s\n", what,
-                    agentctl_wire_status_name(rep->status), rep->msg);
-        }
-        agentctl_wire_reply_free(rep);
-        return EXIT_REFUSED;
+    if (h.type != (uint8_t)(type | FRAME_REPLY) || h.request_id != 1 ||
+        msg_status_peek(c->reply, &st) != 0) {
+        fprintf(stderr, "agentctl: %s: unexpected reply from agentd\n", what);
+        return EXIT_ERR;
     }
-    return 0;
+    if (st == STATUS_OK) {
+        return 0;
+    }
+    if (msg_error_decode(c->reply, &e) != 0) {
+        fprintf(stderr, "agentctl: %s: malformed error reply\n", what);
+        return EXIT_ERR;
+    }
+    if (st == STATUS_DENIED) {
+        fprintf(stderr,
+                "agentctl: %s: agentd refused: %s (%.*s); admin commands need root or the "
+                "daemon's admin_group\n",
+                what, status_name(st), (int)e.message.len, e.message.ptr);
+    } else {
+        fprintf(stderr, "agentctl: %s: agentd answered %s: %.*s\n", what, status_name(st),
+                (int)e.message.len, e.message.ptr);
+    }
+    return EXIT_REFUSED;
 }
 
 /* Admin replies are one string(ADMIN_TEXT_MAX) of JSON: print it. */
-static int print_text_reply(struct agentctl_wire_reply *rep, const char *what)
+static int admin(struct ctl *c, uint8_t type, const char *what)
 {
-    const uint8_t *t = NULL;
-    size_t n = 0;
-    int r = 0;
-
-    if (agentctl_wire_get_bytes(&rep->body, TEXT_MAX, &t, &n) != 0 || /* json */
-        agentctl_wire_get_end(&rep->body) != 0) {
-        fprintf(stderr, "agentctl: %s: malformed reply\n", what);
-        r = EXIT_ERR;
-    } else {
-        fwrite(t, 1, n, stdout);
-        if (n == 0 || t[n - 1] != '\n') {
-            fputc('\n', stdout);
-        }
-    }
-    agentctl_wire_reply_free(rep);
-    return r;
-}
-
-static int admin(struct ctl *c, struct agentctl_wire_w *w, const char *what)
-{
-    struct agentctl_wire_reply rep;
+    struct msg_admin_reply m;
     int r;
 
-    if ((r = ctl_call(c, w, what, &rep)) != 0) {
+    if ((r = ctl_call(c, type, what)) != 0) {
         return r;
     }
-    return print_text_reply(&rep, what);
-}
-
-static int begin(struct agentctl_wire_w *w, uint8_t type)
-{
-    if (agentctl_wire_begin(w, type, 1) != 0) {
-        fprintf(stderr, "agentctl: out of memory\n");
+    if (msg_admin_reply_decode(c->reply, &m) != 0) {
+        fprintf(stderr, "agentctl: %s: malformed reply\n", what);
         return EXIT_ERR;
     }
+    fwrite(m.json.ptr, 1, m.json.len, stdout);
+    if (m.json.len == 0 || m.json.ptr[m.json.len - 1] != '\n') {
+        fputc('\n', stdout);
+    }
     return 0;
+}
+
+/* Encoding failed: an argument was out of range for the protocol. */
+static int encode_failed(const char *what)
+{
+    fprintf(stderr, "agentctl: %s: arguments out of range\n", what);
+    return EXIT_USAGE;
 }
 
 static int cmd_simple(struct ctl *c, uint8_t type, const char *what)
 {
-    struct agentctl_wire_w w;
-    int r;
-
-    if ((r = begin(&w, type)) != 0) {
-        return r;
+    buf_reset(c->req);
+    if (msg_empty_request_encode(c->req) != 0) {
+        return encode_failed(what);
     }
-    return admin(c, &w, what);
+    return admin(c, type, what);
 }
 
 static int check_len(const char *s, size_t max, const char *what)
@@ -180,23 +183,24 @@ static int check_len(const char *s, size_t max, const char *what)
 
 static int cmd_keys(struct ctl *c, int argc, char **argv)
 {
-    struct agentctl_wire_w w;
     const struct key_type *kt = NULL;
     int r;
 
+    buf_reset(c->req);
     if (argc == 0 || (strcmp(argv[0], "list") == 0 && argc <= 2)) {
-        const char *entry = argc == 2 ? argv[1] : "";
+        struct msg_admin_keys_request m = {msg_str_c(argc == 2 ? argv[1] : "")};
 
-        if (strlen(entry) > ENTRY_MAX) {
-            return check_len(entry, ENTRY_MAX, "ENTRY");
+        if (m.entry.len > ENTRY_MAX) {
+            return check_len(argv[1], ENTRY_MAX, "ENTRY");
         }
-        if ((r = begin(&w, AGENTCTL_MT_ADMIN_KEYS)) != 0) {
-            return r;
+        if (msg_admin_keys_request_encode(c->req, &m) != 0) {
+            return encode_failed("keys list");
         }
-        agentctl_wire_put_str(&w, entry); /* entry */
-        return admin(c, &w, "keys list");
+        return admin(c, MSG_ADMIN_KEYS, "keys list");
     }
     if (strcmp(argv[0], "create") == 0 && argc == 4) {
+        struct msg_admin_key_create_request m = {msg_str_c(argv[1]), msg_str_c(argv[2]), 0, 0};
+
         for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++) {
             if (strcmp(key_types[i].name, argv[3]) == 0) {
                 kt = &key_types[i];
@@ -206,26 +210,28 @@ static int cmd_keys(struct ctl *c, int argc, char **argv)
             fprintf(stderr, "agentctl: unknown key type %s\n", argv[3]);
             return usage();
         }
+        m.key_type = kt->ckk;
+        m.bits = kt->bits;
         if ((r = check_len(argv[1], ENTRY_MAX, "ENTRY")) != 0 ||
-            (r = check_len(argv[2], KEY_NAME_MAX, "NAME")) != 0 ||
-            (r = begin(&w, AGENTCTL_MT_ADMIN_KEY_CREATE)) != 0) {
+            (r = check_len(argv[2], KEY_NAME_MAX, "NAME")) != 0) {
             return r;
         }
-        agentctl_wire_put_str(&w, argv[1]);  /* entry */
-        agentctl_wire_put_str(&w, argv[2]);  /* name */
-        agentctl_wire_put_u64(&w, kt->ckk);  /* key_type */
-        agentctl_wire_put_u32(&w, kt->bits); /* bits */
-        return admin(c, &w, "keys create");
+        if (msg_admin_key_create_request_encode(c->req, &m) != 0) {
+            return encode_failed("keys create");
+        }
+        return admin(c, MSG_ADMIN_KEY_CREATE, "keys create");
     }
     if (strcmp(argv[0], "delete") == 0 && argc == 3) {
+        struct msg_admin_key_delete_request m = {msg_str_c(argv[1]), msg_str_c(argv[2])};
+
         if ((r = check_len(argv[1], ENTRY_MAX, "ENTRY")) != 0 ||
-            (r = check_len(argv[2], KEY_NAME_MAX, "NAME")) != 0 ||
-            (r = begin(&w, AGENTCTL_MT_ADMIN_KEY_DELETE)) != 0) {
+            (r = check_len(argv[2], KEY_NAME_MAX, "NAME")) != 0) {
             return r;
         }
-        agentctl_wire_put_str(&w, argv[1]); /* entry */
-        agentctl_wire_put_str(&w, argv[2]); /* name */
-        return admin(c, &w, "keys delete");
+        if (msg_admin_key_delete_request_encode(c->req, &m) != 0) {
+            return encode_failed("keys delete");
+        }
+        return admin(c, MSG_ADMIN_KEY_DELETE, "keys delete");
     }
     return usage();
 }
@@ -262,9 +268,7 @@ static int cmd_audit_verify(const char *path)
 
 static int cmd_audit(struct ctl *c, int argc, char **argv)
 {
-    struct agentctl_wire_w w;
     unsigned long n = TAIL_DEFAULT;
-    int r;
 
     if (argc >= 1 && strcmp(argv[0], "verify") == 0 && argc <= 2) {
         return cmd_audit_verify(argc == 2 ? argv[1] : AUDIT_DEFAULT);
@@ -275,61 +279,53 @@ static int cmd_audit(struct ctl *c, int argc, char **argv)
 
             errno = 0;
             n = strtoul(argv[1], &end, 10);
-            if (errno != 0 || *end != '\0' || n == 0 || n > TAIL_MAX) {
-                fprintf(stderr, "agentctl: N must be 1..%u\n", TAIL_MAX);
+            if (errno != 0 || *end != '\0' || n == 0 || n > AUDIT_TAIL_MAX) {
+                fprintf(stderr, "agentctl: N must be 1..%d\n", AUDIT_TAIL_MAX);
                 return EXIT_USAGE;
             }
         }
-        if ((r = begin(&w, AGENTCTL_MT_ADMIN_AUDIT_TAIL)) != 0) {
-            return r;
+        {
+            struct msg_admin_audit_tail_request m = {(uint32_t)n};
+
+            buf_reset(c->req);
+            if (msg_admin_audit_tail_request_encode(c->req, &m) != 0) {
+                return encode_failed("audit tail");
+            }
         }
-        agentctl_wire_put_u32(&w, (uint32_t)n); /* count */
-        return admin(c, &w, "audit tail");
+        return admin(c, MSG_ADMIN_AUDIT_TAIL, "audit tail");
     }
     return usage();
 }
 
 static int cmd_whoami(struct ctl *c)
 {
-    struct agentctl_wire_w w;
-    struct agentctl_wire_reply rep;
-    struct agentctl_wire_r *b = &rep.body;
-    uint32_t pid, uid, gid;
-    const uint8_t *exe, *sha, *cg, *entry, *spiffe, *tier;
-    size_t exe_n, sha_n, cg_n, entry_n, spiffe_n, tier_n;
+    struct msg_whoami_reply m;
     int r;
 
-    if ((r = begin(&w, AGENTCTL_MT_WHOAMI)) != 0 || (r = ctl_call(c, &w, "whoami", &rep)) != 0) {
+    buf_reset(c->req);
+    if (msg_empty_request_encode(c->req) != 0) {
+        return encode_failed("whoami");
+    }
+    if ((r = ctl_call(c, MSG_WHOAMI, "whoami")) != 0) {
         return r;
     }
-    if (agentctl_wire_get_u32(b, &pid) != 0 ||                       /* pid */
-        agentctl_wire_get_u32(b, &uid) != 0 ||                       /* uid */
-        agentctl_wire_get_u32(b, &gid) != 0 ||                       /* gid */
-        agentctl_wire_get_bytes(b, 4096, &exe, &exe_n) != 0 ||       /* exe */
-        agentctl_wire_get_bytes(b, 32, &sha, &sha_n) != 0 ||         /* exe_sha256 */
-        agentctl_wire_get_bytes(b, 4096, &cg, &cg_n) != 0 ||         /* cgroup */
-        agentctl_wire_get_bytes(b, 128, &entry, &entry_n) != 0 ||    /* entry */
-        agentctl_wire_get_bytes(b, 2048, &spiffe, &spiffe_n) != 0 || /* spiffe_id */
-        agentctl_wire_get_bytes(b, 16, &tier, &tier_n) != 0 ||       /* tier */
-        agentctl_wire_get_end(b) != 0) {
+    if (msg_whoami_reply_decode(c->reply, &m) != 0) {
         fprintf(stderr, "agentctl: whoami: malformed reply\n");
-        agentctl_wire_reply_free(&rep);
         return EXIT_ERR;
     }
-    printf("pid:       %u\nuid:       %u\ngid:       %u\nexe:       %.*s\nsha256:    ", pid, uid,
-           gid, (int)exe_n, (const char *)exe);
-    for (size_t i = 0; i < sha_n; i++) {
-        printf("%02x", sha[i]);
+    printf("pid:       %u\nuid:       %u\ngid:       %u\nexe:       %.*s\nsha256:    ", m.pid,
+           m.uid, m.gid, (int)m.exe.len, m.exe.ptr);
+    for (size_t i = 0; i < m.exe_sha256.len; i++) {
+        printf("%02x", m.exe_sha256.ptr[i]);
     }
-    printf("%s\ncgroup:    %.*s\n", sha_n == 0 ? "(unknown)" : "", (int)cg_n, (const char *)cg);
-    if (entry_n == 0) {
+    printf("%s\ncgroup:    %.*s\n", m.exe_sha256.len == 0 ? "(unknown)" : "", (int)m.cgroup.len,
+           m.cgroup.ptr);
+    if (m.entry.len == 0) {
         printf("entry:     (none: no workload entry matches this process)\n");
     } else {
-        printf("entry:     %.*s\nspiffe_id: %.*s\ntier:      %.*s\n", (int)entry_n,
-               (const char *)entry, (int)spiffe_n, (const char *)spiffe, (int)tier_n,
-               (const char *)tier);
+        printf("entry:     %.*s\nspiffe_id: %.*s\ntier:      %.*s\n", (int)m.entry.len, m.entry.ptr,
+               (int)m.spiffe_id.len, m.spiffe_id.ptr, (int)m.tier.len, m.tier.ptr);
     }
-    agentctl_wire_reply_free(&rep);
     return 0;
 }
 
@@ -338,6 +334,11 @@ int main(int argc, char **argv)
     struct ctl c = {.sock = getenv("AGENTD_SOCKET"), .fd = -1};
     int i = 1;
     int r;
+
+    if ((c.req = buf_new(FRAME_BODY_MAX)) == NULL || (c.reply = buf_new(FRAME_BODY_MAX)) == NULL) {
+        fprintf(stderr, "agentctl: out of memory\n");
+        return EXIT_ERR;
+    }
 
     if (c.sock == NULL || c.sock[0] == '\0') {
         c.sock = SOCKET_DEFAULT;
@@ -350,9 +351,9 @@ int main(int argc, char **argv)
         return usage();
     }
     if (strcmp(argv[i], "status") == 0 && argc == i + 1) {
-        r = cmd_simple(&c, AGENTCTL_MT_ADMIN_STATUS, "status");
+        r = cmd_simple(&c, MSG_ADMIN_STATUS, "status");
     } else if (strcmp(argv[i], "workloads") == 0 && argc == i + 1) {
-        r = cmd_simple(&c, AGENTCTL_MT_ADMIN_WORKLOADS, "workloads");
+        r = cmd_simple(&c, MSG_ADMIN_WORKLOADS, "workloads");
     } else if (strcmp(argv[i], "whoami") == 0 && argc == i + 1) {
         r = cmd_whoami(&c);
     } else if (strcmp(argv[i], "keys") == 0) {
@@ -365,5 +366,7 @@ int main(int argc, char **argv)
     if (c.fd >= 0) {
         close(c.fd);
     }
+    buf_free(c.req);
+    buf_free(c.reply);
     return r;
 }

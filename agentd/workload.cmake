@@ -12,13 +12,7 @@ add_library(agentd_privs STATIC ${CMAKE_CURRENT_LIST_DIR}/privs.c)
 target_include_directories(agentd_privs PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(agentd_privs PUBLIC agentd_proto PRIVATE PkgConfig::CAPNG agentd_warnings)
 
-# Blocking client codec shared by agentctl and the test client adclient
-# (TEMPORARY until proto/ publishes io.h; see agentctl_wire.h).
-add_library(agentd_ctlwire STATIC ${CMAKE_CURRENT_LIST_DIR}/agentctl_wire.c)
-target_include_directories(agentd_ctlwire PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(agentd_ctlwire PUBLIC agentd_proto PRIVATE agentd_warnings)
-
 # agentctl: admin commands over the socket; audit verify runs locally.
 add_executable(agentctl ${CMAKE_CURRENT_LIST_DIR}/agentctl.c)
-target_link_libraries(agentctl PRIVATE agentd_ctlwire agentd_policy agentd_warnings)
+target_link_libraries(agentctl PRIVATE agentd_proto agentd_policy agentd_warnings)
 install(TARGETS agentctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
