@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "conf_mech.h"
 #include "frame.h"
 #include "mech.h"
 #include "msg.h"
@@ -709,6 +710,32 @@ static void test_mech_table(void **state)
     assert_true(mech_digest_mgf(MECH_DIGEST_SHA384) == PROTO_CKG_MGF1_SHA384);
 }
 
+/* conf/ keeps its own copy of the mechanism names (it validates config files without
+ * proto/): the rows, and so the mech_mask bits, must be the same. */
+static void test_mech_matches_conf(void **state)
+{
+    const struct conf_mech *c;
+    const struct mech *m;
+
+    (void)state;
+    for (unsigned i = 0; (c = conf_mech_at(i)) != NULL || mech_at(i) != NULL; i++) {
+        m = mech_at(i);
+        if (c == NULL || m == NULL) {
+            fail_msg("row %u exists in only one of conf_mech and mech", i);
+        }
+        assert_string_equal(c->name, m->name);
+        assert_true(c->ckm == m->ckm);
+        assert_int_equal(c->is_sign, m->is_sign);
+        if (m->is_sign) {
+            assert_true(c->key_type == m->key_type);
+        }
+    }
+    /* every proto key type is accepted by the config */
+    for (size_t i = 0; i < mech_key_type_count(); i++) {
+        assert_true(conf_key_type_valid(mech_key_type_at(i)->key_type, mech_key_type_at(i)->bits));
+    }
+}
+
 static void test_mech_pss(void **state)
 {
     const struct mech *raw = mech_by_name("RSA_PKCS_PSS");
@@ -864,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_error_reply),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_mech_table),
+        cmocka_unit_test(test_mech_matches_conf),
         cmocka_unit_test(test_mech_pss),
         cmocka_unit_test(test_key_types),
         cmocka_unit_test(test_corpus),
