@@ -452,6 +452,27 @@ static void test_hash_cache(void **state)
     workload_cache_free(c);
 }
 
+/* Over WORKLOAD_HASH_FILE_MAX: refused before reading (a sparse file, no disk used). */
+static void test_hash_too_large(void **state)
+{
+    char path[64];
+    uint8_t h[32];
+    int fd;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/test_workload.%d.big", (int)getpid());
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)WORKLOAD_HASH_FILE_MAX + 1), 0);
+    assert_int_equal(workload_hash_fd(NULL, fd, h), AD_ERR_TOO_LARGE);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(workload_hash_fd(NULL, fd, h), AD_OK); /* SHA-256 of nothing */
+    assert_int_equal(h[0], 0xe3);
+    assert_int_equal(h[31], 0x55);
+    close(fd);
+    unlink(path);
+}
+
 static void test_hash_cache_evicts_lru(void **state)
 {
     struct workload_cache *c = NULL;
@@ -708,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_identify_refuses_uid_change),
         cmocka_unit_test(test_hash_cache),
         cmocka_unit_test(test_hash_cache_evicts_lru),
+        cmocka_unit_test(test_hash_too_large),
         cmocka_unit_test(test_cgroup_parse),
         cmocka_unit_test(test_still_same_repeated),
         cmocka_unit_test(test_privs_drop),
