@@ -244,6 +244,21 @@ int buf_put_string(struct buf *b, const char *s)
     return buf_put_bytes(b, s, strlen(s));
 }
 
+int buf_truncate(struct buf *b, size_t len)
+{
+    if (b->flags & BUF_F_READONLY) {
+        return AD_ERR_INTERNAL;
+    }
+    if (len < b->rpos || len > b->wpos) {
+        return AD_ERR_INVALID;
+    }
+    if (b->flags & BUF_F_SECRET) {
+        wipe(b->data + len, b->wpos - len);
+    }
+    b->wpos = len;
+    return AD_OK;
+}
+
 int buf_poke_u32(struct buf *b, size_t pos, uint32_t v)
 {
     if (b->flags & BUF_F_READONLY) {

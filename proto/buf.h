@@ -78,6 +78,10 @@ AD_MUST_CHECK int buf_put_raw(struct buf *b, const void *p, size_t len);
 AD_MUST_CHECK int buf_reserve(struct buf *b, size_t len, uint8_t **ret_ptr);
 AD_MUST_CHECK int buf_commit(struct buf *b, size_t len);
 
+/* Drop written bytes after offset len (rpos <= len <= buf_len), e.g. to take back a
+ * half-written message; the dropped bytes are wiped when secret. */
+AD_MUST_CHECK int buf_truncate(struct buf *b, size_t len);
+
 /* Overwrite 4 bytes at absolute offset pos (< buf_len) with v (frame length patching). */
 AD_MUST_CHECK int buf_poke_u32(struct buf *b, size_t pos, uint32_t v);
 

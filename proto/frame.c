@@ -110,9 +110,16 @@ int frame_end(struct buf *out, size_t mark)
     }
     frame_len = len - mark;
     if (frame_len > FRAME_MAX) {
+        frame_abort(out, mark);
         return AD_ERR_TOO_LARGE;
     }
     return buf_poke_u32(out, mark, (uint32_t)(frame_len - 4));
+}
+
+void frame_abort(struct buf *out, size_t mark)
+{
+    /* Fails only for a mark that is not in out (a caller bug): nothing to undo then. */
+    (void)!buf_truncate(out, mark);
 }
 
 void frame_reader_init(struct frame_reader *fr)

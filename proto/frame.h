@@ -50,10 +50,13 @@ AD_MUST_CHECK int frame_write(struct buf *out, uint8_t type, uint32_t request_id
 /*
  * Zero-copy writer: frame_begin appends a header with a placeholder length and
  * returns its offset in *ret_mark; encode the body straight into out; frame_end
- * patches the length (AD_ERR_TOO_LARGE when the frame exceeds FRAME_MAX).
+ * patches the length. When the frame exceeds FRAME_MAX, frame_end removes it
+ * from out again and returns AD_ERR_TOO_LARGE. When encoding the body fails,
+ * frame_abort removes the partial frame (so an error reply can go instead).
  */
 AD_MUST_CHECK int frame_begin(struct buf *out, uint8_t type, uint32_t request_id, size_t *ret_mark);
 AD_MUST_CHECK int frame_end(struct buf *out, size_t mark);
+void frame_abort(struct buf *out, size_t mark);
 
 /*
  * Incremental reader for a non-blocking socket. One buffer per connection,

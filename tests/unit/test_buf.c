@@ -290,6 +290,12 @@ static void test_reserve_commit_skip(void **state)
     assert_int_equal(buf_skip(b, 11), AD_ERR_SHORT);
     assert_int_equal(buf_skip(b, 4), 0);
     assert_memory_equal(buf_ptr(b), "456789", 6);
+    /* truncate: not below the read cursor, not past the end */
+    assert_int_equal(buf_truncate(b, 3), AD_ERR_INVALID);
+    assert_int_equal(buf_truncate(b, 11), AD_ERR_INVALID);
+    assert_int_equal(buf_truncate(b, 6), 0);
+    assert_int_equal(buf_remaining(b), 2);
+    assert_int_equal(buf_len(b), 6);
     buf_free(b);
 }
 

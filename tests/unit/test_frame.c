@@ -86,13 +86,19 @@ static void test_writers(void **state)
     assert_int_equal(frame_body_len(&h), 4);
     assert_int_equal(h.type, 4);
     assert_int_equal(h.request_id, 8);
-    /* a body that makes the frame exceed FRAME_MAX is refused at frame_end */
-    buf_reset(out);
+    /* a body that makes the frame exceed FRAME_MAX is refused at frame_end and taken
+     * back out, leaving the frames before it intact */
     assert_int_equal(frame_begin(out, 4, 9, &mark), 0);
     for (size_t i = 0; i < FRAME_BODY_MAX / 4 + 1; i++) {
         assert_int_equal(buf_put_u32(out, 0), 0);
     }
     assert_int_equal(frame_end(out, mark), AD_ERR_TOO_LARGE);
+    assert_int_equal(buf_len(out), 27);
+    /* frame_abort after a failed body encoding does the same */
+    assert_int_equal(frame_begin(out, 5, 10, &mark), 0);
+    assert_int_equal(buf_put_u32(out, 1), 0);
+    frame_abort(out, mark);
+    assert_int_equal(buf_len(out), 27);
     buf_free(out);
 }
 
