@@ -373,7 +373,7 @@ CK_RV C_OpenSession(CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY no
         rv = CKR_SLOT_ID_INVALID;
     } else if ((flags & CKF_SERIAL_SESSION) == 0) {
         rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
-    } else if ((rv = object_refresh()) == CKR_OK) {
+    } else if ((rv = object_ensure_fresh()) == CKR_OK) {
         rv = session_open(flags, ret);
     }
     module_leave();
@@ -517,7 +517,7 @@ static CK_RV find_init(struct session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
     if (s->find.is_active) {
         return CKR_OPERATION_ACTIVE;
     }
-    if ((rv = object_refresh()) != CKR_OK) {
+    if ((rv = object_ensure_fresh()) != CKR_OK) {
         return rv;
     }
     if ((rv = object_find(tmpl, n, &s->find.found, &s->find.n)) == CKR_OK) {

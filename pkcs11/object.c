@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "attr.h"
 #include "module.h"
@@ -13,13 +14,29 @@ struct object {
     size_t idx; /* into list->keys or list->cas */
 };
 
+/*
+ * A list younger than this is not fetched again: a cold start (C_OpenSession
+ * then C_FindObjectsInit) costs one LIST, and so does a burst of sessions.
+ * Keys this process generates or destroys update the table at once.
+ */
+#define FRESH_NS (100 * 1000000LL)
+
 /* Guarded by the module mutex. */
 static struct {
     struct client_list *list;
     struct object *objs;
     size_t n;
     bool is_loaded;
+    long long loaded_ns; /* CLOCK_MONOTONIC of the last LIST */
 } tbl;
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static const char *obj_name(const struct client_list *l, const struct object *o)
 {
@@ -106,6 +123,7 @@ static CK_RV install(struct client_list *l)
     tbl.n = n;
     tbl.list = l;
     tbl.is_loaded = true;
+    tbl.loaded_ns = now_ns();
     client_list_free(old);
     return CKR_OK;
 }
@@ -132,6 +150,16 @@ CK_RV object_ensure_loaded(void)
     is_loaded = tbl.is_loaded;
     module_unlock();
     return is_loaded ? CKR_OK : object_refresh();
+}
+
+CK_RV object_ensure_fresh(void)
+{
+    bool is_fresh;
+
+    module_lock();
+    is_fresh = tbl.is_loaded && now_ns() - tbl.loaded_ns < FRESH_NS;
+    module_unlock();
+    return is_fresh ? CKR_OK : object_refresh();
 }
 
 static CK_RV append_key(struct client_key *key)

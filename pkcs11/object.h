@@ -29,6 +29,9 @@ CK_RV object_refresh(void);
 /* Refresh once if the table was never loaded. */
 CK_RV object_ensure_loaded(void);
 
+/* Refresh unless the last LIST is younger than 100 ms (C_OpenSession, C_FindObjectsInit). */
+CK_RV object_ensure_fresh(void);
+
 /* Add one generated key record (taken over: *key is cleared) without a LIST.
  * Returns the public and private handles. */
 CK_RV object_add_key(struct client_key *key, CK_OBJECT_HANDLE *ret_pub, CK_OBJECT_HANDLE *ret_priv);
