@@ -88,3 +88,19 @@ pkcs11_stop() {
     agentd_stop
     [[ $AGENTD_RC == 0 ]] || die "agentd exit status $AGENTD_RC"
 }
+
+# A loopback TCP port for a test server: below the ephemeral range (the swtpm
+# TCTI's one-connection-per-command leaves many TIME_WAIT sockets there, and a
+# server without SO_REUSEADDR cannot bind over them) and unused in any state.
+pkcs11_free_port() {
+    local low p
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    for _ in $(seq 1 200); do
+        p=$((10000 + RANDOM % (low - 10000)))
+        if [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]]; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}

@@ -23,12 +23,13 @@ printf 'subjectAltName=IP:127.0.0.1\n' >"$T/srv.ext"
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
     -days 1 -extfile "$T/srv.ext" -out "$T/srv.pem" 2>/dev/null
 
-# s_server on a free loopback port; another process may take the port between
-# the check and bind(), so a server that exits at once is retried on a new port.
+# s_server on a free loopback port (pkcs11_free_port); another process may take
+# the port between the check and bind(), so a server that exits at once is
+# retried on a new port.
 start_server() {
     local try
     for try in 1 2 3 4 5; do
-        SERVER_PORT=$(free_port)
+        SERVER_PORT=$(pkcs11_free_port) || die "no free port"
         openssl s_server -accept "127.0.0.1:$SERVER_PORT" -cert "$T/srv.pem" -key "$T/srv.key" \
             -CAfile "$T/ca.pem" -Verify 1 -verify_return_error -www \
             >"$T/server.log" 2>&1 &
@@ -72,7 +73,7 @@ for key in ec rsa; do
     echo "mTLS with $key: ok"
 done
 
-if curl --engine list 2>/dev/null | grep -qw pkcs11; then
+if OPENSSL_CONF=$conf curl --engine list 2>/dev/null | grep -qw pkcs11; then
     start_server
     out=$(OPENSSL_CONF=$conf curl -sS --engine pkcs11 --key-type ENG \
         --key "pkcs11:token=agentd;object=ec;type=private" --cert "$T/ec.pem" \
