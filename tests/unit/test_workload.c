@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -694,6 +695,62 @@ static void test_privs_drop(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * Started as a non-root user holding more capabilities than needed (as
+ * systemd's AmbientCapabilities= would give): privs_drop keeps only the two,
+ * clears the ambient set and sets no_new_privs.
+ */
+static int child_unprivileged(void)
+{
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setgroups(0, NULL) != 0 || setresuid(65534, 65534, 65534) != 0) {
+        return 30;
+    }
+    capng_clear(CAPNG_SELECT_CAPS);
+    if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_INHERITABLE,
+                      CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_BIND_SERVICE, -1) != 0 ||
+        capng_apply(CAPNG_SELECT_CAPS) != 0 ||
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0) {
+        return 31;
+    }
+    if (privs_drop("ignored-when-not-root") != AD_OK) {
+        return 32;
+    }
+    capng_get_caps_process();
+    if (capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_PTRACE) == 0 ||
+        capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_READ_SEARCH) == 0 ||
+        capng_have_capability(CAPNG_PERMITTED, CAP_NET_BIND_SERVICE) != 0 ||
+        capng_have_capability(CAPNG_INHERITABLE, CAP_SYS_PTRACE) != 0) {
+        return 33;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_BIND_SERVICE, 0, 0) != 0) {
+        return 34;
+    }
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || getuid() != 65534) {
+        return 35;
+    }
+    return 0;
+}
+
+static void test_privs_drop_unprivileged(void **state)
+{
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    if (geteuid() != 0) {
+        skip();
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(child_unprivileged());
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_privs_drop_refuses_root_and_unknown(void **state)
 {
     pid_t pid;
@@ -733,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_cgroup_parse),
         cmocka_unit_test(test_still_same_repeated),
         cmocka_unit_test(test_privs_drop),
+        cmocka_unit_test(test_privs_drop_unprivileged),
         cmocka_unit_test(test_privs_drop_refuses_root_and_unknown),
     };
 
