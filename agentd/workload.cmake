@@ -16,3 +16,6 @@ target_link_libraries(agentd_privs PUBLIC agentd_proto PRIVATE PkgConfig::CAPNG 
 add_executable(agentctl ${CMAKE_CURRENT_LIST_DIR}/agentctl.c)
 target_link_libraries(agentctl PRIVATE agentd_proto agentd_policy agentd_warnings)
 install(TARGETS agentctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# The hardened systemd unit (check: systemd-analyze verify agentd/agentd.service).
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/agentd.service DESTINATION lib/systemd/system)
