@@ -6,7 +6,8 @@
 : "${ADCLIENT:?ADCLIENT not set}"
 : "${AGENTCTL:?AGENTCTL not set}"
 
-# adclient exit codes (tests/integration/adclient.c).
+# adclient exit codes (tests/integration/adclient.c), used by the tests.
+# shellcheck disable=SC2034
 RC_OK=0
 RC_DENIED=3
 RC_CLOSED=5
