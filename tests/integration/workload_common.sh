@@ -8,9 +8,7 @@
 
 # adclient exit codes (tests/integration/adclient.c), used by the tests.
 # shellcheck disable=SC2034
-RC_OK=0
-RC_DENIED=3
-RC_CLOSED=5
+RC_OK=0 RC_DENIED=3 RC_CLOSED=5
 
 workload_need_root() {
     if [[ $(id -u) != 0 ]]; then
