@@ -1,0 +1,94 @@
+/*
+ * agentd-ca state behind a small interface: hosts (with the reason a host was
+ * refused), enrollment sessions, and an event record of every refusal.
+ * SQLite is the default backend (store_sqlite.c); a PostgreSQL backend would
+ * fill the same struct store_ops.
+ */
+#ifndef AGENTD_ATTEST_STORE_H
+#define AGENTD_ATTEST_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "msg.h"
+
+#define STORE_REASON_MAX 255
+
+/* Host states. Only "enrolled" hosts hold a certificate; "refused" and
+ * "removed" hosts are refused until an admin clears them. */
+#define STORE_ENROLLED "enrolled"
+#define STORE_REFUSED "refused"
+#define STORE_REMOVED "removed"
+
+struct store_host {
+    char id[65]; /* hex SHA-256 of the EK SubjectPublicKeyInfo */
+    char status[16];
+    char reason[STORE_REASON_MAX + 1];
+    char host_class[MSG_HOST_CLASS_MAX + 1];
+    int64_t created;
+    int64_t updated;
+    int has_clock; /* the last accepted quote's clock (replay/rollback checks) */
+    uint64_t clock;
+    uint32_t reset_count;
+    uint32_t restart_count;
+    int64_t cert_not_after; /* host certificate expiry, 0 if none */
+};
+
+/* An enrollment in progress. step: 1 awaits activation, 2 a quote, 3 a certify. */
+struct store_session {
+    char id[MSG_SESSION_LEN + 1];
+    char host_id[65];
+    char host_class[MSG_HOST_CLASS_MAX + 1];
+    int step;
+    int64_t expires;
+    uint8_t secret_hash[32]; /* SHA-256 of the credential secret, never the secret */
+    uint8_t nonce[MSG_NONCE_LEN];
+    uint8_t ak_pub[MSG_TPM2B_MAX];
+    size_t ak_pub_len;
+    int has_clock; /* the accepted quote's clock, written to the host at the end */
+    uint64_t clock;
+    uint32_t reset_count;
+    uint32_t restart_count;
+};
+
+struct store;
+
+struct store_ops {
+    int (*host_get)(struct store *s, const char *id, struct store_host *ret);
+    int (*host_put)(struct store *s, const struct store_host *h);
+    int (*host_delete)(struct store *s, const char *id);
+    int (*host_list)(struct store *s, int (*fn)(const struct store_host *h, void *arg), void *arg);
+    int (*session_put)(struct store *s, const struct store_session *ss);
+    int (*session_get)(struct store *s, const char *id, struct store_session *ret);
+    int (*session_delete)(struct store *s, const char *id);
+    int (*event_add)(struct store *s, const char *host_id, const char *what, const char *reason);
+    void (*close)(struct store *s);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/*
+ * Open the store named by uri: "sqlite:PATH" or a plain path (SQLite). The
+ * schema is created or migrated to the current version. AD_ERR_SYSTEM if the
+ * database cannot be opened; AD_ERR_CORRUPT if its schema is newer than ours.
+ */
+AD_MUST_CHECK int store_open(const char *uri, struct store **ret);
+AD_MUST_CHECK int store_sqlite_open(const char *path, struct store **ret);
+void store_close(struct store *s); /* NULL-tolerant */
+
+/* AD_ERR_NOT_FOUND when absent. */
+AD_MUST_CHECK int store_host_get(struct store *s, const char *id, struct store_host *ret);
+AD_MUST_CHECK int store_host_put(struct store *s, const struct store_host *h);
+AD_MUST_CHECK int store_host_delete(struct store *s, const char *id);
+AD_MUST_CHECK int store_host_list(struct store *s, int (*fn)(const struct store_host *h, void *arg),
+                                  void *arg);
+AD_MUST_CHECK int store_session_put(struct store *s, const struct store_session *ss);
+AD_MUST_CHECK int store_session_get(struct store *s, const char *id, struct store_session *ret);
+AD_MUST_CHECK int store_session_delete(struct store *s, const char *id);
+AD_MUST_CHECK int store_event_add(struct store *s, const char *host_id, const char *what,
+                                  const char *reason);
+
+#endif
