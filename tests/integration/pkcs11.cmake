@@ -8,7 +8,7 @@ if(TARGET agentd AND TARGET agentd-pkcs11)
     if(TARGET test_pkcs11_api)
         list(APPEND _p11_env "P11_API_TEST=$<TARGET_FILE:test_pkcs11_api>")
     endif()
-    foreach(_t tool p11tool engine ssh mtls api)
+    foreach(_t tool p11tool engine ssh mtls api p11kit)
         add_test(NAME pkcs11_${_t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/pkcs11_${_t}.sh)
         set_tests_properties(pkcs11_${_t} PROPERTIES
             LABELS integration TIMEOUT 300 ENVIRONMENT "${_p11_env}")
