@@ -540,6 +540,11 @@ enum tpm_key_type tpm_key_type(const struct tpm_key *k)
     return k->type;
 }
 
+const struct keyblob *tpm_key_blob(const struct tpm_key *k)
+{
+    return k->kb;
+}
+
 static struct tpm_key *lru_victim(struct tpm *t)
 {
     struct tpm_key *v = NULL;

@@ -4,6 +4,7 @@ add_library(agentd_tpm STATIC
     ${CMAKE_CURRENT_LIST_DIR}/keyblob.c
     ${CMAKE_CURRENT_LIST_DIR}/sigfmt.c
     ${CMAKE_CURRENT_LIST_DIR}/tpm.c
+    ${CMAKE_CURRENT_LIST_DIR}/tpm_attest.c
     ${CMAKE_CURRENT_LIST_DIR}/tpm_info.c
     ${CMAKE_CURRENT_LIST_DIR}/tpm_nv.c)
 target_include_directories(agentd_tpm PUBLIC ${CMAKE_CURRENT_LIST_DIR})

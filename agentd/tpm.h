@@ -130,6 +130,9 @@ void tpm_key_free(struct tpm *t, struct tpm_key *k);
 /* The key type of k (from its public area). */
 enum tpm_key_type tpm_key_type(const struct tpm_key *k);
 
+/* The blob k was made from (owned by k, valid until tpm_key_free); for tpm_key_info. */
+const struct keyblob *tpm_key_blob(const struct tpm_key *k);
+
 /*
  * Sign digest (its length must match hash) with k, loading it first when it is
  * not loaded (LRU eviction keeps at most max_loaded keys loaded). A hot key

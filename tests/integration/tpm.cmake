@@ -3,7 +3,7 @@
 add_executable(tpm_tool ${CMAKE_CURRENT_LIST_DIR}/tpm_tool.c)
 target_link_libraries(tpm_tool PRIVATE agentd_tpm agentd_warnings)
 
-foreach(_t keys restart files ek demo)
+foreach(_t keys restart files ek demo attest)
     add_test(NAME tpm_${_t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tpm_${_t}.sh)
     set_tests_properties(tpm_${_t} PROPERTIES
         LABELS integration TIMEOUT 300

@@ -13,8 +13,17 @@
  *   tpm_tool TCTI ekcert rsa|p256|p384 OUT.der
  *   tpm_tool TCTI random N                      N random bytes as hex
  *   tpm_tool TCTI pcr sha256 MASK               selected PCRs as "i hex" lines
+ *   tpm_tool TCTI ekpub rsa|p256|p384 OUT       EK TPM2B_PUBLIC (tpm2-tools "tss" format)
+ *   tpm_tool TCTI ak KEYFILE                    create an AK; prints its name as hex
+ *   tpm_tool TCTI activate AKFILE rsa|p384 CRED OUT
+ *        CRED: tpm2_makecredential output (8-byte header, TPM2B_ID_OBJECT,
+ *        TPM2B_ENCRYPTED_SECRET); OUT receives the recovered secret
+ *   tpm_tool TCTI quote AKFILE NONCEFILE MASK OUTPREFIX   OUTPREFIX.msg (TPMS_ATTEST),
+ *        OUTPREFIX.sig (TPMT_SIGNATURE)
+ *   tpm_tool TCTI certify AKFILE KEYFILE NONCEFILE OUTPREFIX   same outputs
  * Exit status: 0 ok, 1 error (message on stderr), 2 usage.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +301,156 @@ static int cmd_pcr(struct tpm *t, char **argv)
     return 0;
 }
 
+static int read_all(const char *path, uint8_t *buf, size_t cap, size_t *ret_len)
+{
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        perror(path);
+        return -1;
+    }
+    *ret_len = fread(buf, 1, cap, f);
+    fclose(f);
+    return 0;
+}
+
+static int ek_type_of(const char *s)
+{
+    return strcmp(s, "rsa") == 0    ? TPM_EK_RSA_2048
+           : strcmp(s, "p256") == 0 ? TPM_EK_EC_P256
+                                    : TPM_EK_EC_P384;
+}
+
+static int cmd_ekpub(struct tpm *t, char **argv)
+{
+    struct tpm_bytes pub = {0};
+    int r;
+
+    if ((r = tpm_ek_public(t, (enum tpm_ek_type)ek_type_of(argv[0]), &pub)) != 0) {
+        fprintf(stderr, "tpm_tool: ekpub: %s\n", ad_strerror(r));
+        return 1;
+    }
+    r = write_file(argv[1], pub.data, pub.len);
+    tpm_bytes_clear(&pub);
+    return r == 0 ? 0 : 1;
+}
+
+static int cmd_ak(struct tpm *t, const char *path)
+{
+    struct keyblob *kb = NULL;
+    struct tpm_pubinfo info = {0};
+    int r;
+
+    char pub_path[4096], *pem = NULL;
+    size_t pem_len = 0;
+
+    snprintf(pub_path, sizeof(pub_path), "%s.pub.pem", path);
+    if ((r = tpm_create_ak(t, &kb)) != 0 || (r = keyblob_write_file(path, kb)) != 0 ||
+        (r = tpm_key_info(kb, &info)) != 0 ||
+        (r = sigfmt_spki_to_pem(info.spki, info.spki_len, &pem, &pem_len)) != 0 ||
+        (r = write_file(pub_path, pem, pem_len)) != 0) {
+        fprintf(stderr, "tpm_tool: ak: %s\n", ad_strerror(r));
+    } else {
+        for (size_t i = 0; i < info.name_len; i++) {
+            printf("%02x", info.name[i]);
+        }
+        printf("\n");
+    }
+    free(pem);
+    tpm_pubinfo_clear(&info);
+    keyblob_free(kb);
+    return r == 0 ? 0 : 1;
+}
+
+static int load_key(struct tpm *t, const char *path, struct keyblob **kb, struct tpm_key **k)
+{
+    int r;
+
+    if ((r = keyblob_read_file(path, kb)) != 0 || (r = tpm_key_new(t, *kb, k)) != 0) {
+        fprintf(stderr, "tpm_tool: key '%s': %s\n", path, ad_strerror(r));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_activate(struct tpm *t, char **argv)
+{
+    static uint8_t cred[4096];
+    uint8_t secret[64];
+    size_t len = 0, blob_len, secret_len = sizeof(secret);
+    struct keyblob *kb = NULL;
+    struct tpm_key *ak = NULL;
+    int r = 1;
+
+    if (load_key(t, argv[0], &kb, &ak) != 0 || read_all(argv[2], cred, sizeof(cred), &len) != 0 ||
+        len < 10) {
+        goto out;
+    }
+    blob_len = 2 + ((size_t)cred[8] << 8 | cred[9]); /* after the 8-byte tpm2-tools header */
+    if (8 + blob_len > len) {
+        goto out;
+    }
+    if ((r = tpm_activate_credential(t, ak, (enum tpm_ek_type)ek_type_of(argv[1]), cred + 8,
+                                     blob_len, cred + 8 + blob_len, len - 8 - blob_len, secret,
+                                     &secret_len)) != 0) {
+        fprintf(stderr, "tpm_tool: activate: %s\n", ad_strerror(r));
+        r = 1;
+        goto out;
+    }
+    r = write_file(argv[3], secret, secret_len) == 0 ? 0 : 1;
+out:
+    tpm_key_free(t, ak);
+    keyblob_free(kb);
+    return r;
+}
+
+static int write_attest(const char *prefix, const struct tpm_bytes *att,
+                        const struct tpm_bytes *sig)
+{
+    char path[4096];
+
+    /* tpm2_checkquote wants TPMS_ATTEST: drop the TPM2B size. */
+    snprintf(path, sizeof(path), "%s.msg", prefix);
+    if (att->len < 2 || write_file(path, att->data + 2, att->len - 2) != 0) {
+        return 1;
+    }
+    snprintf(path, sizeof(path), "%s.sig", prefix);
+    return write_file(path, sig->data, sig->len) == 0 ? 0 : 1;
+}
+
+static int cmd_quote(struct tpm *t, char **argv, bool is_certify)
+{
+    uint8_t nonce[64];
+    size_t nonce_len = 0;
+    struct keyblob *kb = NULL, *kb2 = NULL;
+    struct tpm_key *ak = NULL, *k = NULL;
+    struct tpm_bytes att = {0}, sig = {0};
+    int r = 1;
+
+    if (load_key(t, argv[0], &kb, &ak) != 0 ||
+        (is_certify && load_key(t, argv[1], &kb2, &k) != 0) ||
+        read_all(argv[is_certify ? 2 : 1], nonce, sizeof(nonce), &nonce_len) != 0) {
+        goto out;
+    }
+    r = is_certify ? tpm_certify(t, ak, k, nonce, nonce_len, &att, &sig)
+                   : tpm_quote(t, ak, nonce, nonce_len, TPM_HASH_SHA256,
+                               (uint32_t)strtoul(argv[2], NULL, 0), &att, &sig);
+    if (r != 0) {
+        fprintf(stderr, "tpm_tool: %s: %s\n", is_certify ? "certify" : "quote", ad_strerror(r));
+        r = 1;
+        goto out;
+    }
+    r = write_attest(argv[3], &att, &sig);
+out:
+    tpm_bytes_clear(&att);
+    tpm_bytes_clear(&sig);
+    tpm_key_free(t, k);
+    tpm_key_free(t, ak);
+    keyblob_free(kb);
+    keyblob_free(kb2);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     struct tpm_options opt = {0};
@@ -320,6 +479,16 @@ int main(int argc, char **argv)
         r = cmd_random(t, argv[3]);
     } else if (strcmp(argv[2], "pcr") == 0 && argc == 5) {
         r = cmd_pcr(t, argv + 3);
+    } else if (strcmp(argv[2], "ekpub") == 0 && argc == 5) {
+        r = cmd_ekpub(t, argv + 3);
+    } else if (strcmp(argv[2], "ak") == 0 && argc == 4) {
+        r = cmd_ak(t, argv[3]);
+    } else if (strcmp(argv[2], "activate") == 0 && argc == 7) {
+        r = cmd_activate(t, argv + 3);
+    } else if (strcmp(argv[2], "quote") == 0 && argc == 7) {
+        r = cmd_quote(t, argv + 3, false);
+    } else if (strcmp(argv[2], "certify") == 0 && argc == 7) {
+        r = cmd_quote(t, argv + 3, true);
     } else {
         r = 2;
     }
