@@ -61,3 +61,10 @@ int store_event_add(struct store *s, const char *host_id, const char *what, cons
 {
     return s->ops->event_add(s, host_id, what, reason);
 }
+
+int store_event_list(struct store *s, const char *host_id,
+                     int (*fn)(int64_t at, const char *what, const char *reason, void *arg),
+                     void *arg)
+{
+    return s->ops->event_list(s, host_id, fn, arg);
+}

@@ -63,6 +63,9 @@ struct store_ops {
     int (*session_get)(struct store *s, const char *id, struct store_session *ret);
     int (*session_delete)(struct store *s, const char *id);
     int (*event_add)(struct store *s, const char *host_id, const char *what, const char *reason);
+    int (*event_list)(struct store *s, const char *host_id,
+                      int (*fn)(int64_t at, const char *what, const char *reason, void *arg),
+                      void *arg);
     void (*close)(struct store *s);
 };
 
@@ -90,5 +93,10 @@ AD_MUST_CHECK int store_session_get(struct store *s, const char *id, struct stor
 AD_MUST_CHECK int store_session_delete(struct store *s, const char *id);
 AD_MUST_CHECK int store_event_add(struct store *s, const char *host_id, const char *what,
                                   const char *reason);
+
+/* The events recorded for host_id, oldest first. */
+AD_MUST_CHECK int
+store_event_list(struct store *s, const char *host_id,
+                 int (*fn)(int64_t at, const char *what, const char *reason, void *arg), void *arg);
 
 #endif

@@ -317,6 +317,32 @@ static int event_add(struct store *s, const char *host_id, const char *what, con
     return r;
 }
 
+static int event_list(struct store *s, const char *host_id,
+                      int (*fn)(int64_t at, const char *what, const char *reason, void *arg),
+                      void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int r = AD_ERR_SYSTEM, rc;
+
+    if (sqlite3_prepare_v2(db_of(s),
+                           "SELECT at, what, reason FROM events WHERE host_id=? ORDER BY seq", -1,
+                           &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *w = sqlite3_column_text(st, 1), *why = sqlite3_column_text(st, 2);
+        if ((r = fn(sqlite3_column_int64(st, 0), w != NULL ? (const char *)w : "",
+                    why != NULL ? (const char *)why : "", arg)) != AD_OK) {
+            goto out;
+        }
+    }
+    r = rc == SQLITE_DONE ? AD_OK : AD_ERR_SYSTEM;
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
 static void sqlite_close(struct store *s)
 {
     struct store_sqlite *q = (struct store_sqlite *)s;
@@ -334,6 +360,7 @@ static const struct store_ops sqlite_ops = {
     .session_get = session_get,
     .session_delete = session_delete,
     .event_add = event_add,
+    .event_list = event_list,
     .close = sqlite_close,
 };
 

@@ -6,3 +6,11 @@ foreach(_t test_attest_verify test_attest_makecred test_attest_svid)
             ATTEST_TESTDATA="${PROJECT_SOURCE_DIR}/attest/testdata")
     endif()
 endforeach()
+
+# Not a unit test: the simulated host (ESYS on swtpm) that the enrollment
+# integration tests and bench/ drive against agentd-ca.
+if(TARGET agentd_enroll)
+    add_executable(test_attest_hostsim ${CMAKE_CURRENT_LIST_DIR}/test_attest_hostsim.c)
+    target_link_libraries(test_attest_hostsim PRIVATE agentd_enroll PkgConfig::TSS2
+        agentd_warnings)
+endif()
