@@ -25,8 +25,9 @@ cmp -s "$T/k.pem" "$T/flip.pem" && die "corruption did not change the file"
 expect_corrupt "$T/flip.pem" "corrupted PEM"
 # Damage the encrypted private area in the middle: the file still parses, but
 # the TPM's integrity check refuses to load it, and that must be a clean error.
-line=$(($(wc -l <"$T/k.pem") - 1))
-sed "${line}y/ABCDEFGHIJ/BCDEFGHIJA/" "$T/k.pem" >"$T/payload.pem"
+line=$(($(wc -l <"$T/k.pem") - 2)) # a full base64 line inside the private area
+awk -v n="$line" 'NR == n { c = substr($0, 30, 1); $0 = substr($0, 1, 29) (c == "A" ? "B" : "A") substr($0, 31) } { print }' \
+    "$T/k.pem" >"$T/payload.pem"
 cmp -s "$T/k.pem" "$T/payload.pem" && die "payload corruption did not change the file"
 { cat "$T/k.pem"; echo garbage; } >"$T/trail.pem"
 expect_corrupt "$T/trail.pem" "trailing text"
