@@ -40,22 +40,23 @@ typedef struct {
 
 DECLARE_ASN1_FUNCTIONS(TSSPRIVKEY)
 
-ASN1_SEQUENCE(TSSPRIVKEY) =
-    {
-        ASN1_SIMPLE(TSSPRIVKEY, type, ASN1_OBJECT),
-        ASN1_EXP_OPT(TSSPRIVKEY, emptyAuth, ASN1_BOOLEAN, 0),
-        ASN1_EXP_OPT(TSSPRIVKEY, policy, ASN1_ANY, 1),
-        ASN1_EXP_OPT(TSSPRIVKEY, secret, ASN1_OCTET_STRING, 2),
-        ASN1_EXP_OPT(TSSPRIVKEY, authPolicy, ASN1_ANY, 3),
-        ASN1_SIMPLE(TSSPRIVKEY, parent, ASN1_INTEGER),
-        ASN1_SIMPLE(TSSPRIVKEY, pubkey, ASN1_OCTET_STRING),
-        ASN1_SIMPLE(TSSPRIVKEY, privkey, ASN1_OCTET_STRING),
+/* clang-format off */
+ASN1_SEQUENCE(TSSPRIVKEY) = {
+    ASN1_SIMPLE(TSSPRIVKEY, type, ASN1_OBJECT),
+    ASN1_EXP_OPT(TSSPRIVKEY, emptyAuth, ASN1_BOOLEAN, 0),
+    ASN1_EXP_OPT(TSSPRIVKEY, policy, ASN1_ANY, 1),
+    ASN1_EXP_OPT(TSSPRIVKEY, secret, ASN1_OCTET_STRING, 2),
+    ASN1_EXP_OPT(TSSPRIVKEY, authPolicy, ASN1_ANY, 3),
+    ASN1_SIMPLE(TSSPRIVKEY, parent, ASN1_INTEGER),
+    ASN1_SIMPLE(TSSPRIVKEY, pubkey, ASN1_OCTET_STRING),
+    ASN1_SIMPLE(TSSPRIVKEY, privkey, ASN1_OCTET_STRING),
+    /* cppcheck-suppress unknownMacro */
 } ASN1_SEQUENCE_END(TSSPRIVKEY)
 
-        IMPLEMENT_ASN1_FUNCTIONS(TSSPRIVKEY)
+IMPLEMENT_ASN1_FUNCTIONS(TSSPRIVKEY)
 
-    /* Prove pub and priv are well-formed TPM2B_PUBLIC / TPM2B_PRIVATE with no trailing bytes. */
-    static int check_blobs(const uint8_t *pub, size_t pub_len, const uint8_t *priv, size_t priv_len)
+/* Prove pub and priv are well-formed TPM2B_PUBLIC / TPM2B_PRIVATE with no trailing bytes. */
+static int check_blobs(const uint8_t *pub, size_t pub_len, const uint8_t *priv, size_t priv_len)
 {
     TPM2B_PUBLIC p = {0};
     TPM2B_PRIVATE s = {0};
@@ -79,6 +80,8 @@ out:
     OPENSSL_cleanse(&s, sizeof(s));
     return r;
 }
+
+/* clang-format on */
 
 int keyblob_new(const uint8_t *pub, size_t pub_len, const uint8_t *priv, size_t priv_len,
                 uint32_t parent, bool is_empty_auth, struct keyblob **ret)

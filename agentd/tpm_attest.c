@@ -311,7 +311,7 @@ int tpm_quote(struct tpm *t, struct tpm_key *ak, const uint8_t *nonce, size_t no
               enum tpm_hash bank, uint32_t pcr_mask, struct tpm_bytes *ret_attest,
               struct tpm_bytes *ret_sig)
 {
-    TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL}; /* the AK's own ECDSA/SHA-256 */
+    TPMT_SIG_SCHEME scheme = {0};
     TPML_PCR_SELECTION sel = {.count = 1};
     TPM2B_DATA qual = {0};
     TPM2B_ATTEST *quoted = NULL;
@@ -320,6 +320,7 @@ int tpm_quote(struct tpm *t, struct tpm_key *ak, const uint8_t *nonce, size_t no
     TSS2_RC rc;
     int r;
 
+    scheme.scheme = TPM2_ALG_NULL; /* the AK's own scheme, ECDSA/SHA-256 */
     if ((r = nonce_data(nonce, nonce_len, &qual)) != 0) {
         return r;
     }
@@ -349,7 +350,7 @@ int tpm_quote(struct tpm *t, struct tpm_key *ak, const uint8_t *nonce, size_t no
 int tpm_certify(struct tpm *t, struct tpm_key *ak, struct tpm_key *key, const uint8_t *nonce,
                 size_t nonce_len, struct tpm_bytes *ret_attest, struct tpm_bytes *ret_sig)
 {
-    TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+    TPMT_SIG_SCHEME scheme = {0};
     TPM2B_DATA qual = {0};
     TPM2B_ATTEST *info = NULL;
     TPMT_SIGNATURE *sig = NULL;
@@ -357,6 +358,7 @@ int tpm_certify(struct tpm *t, struct tpm_key *ak, struct tpm_key *key, const ui
     TSS2_RC rc;
     int r;
 
+    scheme.scheme = TPM2_ALG_NULL;
     if ((r = nonce_data(nonce, nonce_len, &qual)) != 0) {
         return r;
     }
