@@ -155,6 +155,7 @@ static void bad_request(struct ca *ca, int r, const char *peer, struct ca_reply 
 
     snprintf(what, sizeof(what), "bad request (peer %s)", peer);
     record(ca, "", what, why);
+    fprintf(stderr, "agentd-ca: bad request from %s: %s\n", peer, why);
     reply_error(ret, r == AD_ERR_TOO_LARGE ? 413 : 400, "bad_request", why);
 }
 

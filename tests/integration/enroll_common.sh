@@ -53,16 +53,21 @@ host_classes = (
 EOC
 }
 
+# Start agentd-ca; a port taken between free_port and bind gets another try.
 ca_start() {
+    local attempt
     [[ -n ${CA_BUNDLE:-} ]] || ca_keys
-    [[ -n ${CA_CONF:-} ]] || ca_config
-    "$AGENTD_CA" -c "$CA_CONF" serve >"$T/ca/stdout" 2>"$T/ca/stderr" &
-    CA_PID=$!
-    harness_track "$CA_PID"
-    for _ in $(seq 1 100); do
-        grep -q "listening on" "$T/ca/stdout" 2>/dev/null && return 0
-        kill -0 "$CA_PID" 2>/dev/null || break
-        sleep 0.05
+    for attempt in 1 2 3 4 5; do
+        ca_config
+        "$AGENTD_CA" -c "$CA_CONF" serve >"$T/ca/stdout" 2>"$T/ca/stderr" &
+        CA_PID=$!
+        harness_track "$CA_PID"
+        for _ in $(seq 1 100); do
+            grep -q "listening on" "$T/ca/stdout" 2>/dev/null && return 0
+            kill -0 "$CA_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        grep -q "cannot listen" "$T/ca/stderr" || break
     done
     cat "$T/ca/stderr" >&2
     die "agentd-ca did not start"

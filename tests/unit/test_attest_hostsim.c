@@ -217,7 +217,6 @@ static int op_activate(void *ctx, const struct msg_bin *blob, const struct msg_b
                  "ActivateCredential")) != AD_OK) {
         goto out;
     }
-    sess = ESYS_TR_NONE; /* a policy session ends with the command (continueSession clear) */
     if ((ret_secret->data = malloc(cert->size)) == NULL) {
         r = AD_ERR_NOMEM;
         goto out;
@@ -225,6 +224,7 @@ static int op_activate(void *ctx, const struct msg_bin *blob, const struct msg_b
     memcpy(ret_secret->data, cert->buffer, cert->size);
     ret_secret->len = cert->size;
 out:
+    /* ESYS leaves continueSession set: flush, or swtpm runs out of session slots. */
     if (sess != ESYS_TR_NONE) {
         Esys_FlushContext(s->main.esys, sess);
     }
