@@ -39,8 +39,10 @@
 #include "digest.h"
 
 /*
- * Client-side wire helpers. TEMPORARY: written from proto/README.md until
- * proto/ publishes its encoders; then these become calls into proto.
+ * Client-side wire helpers, written from proto/README.md on purpose rather
+ * than with proto/'s encoders: the daemon decodes with proto/, so these
+ * tests check the daemon against an independent reading of the spec (and
+ * the malformed-frame cases need bytes proto/ would never produce).
  */
 struct glue_reply {
     uint8_t type;
