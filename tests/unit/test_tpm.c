@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tctildr.h>
@@ -333,10 +336,111 @@ static void test_sign_args(void **state)
     assert_int_equal(n_sign, 0);
 }
 
+/* Blob whose public area holds pub (TPMT_PUBLIC) and a dummy private part. */
+static struct keyblob *blob_of(const TPM2B_PUBLIC *p)
+{
+    TPM2B_PRIVATE s = {.size = 16};
+    uint8_t pub[1024], priv[64];
+    size_t pub_len = 0, priv_len = 0;
+    struct keyblob *kb = NULL;
+
+    assert_int_equal(Tss2_MU_TPM2B_PUBLIC_Marshal(p, pub, sizeof(pub), &pub_len), 0);
+    assert_int_equal(Tss2_MU_TPM2B_PRIVATE_Marshal(&s, priv, sizeof(priv), &priv_len), 0);
+    assert_int_equal(keyblob_new(pub, pub_len, priv, priv_len, KEYBLOB_PARENT_OWNER, true, &kb), 0);
+    return kb;
+}
+
+/* tpm_key_info's SPKI equals OpenSSL's own encoding of the same EC key. */
+static void test_key_info_ec(void **state)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    uint8_t point[97], *spki = NULL;
+    size_t point_len = 0;
+    int spki_len = i2d_PUBKEY(k, &spki);
+    TPM2B_PUBLIC p = {0};
+    struct tpm_pubinfo info = {0};
+    struct keyblob *kb;
+
+    (void)state;
+    assert_true(EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point),
+                                                &point_len));
+    assert_int_equal(point_len, 97);
+    p.publicArea.type = TPM2_ALG_ECC;
+    p.publicArea.nameAlg = TPM2_ALG_SHA256;
+    p.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    p.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+    p.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P384;
+    p.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    p.publicArea.unique.ecc.x.size = 48;
+    memcpy(p.publicArea.unique.ecc.x.buffer, point + 1, 48);
+    p.publicArea.unique.ecc.y.size = 48;
+    memcpy(p.publicArea.unique.ecc.y.buffer, point + 49, 48);
+    kb = blob_of(&p);
+    assert_int_equal(tpm_key_info(kb, &info), 0);
+    assert_int_equal(info.type, TPM_KEY_EC_P384);
+    assert_int_equal(info.bits, 384);
+    assert_int_equal(info.spki_len, (size_t)spki_len);
+    assert_memory_equal(info.spki, spki, info.spki_len);
+    /* CKA_EC_PARAMS: OID 1.3.132.0.34; CKA_EC_POINT: 04 61 04 x y. */
+    assert_int_equal(info.ec_params_len, 7);
+    assert_memory_equal(info.ec_params, "\x06\x05\x2b\x81\x04\x00\x22", 7);
+    assert_int_equal(info.ec_point_len, 99);
+    assert_memory_equal(info.ec_point, "\x04\x61", 2);
+    assert_memory_equal(info.ec_point + 2, point, 97);
+    assert_int_equal(info.name_len, 34); /* SHA-256 nameAlg || digest */
+    assert_int_equal(info.name[1], 0x0b);
+    tpm_pubinfo_clear(&info);
+    tpm_pubinfo_clear(&info); /* twice is fine */
+    /* A point too long for the curve is refused. */
+    p.publicArea.unique.ecc.x.size = 49;
+    keyblob_free(kb);
+    kb = blob_of(&p);
+    assert_int_equal(tpm_key_info(kb, &info), AD_ERR_FORMAT);
+    keyblob_free(kb);
+    OPENSSL_free(spki);
+    EVP_PKEY_free(k);
+}
+
+static void test_key_info_rsa(void **state)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    BIGNUM *n = NULL;
+    uint8_t *spki = NULL;
+    int spki_len = i2d_PUBKEY(k, &spki);
+    TPM2B_PUBLIC p = {0};
+    struct tpm_pubinfo info = {0};
+    struct keyblob *kb;
+
+    (void)state;
+    assert_true(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n));
+    p.publicArea.type = TPM2_ALG_RSA;
+    p.publicArea.nameAlg = TPM2_ALG_SHA256;
+    p.publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    p.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+    p.publicArea.parameters.rsaDetail.keyBits = 2048;
+    p.publicArea.unique.rsa.size = 256;
+    assert_int_equal(BN_bn2binpad(n, p.publicArea.unique.rsa.buffer, 256), 256);
+    kb = blob_of(&p);
+    assert_int_equal(tpm_key_info(kb, &info), 0);
+    assert_int_equal(info.type, TPM_KEY_RSA_2048);
+    assert_int_equal(info.spki_len, (size_t)spki_len);
+    assert_memory_equal(info.spki, spki, info.spki_len);
+    assert_int_equal(info.rsa_n_len, 256);
+    assert_int_equal(info.rsa_e_len, 3);
+    assert_memory_equal(info.rsa_e, "\x01\x00\x01", 3);
+    tpm_pubinfo_clear(&info);
+    keyblob_free(kb);
+    BN_free(n);
+    OPENSSL_free(spki);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rc_mapping),
+        cmocka_unit_test(test_key_info_ec),
+        cmocka_unit_test(test_key_info_rsa),
         cmocka_unit_test_setup_teardown(test_retry_then_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hot_key_one_command, setup, teardown),
