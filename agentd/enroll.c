@@ -373,3 +373,72 @@ out:
     msg_bin_clear(&enc);
     return r;
 }
+
+static int svid_request(struct client *c, const struct enroll_tpm *tpm, const char *host_id,
+                        const char *path, struct enroll_result *ret)
+{
+    struct msg_bin nonce = {0}, key = {0}, att = {0}, sig = {0};
+    struct msg_reply *rep = NULL;
+    struct enroll_result res = {0};
+    char *body = NULL, *session = NULL;
+    int r;
+
+    c->step = "workload challenge";
+    if ((r = msg_encode(&body, "host_id", 's', host_id, NULL)) != AD_OK ||
+        (r = post(c, "/v1/svid/challenge", body, &rep)) != AD_OK) {
+        goto out;
+    }
+    if ((r = msg_reply_str(rep, "session", MSG_SESSION_LEN, &session)) != AD_OK ||
+        (r = msg_reply_bin(rep, "nonce", MSG_NONCE_LEN, &nonce)) != AD_OK) {
+        r = fail(c, AD_ERR_FORMAT, "malformed challenge from the CA");
+        goto out;
+    }
+    c->step = "workload certify";
+    if ((r = tpm->certify(tpm->ctx, &nonce, &key, &att, &sig)) != AD_OK) {
+        r = fail(c, r, "creating or certifying the workload key failed: %s", ad_strerror(r));
+        goto out;
+    }
+    free(body);
+    body = NULL;
+    msg_reply_free(rep);
+    rep = NULL;
+    if ((r = msg_encode(&body, "session", 's', session, "path", 's', path, "key_pub", 'b', key.data,
+                        key.len, "attest", 'b', att.data, att.len, "signature", 'b', sig.data,
+                        sig.len, NULL)) != AD_OK ||
+        (r = post(c, "/v1/svid", body, &rep)) != AD_OK) {
+        goto out;
+    }
+    if (msg_reply_str(rep, "spiffe_id", 2048, &res.spiffe_id) != AD_OK ||
+        msg_reply_str(rep, "certificate", 16384, &res.cert_pem) != AD_OK ||
+        msg_reply_str(rep, "bundle", 32768, &res.bundle_pem) != AD_OK) {
+        enroll_result_clear(&res);
+        r = fail(c, AD_ERR_FORMAT, "malformed certificate reply from the CA");
+        goto out;
+    }
+    *ret = res;
+out:
+    msg_reply_free(rep);
+    free(body);
+    free(session);
+    msg_bin_clear(&nonce);
+    msg_bin_clear(&key);
+    msg_bin_clear(&att);
+    msg_bin_clear(&sig);
+    return r;
+}
+
+int enroll_svid(const struct enroll_options *opt, const struct enroll_tpm *tpm, const char *host_id,
+                const char *path, struct enroll_result *ret, char *ret_err, size_t cap)
+{
+    struct client c = {opt, NULL, ret_err, cap, "setup"};
+    int r;
+
+    ret_err[0] = '\0';
+    if ((r = curl_setup(&c)) != AD_OK) {
+        r = fail(&c, r, "libcurl setup failed");
+    } else {
+        r = svid_request(&c, tpm, host_id, path, ret);
+    }
+    curl_easy_cleanup(c.curl);
+    return r;
+}

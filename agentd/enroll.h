@@ -65,6 +65,16 @@ AD_MUST_CHECK int enroll_run(const struct enroll_options *opt, const struct enro
                              struct enroll_result *ret, char *ret_err, size_t cap);
 
 /*
+ * A workload certificate: ask the CA for a nonce for host_id (the hex id in
+ * the host's SPIFFE ID), create a key and certify it with the AK
+ * (tpm->certify), and receive spiffe://<trust-domain>/<path> for it. The AK
+ * must be the one the host enrolled with.
+ */
+AD_MUST_CHECK int enroll_svid(const struct enroll_options *opt, const struct enroll_tpm *tpm,
+                              const char *host_id, const char *path, struct enroll_result *ret,
+                              char *ret_err, size_t cap);
+
+/*
  * Test hooks for refusal tests: each bit makes the client misbehave on
  * purpose at one step, to prove the CA refuses it.
  */

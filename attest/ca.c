@@ -428,28 +428,44 @@ out:
     msg_quote_clear(&m);
 }
 
-/* Issue the host certificate and make the host "enrolled", in that order. */
-static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBLIC *key,
-                  char **ret_body)
+/* Issue a certificate for key with the SPIFFE ID id, as PEM (*ret_pem malloc'd). */
+static int issue_pem(struct ca *ca, const TPMT_PUBLIC *key, const char *id, unsigned lifetime,
+                     char **ret_pem)
 {
-    char id[SVID_ID_MAX + 1], *pem = NULL;
     uint8_t *der = NULL;
     const uint8_t *p;
     size_t len = 0;
     EVP_PKEY *pkey = NULL;
     X509 *x = NULL;
-    struct store_host h;
     int r;
 
-    snprintf(id, sizeof(id), "spiffe://%s/host/%s", ca->conf.trust_domain, ss->host_id);
     if ((r = tpms_public_pkey(key, &pkey)) != AD_OK ||
-        (r = svid_issue(ca->signer, ca->conf.trust_domain, id, pkey, ca->conf.host_lifetime, &der,
-                        &len)) != AD_OK) {
+        (r = svid_issue(ca->signer, ca->conf.trust_domain, id, pkey, lifetime, &der, &len)) !=
+            AD_OK) {
         goto out;
     }
     p = der;
     r = AD_ERR_NOMEM;
-    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || (pem = cert_pem(x)) == NULL) {
+    if ((x = d2i_X509(NULL, &p, (long)len)) != NULL && (*ret_pem = cert_pem(x)) != NULL) {
+        r = AD_OK;
+    }
+out:
+    X509_free(x);
+    OPENSSL_free(der);
+    EVP_PKEY_free(pkey);
+    return r;
+}
+
+/* Issue the host certificate and make the host "enrolled", in that order. */
+static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBLIC *key,
+                  char **ret_body)
+{
+    char id[SVID_ID_MAX + 1], *pem = NULL;
+    struct store_host h;
+    int r;
+
+    snprintf(id, sizeof(id), "spiffe://%s/host/%s", ca->conf.trust_domain, ss->host_id);
+    if ((r = issue_pem(ca, key, id, ca->conf.host_lifetime, &pem)) != AD_OK) {
         goto out;
     }
     if (store_host_get(ca->store, ss->host_id, &h) != AD_OK) {
@@ -466,6 +482,8 @@ static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBL
     h.reset_count = ss->reset_count;
     h.restart_count = ss->restart_count;
     h.cert_not_after = h.updated + ca->conf.host_lifetime;
+    memcpy(h.ak_pub, ss->ak_pub, ss->ak_pub_len);
+    h.ak_pub_len = ss->ak_pub_len;
     if ((r = store_host_put(ca->store, &h)) != AD_OK) {
         goto out;
     }
@@ -473,9 +491,6 @@ static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBL
                    ca->bundle_pem, NULL);
 out:
     free(pem);
-    X509_free(x);
-    OPENSSL_free(der);
-    EVP_PKEY_free(pkey);
     return r;
 }
 
@@ -516,6 +531,96 @@ out:
     msg_certify_clear(&m);
 }
 
+/*
+ * Workload certificates: the host asks for a nonce, then sends a certify of
+ * the workload key by its enrolled AK over that nonce. The AK signature is
+ * the authentication: only the TPM that enrolled holds that AK.
+ */
+static void handle_svid_challenge(struct ca *ca, const char *body, size_t len, const char *peer,
+                                  struct ca_reply *ret)
+{
+    struct msg_svid_challenge m;
+    struct store_session ss;
+    struct store_host h;
+    uint8_t sid[16];
+    int r;
+
+    memset(&ss, 0, sizeof(ss));
+    if ((r = msg_svid_challenge_decode(body, len, &m)) != AD_OK) {
+        bad_request(ca, r, peer, ret);
+        return;
+    }
+    if (store_host_get(ca->store, m.host_id, &h) != AD_OK ||
+        strcmp(h.status, STORE_ENROLLED) != 0 || h.ak_pub_len == 0) {
+        refuse(ca, m.host_id, NULL, 0, peer, "host is not enrolled", ret);
+        return;
+    }
+    if (RAND_bytes(sid, sizeof(sid)) != 1 || RAND_bytes(ss.nonce, sizeof(ss.nonce)) != 1) {
+        reply_error(ret, 500, "internal", "no randomness");
+        return;
+    }
+    to_hex(sid, sizeof(sid), ss.id);
+    memcpy(ss.host_id, h.id, sizeof(ss.host_id));
+    memcpy(ss.host_class, h.host_class, sizeof(ss.host_class));
+    ss.step = 4;
+    ss.expires = (int64_t)time(NULL) + ca->conf.session_timeout;
+    memcpy(ss.ak_pub, h.ak_pub, h.ak_pub_len);
+    ss.ak_pub_len = h.ak_pub_len;
+    if (store_session_put(ca->store, &ss) != AD_OK ||
+        msg_encode(&ret->body, "session", 's', ss.id, "nonce", 'b', ss.nonce, sizeof(ss.nonce),
+                   NULL) != AD_OK) {
+        reply_error(ret, 500, "internal", "cannot store the session");
+        return;
+    }
+    ret->status = 200;
+}
+
+static void handle_svid(struct ca *ca, const char *body, size_t len, const char *peer,
+                        struct ca_reply *ret)
+{
+    char id[SVID_ID_MAX + 1], *pem = NULL;
+    struct store_session ss;
+    struct msg_svid m;
+    const char *reason = NULL;
+    TPMT_PUBLIC ak, key;
+    int r;
+
+    if ((r = msg_svid_decode(body, len, &m)) != AD_OK) {
+        bad_request(ca, r, peer, ret);
+        return;
+    }
+    if (!session_at(ca, m.certify.session, 4, peer, &ss, ret)) {
+        goto out;
+    }
+    drop_session(ca, ss.id); /* one certificate per challenge */
+    snprintf(id, sizeof(id), "spiffe://%s/%s", ca->conf.trust_domain, m.path);
+    /* host/... names belong to hosts, issued only by enrollment. */
+    if (strncmp(m.path, "host/", 5) == 0 || svid_id_check(ca->conf.trust_domain, id) != AD_OK) {
+        refuse(ca, ss.host_id, ss.host_class, 0, peer, "workload path not allowed", ret);
+        goto out;
+    }
+    if (session_ak(&ss, &ak) != AD_OK ||
+        quote_verify_certify(&ak, m.certify.attest.data, m.certify.attest.len,
+                             m.certify.signature.data, m.certify.signature.len, ss.nonce,
+                             sizeof(ss.nonce), m.certify.key_pub.data, m.certify.key_pub.len, &key,
+                             &reason) != AD_OK) {
+        refuse(ca, ss.host_id, ss.host_class, 0, peer,
+               reason != NULL ? reason : "session state unusable", ret);
+        goto out;
+    }
+    if (issue_pem(ca, &key, id, ca->conf.workload_lifetime, &pem) != AD_OK ||
+        msg_encode(&ret->body, "spiffe_id", 's', id, "certificate", 's', pem, "bundle", 's',
+                   ca->bundle_pem, NULL) != AD_OK) {
+        reply_error(ret, 500, "internal", "cannot issue the certificate");
+        goto out;
+    }
+    ret->status = 200;
+out:
+    free(pem);
+    OPENSSL_cleanse(&ss, sizeof(ss));
+    msg_certify_clear(&m.certify);
+}
+
 static const struct {
     const char *path;
     void (*fn)(struct ca *ca, const char *body, size_t len, const char *peer, struct ca_reply *ret);
@@ -524,6 +629,8 @@ static const struct {
     {"/v1/enroll/activate", handle_activate},
     {"/v1/enroll/quote", handle_quote},
     {"/v1/enroll/certify", handle_certify},
+    {"/v1/svid/challenge", handle_svid_challenge},
+    {"/v1/svid", handle_svid},
 };
 
 void ca_handle(struct ca *ca, const char *path, const char *body, size_t len, const char *peer,

@@ -325,6 +325,20 @@ int msg_quote_decode(const char *body, size_t len, struct msg_quote *ret)
     return r;
 }
 
+/* The fields of a certify, shared by the host step and workload requests. */
+static int certify_fields(json_object *o, struct msg_certify *m)
+{
+    int r;
+
+    if ((r = get_session(o, m->session)) != AD_OK ||                            /* 32 hex */
+        (r = get_bin(o, "key_pub", MSG_TPM2B_MAX, &m->key_pub)) != AD_OK ||     /* TPM2B_PUBLIC */
+        (r = get_bin(o, "attest", MSG_TPM2B_MAX, &m->attest)) != AD_OK ||       /* TPMS_ATTEST */
+        (r = get_bin(o, "signature", MSG_TPM2B_MAX, &m->signature)) != AD_OK) { /* TPMT_SIGNATURE */
+        msg_certify_clear(m);
+    }
+    return r;
+}
+
 int msg_certify_decode(const char *body, size_t len, struct msg_certify *ret)
 {
     static const char *const keys[] = {"session", "key_pub", "attest", "signature", NULL};
@@ -336,13 +350,68 @@ int msg_certify_decode(const char *body, size_t len, struct msg_certify *ret)
     if ((r = parse_object(body, len, &o)) != AD_OK) {
         return r;
     }
-    if ((r = keys_allowed(o, keys)) != AD_OK ||                                /* no other fields */
-        (r = get_session(o, m.session)) != AD_OK ||                            /* 32 hex */
-        (r = get_bin(o, "key_pub", MSG_TPM2B_MAX, &m.key_pub)) != AD_OK ||     /* TPM2B_PUBLIC */
-        (r = get_bin(o, "attest", MSG_TPM2B_MAX, &m.attest)) != AD_OK ||       /* TPMS_ATTEST */
-        (r = get_bin(o, "signature", MSG_TPM2B_MAX, &m.signature)) != AD_OK) { /* TPMT_SIGNATURE */
-        msg_certify_clear(&m);
-    } else {
+    if ((r = keys_allowed(o, keys)) == AD_OK && (r = certify_fields(o, &m)) == AD_OK) {
+        *ret = m;
+    }
+    json_object_put(o);
+    return r;
+}
+
+static int is_lower_hex(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (!session_ok(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int msg_svid_challenge_decode(const char *body, size_t len, struct msg_svid_challenge *ret)
+{
+    static const char *const keys[] = {"host_id", NULL};
+    json_object *o = NULL;
+    const char *s = NULL;
+    size_t n = 0;
+    int r;
+
+    memset(ret, 0, sizeof(*ret));
+    if ((r = parse_object(body, len, &o)) != AD_OK) {
+        return r;
+    }
+    if ((r = keys_allowed(o, keys)) == AD_OK &&                /* no other fields */
+        (r = get_string(o, "host_id", 64, &s, &n)) == AD_OK) { /* 64 hex */
+        if (n == 64 && is_lower_hex(s, n)) {
+            memcpy(ret->host_id, s, n + 1);
+        } else {
+            r = AD_ERR_FORMAT;
+        }
+    }
+    json_object_put(o);
+    return r;
+}
+
+int msg_svid_decode(const char *body, size_t len, struct msg_svid *ret)
+{
+    static const char *const keys[] = {"session", "path", "key_pub", "attest", "signature", NULL};
+    json_object *o = NULL;
+    struct msg_svid m;
+    const char *s = NULL;
+    size_t n = 0;
+    int r;
+
+    memset(ret, 0, sizeof(*ret));
+    memset(&m, 0, sizeof(m));
+    if ((r = parse_object(body, len, &o)) != AD_OK) {
+        return r;
+    }
+    /* The path's syntax is checked with the whole SPIFFE ID by svid_id_check. */
+    if ((r = keys_allowed(o, keys)) == AD_OK &&                       /* no other fields */
+        (r = get_string(o, "path", MSG_PATH_MAX, &s, &n)) == AD_OK && /* workload path */
+        (r = certify_fields(o, &m.certify)) == AD_OK) {               /* certify by the AK */
+        memcpy(m.path, s, n + 1);
         *ret = m;
     }
     json_object_put(o);

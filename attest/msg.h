@@ -13,6 +13,11 @@
  *                          -> {nonce}
  *   POST /v1/enroll/certify   {session, key_pub, attest, signature}
  *                          -> {spiffe_id, certificate, bundle}
+ *   POST /v1/svid/challenge   {host_id}
+ *                          -> {session, nonce}
+ *   POST /v1/svid             {session, path, key_pub, attest, signature}
+ *                          -> {spiffe_id, certificate, bundle}
+ *   GET  /v1/bundle        -> the trust bundle (PEM)
  *   errors                 -> {error, reason}   (HTTP 400/403/404/413/500)
  */
 #ifndef AGENTD_ATTEST_MSG_H
@@ -63,11 +68,26 @@ struct msg_certify {
     struct msg_bin signature;
 };
 
+#define MSG_PATH_MAX 255 /* workload path after the trust domain, without the leading '/' */
+
+struct msg_svid_challenge {
+    char host_id[65]; /* 64 lowercase hex */
+};
+
+/* A workload certificate request: a certify by the host's AK, and the path. */
+struct msg_svid {
+    struct msg_certify certify;
+    char path[MSG_PATH_MAX + 1];
+};
+
 /* Decoders: body need not be NUL-terminated. On failure *ret is zeroed. */
 AD_MUST_CHECK int msg_start_decode(const char *body, size_t len, struct msg_start *ret);
 AD_MUST_CHECK int msg_activate_decode(const char *body, size_t len, struct msg_activate *ret);
 AD_MUST_CHECK int msg_quote_decode(const char *body, size_t len, struct msg_quote *ret);
 AD_MUST_CHECK int msg_certify_decode(const char *body, size_t len, struct msg_certify *ret);
+AD_MUST_CHECK int msg_svid_challenge_decode(const char *body, size_t len,
+                                            struct msg_svid_challenge *ret);
+AD_MUST_CHECK int msg_svid_decode(const char *body, size_t len, struct msg_svid *ret);
 
 /* Free the fields (secrets wiped); the struct itself is the caller's. NULL-tolerant. */
 void msg_start_clear(struct msg_start *m);

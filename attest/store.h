@@ -32,10 +32,15 @@ struct store_host {
     uint64_t clock;
     uint32_t reset_count;
     uint32_t restart_count;
-    int64_t cert_not_after; /* host certificate expiry, 0 if none */
+    int64_t cert_not_after;        /* host certificate expiry, 0 if none */
+    uint8_t ak_pub[MSG_TPM2B_MAX]; /* the enrolled AK (TPM2B_PUBLIC); signs workload certifies */
+    size_t ak_pub_len;
 };
 
-/* An enrollment in progress. step: 1 awaits activation, 2 a quote, 3 a certify. */
+/*
+ * An enrollment in progress. step: 1 awaits activation, 2 a quote, 3 a
+ * certify; 4 is a workload certificate request awaiting its certify.
+ */
 struct store_session {
     char id[MSG_SESSION_LEN + 1];
     char host_id[65];

@@ -35,6 +35,7 @@ static const char *const migrations[] = {
     " host_id TEXT NOT NULL, what TEXT NOT NULL, reason TEXT NOT NULL);",
     "CREATE INDEX events_host ON events(host_id);"
     "CREATE INDEX sessions_expires ON sessions(expires);",
+    "ALTER TABLE hosts ADD COLUMN ak_pub BLOB NOT NULL DEFAULT x'';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -89,6 +90,21 @@ static void copy_text(char *dst, size_t cap, const unsigned char *src)
     snprintf(dst, cap, "%s", src != NULL ? (const char *)src : "");
 }
 
+static int blob_into(sqlite3_stmt *st, int col, uint8_t *dst, size_t cap, size_t *ret_len)
+{
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    const void *p = sqlite3_column_blob(st, col);
+
+    if (n > cap || (n > 0 && p == NULL)) {
+        return AD_ERR_CORRUPT;
+    }
+    if (n > 0) {
+        memcpy(dst, p, n);
+    }
+    *ret_len = n;
+    return AD_OK;
+}
+
 static void row_host(sqlite3_stmt *st, struct store_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -103,11 +119,14 @@ static void row_host(sqlite3_stmt *st, struct store_host *h)
     h->reset_count = (uint32_t)sqlite3_column_int64(st, 8);
     h->restart_count = (uint32_t)sqlite3_column_int64(st, 9);
     h->cert_not_after = sqlite3_column_int64(st, 10);
+    if (blob_into(st, 11, h->ak_pub, sizeof(h->ak_pub), &h->ak_pub_len) != AD_OK) {
+        h->ak_pub_len = 0; /* unusable: workload requests for this host are refused */
+    }
 }
 
 #define HOST_COLS                                                                                  \
     "id, status, reason, host_class, created, updated, has_clock, clock, reset_count,"             \
-    " restart_count, cert_not_after"
+    " restart_count, cert_not_after, ak_pub"
 
 static int host_get(struct store *s, const char *id, struct store_host *ret)
 {
@@ -137,7 +156,7 @@ static int host_put(struct store *s, const struct store_host *h)
     int r = AD_ERR_SYSTEM;
 
     if (sqlite3_prepare_v2(
-            db_of(s), "INSERT OR REPLACE INTO hosts(" HOST_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+            db_of(s), "INSERT OR REPLACE INTO hosts(" HOST_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, &st, NULL) != SQLITE_OK) {
         goto out;
     }
@@ -151,7 +170,8 @@ static int host_put(struct store *s, const struct store_host *h)
         sqlite3_bind_int64(st, 8, (sqlite3_int64)h->clock) != SQLITE_OK ||
         sqlite3_bind_int64(st, 9, h->reset_count) != SQLITE_OK ||
         sqlite3_bind_int64(st, 10, h->restart_count) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 11, h->cert_not_after) != SQLITE_OK) {
+        sqlite3_bind_int64(st, 11, h->cert_not_after) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 12, h->ak_pub, (int)h->ak_pub_len, SQLITE_STATIC) != SQLITE_OK) {
         goto out;
     }
     r = sqlite3_step(st) == SQLITE_DONE ? AD_OK : AD_ERR_SYSTEM;
@@ -232,21 +252,6 @@ static int session_put(struct store *s, const struct store_session *ss)
 out:
     sqlite3_finalize(st);
     return r;
-}
-
-static int blob_into(sqlite3_stmt *st, int col, uint8_t *dst, size_t cap, size_t *ret_len)
-{
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    const void *p = sqlite3_column_blob(st, col);
-
-    if (n > cap || (n > 0 && p == NULL)) {
-        return AD_ERR_CORRUPT;
-    }
-    if (n > 0) {
-        memcpy(dst, p, n);
-    }
-    *ret_len = n;
-    return AD_OK;
 }
 
 static int session_get(struct store *s, const char *id, struct store_session *ret)

@@ -35,4 +35,19 @@ curl -sf --cacert "$CA_BUNDLE" "$CA_URL/v1/bundle" | cmp -s - "$CA_BUNDLE" || di
 # A second enrollment of the same TPM (renewal) works, with a newer quote.
 hostsim --out "$T/host2.pem" || die "re-enrollment failed: $(cat "$T/host.err")"
 openssl verify -CAfile "$CA_BUNDLE" "$T/host2.pem" >/dev/null || die "renewed cert"
+# Workload certificates (X.509-SVIDs) for keys certified by the enrolled AK.
+hostsim --svids 2 --svid-path workload/web --svid-out "$T/web.pem" ||
+    die "workload certificate failed: $(cat "$T/host.err")"
+openssl verify -CAfile "$CA_BUNDLE" "$T/web.pem" || die "workload certificate does not verify"
+wtext=$(openssl x509 -in "$T/web.pem" -noout -text)
+grep -q "URI:spiffe://test.example/workload/web$" <<<"$wtext" || die "no workload SPIFFE ID"
+[[ $(grep -c "URI:" <<<"$wtext") == 1 ]] || die "more than one URI SAN"
+grep -q "CA:FALSE" <<<"$wtext" || die "workload cert is a CA"
+nb=$(date -d "$(openssl x509 -in "$T/web.pem" -noout -startdate | cut -d= -f2)" +%s)
+na=$(date -d "$(openssl x509 -in "$T/web.pem" -noout -enddate | cut -d= -f2)" +%s)
+[[ $((na - nb)) == 3660 ]] || die "workload lifetime is $((na - nb))s, want 3600 + 60 skew"
+echo "ok: workload certificate $(grep -o 'spiffe://[^,]*' <<<"$wtext") verifies"
+# Host names are not for workloads; a decrypt key is not certified.
+if hostsim --svids 1 --svid-path host/evil; then die "host/ path issued"; fi
+grep -q "workload path not allowed" "$T/host.err" || die "host/ path: $(cat "$T/host.err")"
 echo PASS

@@ -7,12 +7,17 @@
  *   test_attest_hostsim --tcti T --ek-cert F --url U --cacert F [--class C]
  *       [--ak-tcti T2] [--fault replay-activation|foreign-nonce|decrypt-key]
  *       [--out CERT.pem] [--bundle-out BUNDLE.pem] [--quiet]
+ *       [--repeat N] [--svids N --svid-path P [--svid-out F]] [--timings FILE]
+ * --repeat enrolls N times (EK kept loaded, a new AK each time); --svids
+ * then requests N workload certificates; --timings appends "enroll MS" and
+ * "svid MS" lines for bench/.
  * Exit 0 when enrolled, 1 when refused (the reason on stderr), 2 on errors.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 #include <tss2/tss2_esys.h>
@@ -29,6 +34,7 @@ struct tpmctx {
 struct sim {
     struct tpmctx main, other; /* other: the TPM holding a foreign AK, if any */
     const char *ek_cert_path;
+    struct msg_bin ek_pub; /* cached across --repeat runs: RSA primaries are slow */
     ESYS_TR ek, ak;
     ESYS_CONTEXT *ak_esys;
     int is_decrypt_key;
@@ -148,13 +154,23 @@ static int op_ek(void *ctx, struct msg_bin *ret_cert, struct msg_bin *ret_pub)
     int r;
 
     ek_template(&tmpl);
-    if ((r = read_file(s->ek_cert_path, ret_cert)) != AD_OK ||
-        (r = primary(s->main.esys, ESYS_TR_RH_ENDORSEMENT, &tmpl, &s->ek, &pub)) != AD_OK) {
+    if ((r = read_file(s->ek_cert_path, ret_cert)) != AD_OK) {
         return r;
     }
-    r = marshal_public(pub, ret_pub);
-    Esys_Free(pub);
-    return r;
+    if (s->ek == ESYS_TR_NONE) {
+        if ((r = primary(s->main.esys, ESYS_TR_RH_ENDORSEMENT, &tmpl, &s->ek, &pub)) != AD_OK ||
+            (r = marshal_public(pub, &s->ek_pub)) != AD_OK) {
+            Esys_Free(pub);
+            return r;
+        }
+        Esys_Free(pub);
+    }
+    if ((ret_pub->data = malloc(s->ek_pub.len)) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    memcpy(ret_pub->data, s->ek_pub.data, s->ek_pub.len);
+    ret_pub->len = s->ek_pub.len;
+    return AD_OK;
 }
 
 static int op_ak(void *ctx, struct msg_bin *ret_pub)
@@ -170,6 +186,10 @@ static int op_ak(void *ctx, struct msg_bin *ret_pub)
     /* A fresh AK per run: random unique bytes make a distinct primary. */
     tmpl.publicArea.unique.ecc.x.size = 32;
     RAND_bytes(tmpl.publicArea.unique.ecc.x.buffer, 32);
+    if (s->ak != ESYS_TR_NONE) {
+        Esys_FlushContext(s->ak_esys, s->ak); /* the previous run's AK */
+        s->ak = ESYS_TR_NONE;
+    }
     s->ak_esys = s->is_foreign_ak ? s->other.esys : s->main.esys;
     if ((r = primary(s->ak_esys, ESYS_TR_RH_ENDORSEMENT, &tmpl, &s->ak, &pub)) != AD_OK) {
         return r;
@@ -295,9 +315,7 @@ static int op_certify(void *ctx, const struct msg_bin *nonce, struct msg_bin *re
     ecc_template(&tmpl, attrs | (s->is_decrypt_key ? TPMA_OBJECT_DECRYPT : 0), 0);
     tmpl.publicArea.unique.ecc.x.size = 32;
     RAND_bytes(tmpl.publicArea.unique.ecc.x.buffer, 32);
-    /* The host key lives in the owner hierarchy; flush the EK first (3 swtpm slots). */
-    Esys_FlushContext(s->main.esys, s->ek);
-    s->ek = ESYS_TR_NONE;
+    /* EK, AK and this key fill swtpm's 3 transient slots; the key is flushed below. */
     if ((r = primary(s->ak_esys, ESYS_TR_RH_OWNER, &tmpl, &key, &pub)) != AD_OK ||
         (r = tss(Esys_Certify(s->ak_esys, key, s->ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD,
                               ESYS_TR_NONE, &q, &scheme, &att, &sig),
@@ -332,6 +350,82 @@ static int write_text(const char *path, const char *text)
     return fclose(f);
 }
 
+struct args {
+    const char *out, *bundle_out, *svid_path, *svid_out, *timings;
+    int repeat, svids;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void timing(FILE *f, const char *what, double ms)
+{
+    if (f != NULL) {
+        fprintf(f, "%s %.3f\n", what, ms);
+    }
+}
+
+static int run_svids(const struct enroll_options *eo, const struct enroll_tpm *tpm,
+                     const struct args *a, const char *host_id, FILE *tf)
+{
+    struct enroll_result res = {0};
+    char err[512];
+    double t0;
+    int i, r;
+
+    for (i = 0; i < a->svids; i++) {
+        t0 = now_ms();
+        if ((r = enroll_svid(eo, tpm, host_id, a->svid_path, &res, err, sizeof(err))) != AD_OK) {
+            fprintf(stderr, "workload certificate failed: %s\n", err);
+            return r == AD_ERR_DENIED ? 1 : 2;
+        }
+        timing(tf, "svid", now_ms() - t0);
+        if (i == a->svids - 1 && write_text(a->svid_out, res.cert_pem) != 0) {
+            enroll_result_clear(&res);
+            return 2;
+        }
+        enroll_result_clear(&res);
+    }
+    return 0;
+}
+
+static int run(const struct enroll_options *eo, const struct enroll_tpm *tpm, const struct args *a)
+{
+    struct enroll_result res = {0};
+    FILE *tf = a->timings != NULL ? fopen(a->timings, "a") : NULL;
+    const char *host_id;
+    char err[512];
+    double t0;
+    int i, r, rc = 2;
+
+    for (i = 0; i < a->repeat; i++) {
+        enroll_result_clear(&res);
+        t0 = now_ms();
+        if ((r = enroll_run(eo, tpm, &res, err, sizeof(err))) != AD_OK) {
+            fprintf(stderr, "enrollment failed: %s\n", err);
+            rc = r == AD_ERR_DENIED ? 1 : 2;
+            goto out;
+        }
+        timing(tf, "enroll", now_ms() - t0);
+    }
+    if (write_text(a->out, res.cert_pem) != 0 || write_text(a->bundle_out, res.bundle_pem) != 0 ||
+        (host_id = strrchr(res.spiffe_id, '/')) == NULL) {
+        goto out;
+    }
+    rc = run_svids(eo, tpm, a, host_id + 1, tf);
+out:
+    if (tf != NULL) {
+        fclose(tf);
+    }
+    enroll_result_clear(&res);
+    return rc;
+}
+
 static void quiet(const char *line, void *arg)
 {
     (void)line;
@@ -341,18 +435,19 @@ static void quiet(const char *line, void *arg)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"tcti", 1, NULL, 't'},   {"ek-cert", 1, NULL, 'e'}, {"url", 1, NULL, 'u'},
-        {"cacert", 1, NULL, 'c'}, {"class", 1, NULL, 'k'},   {"ak-tcti", 1, NULL, 'a'},
-        {"fault", 1, NULL, 'f'},  {"out", 1, NULL, 'o'},     {"bundle-out", 1, NULL, 'b'},
-        {"quiet", 0, NULL, 'q'},  {NULL, 0, NULL, 0},
+        {"tcti", 1, NULL, 't'},      {"ek-cert", 1, NULL, 'e'},  {"url", 1, NULL, 'u'},
+        {"cacert", 1, NULL, 'c'},    {"class", 1, NULL, 'k'},    {"ak-tcti", 1, NULL, 'a'},
+        {"fault", 1, NULL, 'f'},     {"out", 1, NULL, 'o'},      {"bundle-out", 1, NULL, 'b'},
+        {"quiet", 0, NULL, 'q'},     {"repeat", 1, NULL, 'r'},   {"svids", 1, NULL, 'n'},
+        {"svid-path", 1, NULL, 'p'}, {"svid-out", 1, NULL, 's'}, {"timings", 1, NULL, 'T'},
+        {NULL, 0, NULL, 0},
     };
     struct sim s = {.ek = ESYS_TR_NONE, .ak = ESYS_TR_NONE};
     struct enroll_options eo = {0};
-    struct enroll_result res = {0};
     struct enroll_tpm tpm = {&s, op_ek, op_ak, op_activate, op_quote, op_certify};
-    const char *tcti = NULL, *ak_tcti = NULL, *out = NULL, *bundle_out = NULL;
-    char err[512];
-    int opt, r, rc = 2;
+    struct args args = {.repeat = 1, .svid_path = "workload/test"};
+    const char *tcti = NULL, *ak_tcti = NULL;
+    int opt, rc = 2;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -386,10 +481,25 @@ int main(int argc, char **argv)
             }
             break;
         case 'o':
-            out = optarg;
+            args.out = optarg;
             break;
         case 'b':
-            bundle_out = optarg;
+            args.bundle_out = optarg;
+            break;
+        case 'r':
+            args.repeat = atoi(optarg);
+            break;
+        case 'n':
+            args.svids = atoi(optarg);
+            break;
+        case 'p':
+            args.svid_path = optarg;
+            break;
+        case 's':
+            args.svid_out = optarg;
+            break;
+        case 'T':
+            args.timings = optarg;
             break;
         case 'q':
             eo.report = quiet;
@@ -407,14 +517,9 @@ int main(int argc, char **argv)
         goto out;
     }
     s.is_foreign_ak = ak_tcti != NULL;
-    if ((r = enroll_run(&eo, &tpm, &res, err, sizeof(err))) != AD_OK) {
-        fprintf(stderr, "enrollment failed: %s\n", err);
-        rc = r == AD_ERR_DENIED ? 1 : 2;
-        goto out;
-    }
-    rc = write_text(out, res.cert_pem) == 0 && write_text(bundle_out, res.bundle_pem) == 0 ? 0 : 2;
+    rc = run(&eo, &tpm, &args);
 out:
-    enroll_result_clear(&res);
+    msg_bin_clear(&s.ek_pub);
     if (s.ek != ESYS_TR_NONE) {
         Esys_FlushContext(s.main.esys, s.ek);
     }
