@@ -887,8 +887,8 @@ static void verify_done(struct worker_job *wj)
  * hash alg. Returns a wire status (STATUS_OK when fine).
  */
 static uint32_t sign_prepare(const struct mech_rule *m, const struct glue_pss *pss,
-                             const uint8_t *data, size_t len, enum digest_alg *ret_hash,
-                             uint8_t *out, size_t *ret_len)
+                             const uint8_t *data, size_t len, const uint8_t *data_sha256,
+                             enum digest_alg *ret_hash, uint8_t *out, size_t *ret_len)
 {
     enum digest_alg h = m->hash;
     const uint8_t *hash = NULL;
@@ -908,6 +908,12 @@ static uint32_t sign_prepare(const struct mech_rule *m, const struct glue_pss *p
         }
     } else if (pss->hash_mech != 0 || pss->mgf != 0 || pss->salt_len != 0) {
         return STATUS_MECHANISM_PARAM;
+    }
+    if (m->hash == DIGEST_SHA256) {
+        memcpy(out, data_sha256, 32); /* already hashed for the audit record */
+        *ret_len = 32;
+        *ret_hash = h;
+        return STATUS_OK;
     }
     if (m->hash != DIGEST_NONE) {
         return digest_compute(h, data, len, out, ret_len) == 0 ? (*ret_hash = h, STATUS_OK)
@@ -985,7 +991,8 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     }
     snprintf(j->key, sizeof(j->key), "%s", m.key);
     j->scheme = rule->scheme;
-    st = sign_prepare(rule, &m.pss, m.data, m.data_len, &j->hash, j->digest, &j->digest_len);
+    st = sign_prepare(rule, &m.pss, m.data, m.data_len, data_sha, &j->hash, j->digest,
+                      &j->digest_len);
     if (st != STATUS_OK) {
         reply_error(c, type, id, st, "bad input for mechanism");
         free(j);
