@@ -50,4 +50,19 @@ for type in p256 p384 rsa2048 rsa3072; do
         ;;
     esac
 done
+# A persistent SRK: keys record it as their parent and load under it.
+tpm2_createprimary -T "$SWTPM_TCTI" -C o -G ecc256:aes128cfb -g sha256 -c "$T/srk.ctx" \
+    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt' >/dev/null ||
+    die "createprimary"
+tpm2_evictcontrol -T "$SWTPM_TCTI" -C o -c "$T/srk.ctx" 0x81000001 >/dev/null || die "evictcontrol"
+tpm2_flushcontext -T "$SWTPM_TCTI" -t >/dev/null || true
+TPM_TOOL_SRK=0x81000001 "$TPM_TOOL" "$SWTPM_TCTI" create p256 "$T/ps.pem" || die "create under persistent SRK"
+openssl asn1parse -in "$T/ps.pem" | grep -q 'INTEGER *:81000001' || die "parent is not the persistent SRK"
+TPM_TOOL_SRK=0x81000001 "$TPM_TOOL" "$SWTPM_TCTI" sign "$T/ps.pem" ecdsa sha256 "$T/msg" "$T/sig" ||
+    die "sign under persistent SRK"
+verify "$T/ps.pem.pub.pem" "$T/sig" sha256 || die "openssl rejects persistent-SRK signature"
+if TPM_TOOL_SRK=0x81000002 "$TPM_TOOL" "$SWTPM_TCTI" create p256 "$T/x.pem" 2>"$T/err"; then
+    die "opened with a persistent SRK that does not exist"
+fi
+grep -q 'not found\|no such' "$T/err" || die "missing SRK: unclear error: $(cat "$T/err")"
 echo "PASS tpm_keys"

@@ -21,6 +21,7 @@
  *   tpm_tool TCTI quote AKFILE NONCEFILE MASK OUTPREFIX   OUTPREFIX.msg (TPMS_ATTEST),
  *        OUTPREFIX.sig (TPMT_SIGNATURE)
  *   tpm_tool TCTI certify AKFILE KEYFILE NONCEFILE OUTPREFIX   same outputs
+ * Environment: TPM_TOOL_SRK=HANDLE uses a persistent SRK (default: transient).
  * Exit status: 0 ok, 1 error (message on stderr), 2 usage.
  */
 #include <stdbool.h>
@@ -465,6 +466,10 @@ int main(int argc, char **argv)
         return cmd_read(argv[3]);
     }
     opt.tcti = argv[1];
+    /* TPM_TOOL_SRK=0x81000001: use that persistent SRK instead of a transient one. */
+    if (getenv("TPM_TOOL_SRK") != NULL) {
+        opt.srk_handle = (uint32_t)strtoul(getenv("TPM_TOOL_SRK"), NULL, 0);
+    }
     if ((r = tpm_open(&opt, &t)) != 0) {
         fprintf(stderr, "tpm_tool: open '%s': %s\n", argv[1], ad_strerror(r));
         return 1;
