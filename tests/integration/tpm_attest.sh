@@ -49,4 +49,7 @@ fi
 tpm2_print -t TPMS_ATTEST c.msg >c.txt 2>&1 || true # 5.4 prints certify but exits 1
 grep -q 'type: .*ATTEST_CERTIFY\|type: 8017' c.txt || die "not a certify attestation: $(head -5 c.txt)"
 grep -qi "$(xxd -p nonce | tr -d '\n')" c.txt || die "certify lacks the nonce"
+"$TPM_TOOL" - attest-verify ak.pem.pub.pem c.msg c.sig || die "certify signature does not verify"
+"$TPM_TOOL" - attest-verify ak.pem.pub.pem q.msg q.sig || die "quote signature does not verify"
+if "$TPM_TOOL" - attest-verify k.pem.pub.pem c.msg c.sig; then die "certify verified with the wrong key"; fi
 echo "PASS tpm_attest"

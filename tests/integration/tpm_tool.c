@@ -21,6 +21,8 @@
  *   tpm_tool TCTI quote AKFILE NONCEFILE MASK OUTPREFIX   OUTPREFIX.msg (TPMS_ATTEST),
  *        OUTPREFIX.sig (TPMT_SIGNATURE)
  *   tpm_tool TCTI certify AKFILE KEYFILE NONCEFILE OUTPREFIX   same outputs
+ *   tpm_tool -    attest-verify PUB.pem MSG SIG  checks an ECDSA/SHA-256 TPMT_SIGNATURE
+ *        over MSG (a TPMS_ATTEST) with the public key; exit 0 if valid
  * Environment: TPM_TOOL_SRK=HANDLE uses a persistent SRK (default: transient).
  * Exit status: 0 ok, 1 error (message on stderr), 2 usage.
  */
@@ -30,6 +32,9 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <tss2/tss2_mu.h>
 
 #include "keyblob.h"
 #include "sigfmt.h"
@@ -452,6 +457,47 @@ out:
     return r;
 }
 
+static int cmd_attest_verify(char **argv)
+{
+    static uint8_t msg[4096];
+    uint8_t sigbuf[512], raw[64], digest[32], *spki = NULL;
+    size_t msg_len = 0, sig_len = 0, off = 0;
+    TPMT_SIGNATURE sig = {0};
+    unsigned dlen = 0;
+    EVP_PKEY *pk = NULL;
+    FILE *f;
+    int spki_len, r = 1;
+
+    if ((f = fopen(argv[0], "r")) == NULL) {
+        return 1;
+    }
+    pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (pk == NULL || (spki_len = i2d_PUBKEY(pk, &spki)) <= 0 ||
+        read_all(argv[1], msg, sizeof(msg), &msg_len) != 0 ||
+        read_all(argv[2], sigbuf, sizeof(sigbuf), &sig_len) != 0 ||
+        Tss2_MU_TPMT_SIGNATURE_Unmarshal(sigbuf, sig_len, &off, &sig) != 0 || off != sig_len ||
+        sig.sigAlg != TPM2_ALG_ECDSA || sig.signature.ecdsa.signatureR.size > 32 ||
+        sig.signature.ecdsa.signatureS.size > 32 ||
+        !EVP_Digest(msg, msg_len, digest, &dlen, EVP_sha256(), NULL)) {
+        fprintf(stderr, "tpm_tool: attest-verify: bad input\n");
+        goto out;
+    }
+    memset(raw, 0, sizeof(raw));
+    memcpy(raw + 32 - sig.signature.ecdsa.signatureR.size, sig.signature.ecdsa.signatureR.buffer,
+           sig.signature.ecdsa.signatureR.size);
+    memcpy(raw + 64 - sig.signature.ecdsa.signatureS.size, sig.signature.ecdsa.signatureS.buffer,
+           sig.signature.ecdsa.signatureS.size);
+    r = sigfmt_verify(spki, (size_t)spki_len, SIGFMT_SHA256, SIGFMT_PAD_NONE, digest, dlen, raw,
+                      64) == 0
+            ? 0
+            : 1;
+out:
+    OPENSSL_free(spki);
+    EVP_PKEY_free(pk);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     struct tpm_options opt = {0};
@@ -464,6 +510,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[2], "read") == 0 && argc == 4) {
         return cmd_read(argv[3]);
+    }
+    if (strcmp(argv[2], "attest-verify") == 0 && argc == 6) {
+        return cmd_attest_verify(argv + 3);
     }
     opt.tcti = argv[1];
     /* TPM_TOOL_SRK=0x81000001: use that persistent SRK instead of a transient one. */
