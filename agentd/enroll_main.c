@@ -1,0 +1,243 @@
+/*
+ * agentd-enroll: enroll this host with agentd-ca through agentd's TPM layer
+ * (agentd/tpm.h), printing each step. The daemon and agentctl will call the
+ * same enroll_run() later.
+ *
+ *   agentd-enroll --tcti T --url https://ca:8443 --cacert ca.pem
+ *       [--class default] [--ek rsa2048|p256|p384]
+ *       [--out host.pem] [--key-out host.key] [--bundle-out bundle.pem]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enroll.h"
+#include "keyblob.h"
+#include "tpm.h"
+
+struct ctx {
+    struct tpm *t;
+    enum tpm_ek_type ek_type;
+    struct keyblob *ak_blob;
+    struct tpm_key *ak;
+    struct keyblob *key_blob; /* the last certified key, written to --key-out */
+};
+
+static int copy_bin(const uint8_t *p, size_t n, struct msg_bin *ret)
+{
+    if ((ret->data = malloc(n == 0 ? 1 : n)) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    memcpy(ret->data, p, n);
+    ret->len = n;
+    return AD_OK;
+}
+
+/* tpm_quote/tpm_certify give a TPM2B_ATTEST; the CA takes its TPMS_ATTEST contents. */
+static int attest_contents(const struct tpm_bytes *b, struct msg_bin *ret)
+{
+    if (b->len < 2 || ((size_t)b->data[0] << 8 | b->data[1]) != b->len - 2) {
+        return AD_ERR_FORMAT;
+    }
+    return copy_bin(b->data + 2, b->len - 2, ret);
+}
+
+static int op_ek(void *arg, struct msg_bin *ret_cert, struct msg_bin *ret_pub)
+{
+    struct ctx *c = arg;
+    struct tpm_bytes pub = {0};
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int r;
+
+    if ((r = tpm_read_ek_cert(c->t, c->ek_type, &der, &len)) == AD_OK &&
+        (r = tpm_ek_public(c->t, c->ek_type, &pub)) == AD_OK &&
+        (r = copy_bin(pub.data, pub.len, ret_pub)) == AD_OK) {
+        ret_cert->data = der;
+        ret_cert->len = len;
+        der = NULL;
+    }
+    free(der);
+    tpm_bytes_clear(&pub);
+    return r;
+}
+
+static int op_ak(void *arg, struct msg_bin *ret_pub)
+{
+    struct ctx *c = arg;
+    int r;
+
+    if ((r = tpm_create_ak(c->t, &c->ak_blob)) != AD_OK ||
+        (r = tpm_key_new(c->t, c->ak_blob, &c->ak)) != AD_OK) {
+        return r;
+    }
+    return copy_bin(c->ak_blob->pub, c->ak_blob->pub_len, ret_pub);
+}
+
+static int op_activate(void *arg, const struct msg_bin *blob, const struct msg_bin *enc,
+                       struct msg_bin *ret_secret)
+{
+    struct ctx *c = arg;
+    uint8_t secret[64];
+    size_t len = sizeof(secret);
+    int r;
+
+    if ((r = tpm_activate_credential(c->t, c->ak, c->ek_type, blob->data, blob->len, enc->data,
+                                     enc->len, secret, &len)) == AD_OK) {
+        r = copy_bin(secret, len, ret_secret);
+    }
+    explicit_bzero(secret, sizeof(secret));
+    return r;
+}
+
+static int op_quote(void *arg, const struct msg_bin *nonce, uint32_t mask,
+                    struct msg_bin *ret_attest, struct msg_bin *ret_sig)
+{
+    struct ctx *c = arg;
+    struct tpm_bytes att = {0}, sig = {0};
+    int r;
+
+    if ((r = tpm_quote(c->t, c->ak, nonce->data, nonce->len, TPM_HASH_SHA256, mask, &att, &sig)) ==
+            AD_OK &&
+        (r = attest_contents(&att, ret_attest)) == AD_OK) {
+        r = copy_bin(sig.data, sig.len, ret_sig);
+    }
+    tpm_bytes_clear(&att);
+    tpm_bytes_clear(&sig);
+    return r;
+}
+
+static int op_certify(void *arg, const struct msg_bin *nonce, struct msg_bin *ret_key_pub,
+                      struct msg_bin *ret_attest, struct msg_bin *ret_sig)
+{
+    struct ctx *c = arg;
+    struct tpm_bytes att = {0}, sig = {0};
+    struct keyblob *kb = NULL;
+    struct tpm_key *key = NULL;
+    int r;
+
+    if ((r = tpm_create_key(c->t, TPM_KEY_EC_P256, &kb)) != AD_OK ||
+        (r = tpm_key_new(c->t, kb, &key)) != AD_OK ||
+        (r = tpm_certify(c->t, c->ak, key, nonce->data, nonce->len, &att, &sig)) != AD_OK ||
+        (r = attest_contents(&att, ret_attest)) != AD_OK ||
+        (r = copy_bin(sig.data, sig.len, ret_sig)) != AD_OK ||
+        (r = copy_bin(kb->pub, kb->pub_len, ret_key_pub)) != AD_OK) {
+        goto out;
+    }
+    keyblob_free(c->key_blob);
+    c->key_blob = kb;
+    kb = NULL;
+out:
+    tpm_key_free(c->t, key);
+    keyblob_free(kb);
+    tpm_bytes_clear(&att);
+    tpm_bytes_clear(&sig);
+    return r;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f;
+
+    if (path == NULL) {
+        return 0;
+    }
+    if ((f = fopen(path, "w")) == NULL || fputs(text, f) < 0) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return -1;
+    }
+    return fclose(f);
+}
+
+static int parse_ek(const char *s, enum tpm_ek_type *ret)
+{
+    if (strcmp(s, "rsa2048") == 0) {
+        *ret = TPM_EK_RSA_2048;
+    } else if (strcmp(s, "p256") == 0) {
+        *ret = TPM_EK_EC_P256;
+    } else if (strcmp(s, "p384") == 0) {
+        *ret = TPM_EK_EC_P384;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"tcti", 1, NULL, 't'},    {"url", 1, NULL, 'u'},        {"cacert", 1, NULL, 'c'},
+        {"class", 1, NULL, 'k'},   {"ek", 1, NULL, 'e'},         {"out", 1, NULL, 'o'},
+        {"key-out", 1, NULL, 'K'}, {"bundle-out", 1, NULL, 'b'}, {NULL, 0, NULL, 0},
+    };
+    struct ctx c = {.ek_type = TPM_EK_RSA_2048};
+    struct tpm_options to = {0};
+    struct enroll_options eo = {0};
+    struct enroll_result res = {0};
+    struct enroll_tpm ops = {&c, op_ek, op_ak, op_activate, op_quote, op_certify};
+    const char *out = NULL, *key_out = NULL, *bundle_out = NULL;
+    char err[512];
+    int opt, r, rc = 1;
+
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            to.tcti = optarg;
+            break;
+        case 'u':
+            eo.url = optarg;
+            break;
+        case 'c':
+            eo.ca_bundle = optarg;
+            break;
+        case 'k':
+            eo.host_class = optarg;
+            break;
+        case 'e':
+            if (parse_ek(optarg, &c.ek_type) != 0) {
+                return 2;
+            }
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'K':
+            key_out = optarg;
+            break;
+        case 'b':
+            bundle_out = optarg;
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (eo.url == NULL || eo.ca_bundle == NULL) {
+        fprintf(stderr, "agentd-enroll: --url and --cacert are required\n");
+        return 2;
+    }
+    if ((r = tpm_open(&to, &c.t)) != AD_OK) {
+        fprintf(stderr, "agentd-enroll: cannot open the TPM: %s\n", ad_strerror(r));
+        return 1;
+    }
+    if ((r = enroll_run(&eo, &ops, &res, err, sizeof(err))) != AD_OK) {
+        fprintf(stderr, "agentd-enroll: enrollment failed: %s\n", err);
+        goto out;
+    }
+    if (write_text(out, res.cert_pem) != 0 || write_text(bundle_out, res.bundle_pem) != 0 ||
+        (key_out != NULL && keyblob_write_file(key_out, c.key_blob) != AD_OK)) {
+        fprintf(stderr, "agentd-enroll: cannot write the results\n");
+        goto out;
+    }
+    printf("enrolled as %s\n", res.spiffe_id);
+    rc = 0;
+out:
+    enroll_result_clear(&res);
+    keyblob_free(c.key_blob);
+    tpm_key_free(c.t, c.ak);
+    keyblob_free(c.ak_blob);
+    tpm_close(c.t);
+    return rc;
+}
