@@ -1,5 +1,6 @@
 # enroll area: the attest verifier, against artifacts from real swtpm runs.
-foreach(_t test_attest_verify test_attest_makecred test_attest_svid)
+foreach(_t test_attest_verify test_attest_makecred test_attest_svid test_attest_msg
+        test_attest_store)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${_t}.c)
         agentd_unit_test(${_t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/${_t}.c LIBS agentd_attest)
         target_compile_definitions(${_t} PRIVATE
