@@ -18,6 +18,13 @@
  *   AD_ERR_SHORT      *ret_sig_len too small (it is set to the needed size)
  *   AD_ERR_NOT_FOUND  NV index or persistent handle absent
  *
+ * DA lockout: keys carry no noDA (the key template above), so the TPM's
+ * dictionary-attack lockout applies to them even with empty auth. Each
+ * unorderly TPM reset (power loss, swtpm killed) counts as a failure in
+ * libtpms; after maxTries the TPM answers TPM_RC_LOCKOUT, logged and returned
+ * as AD_ERR_TPM until recoveryTime passes or the owner clears it
+ * (tpm2_dictionarylockout -c). The layer never clears it itself.
+ *
  * Recovery: when the TCTI breaks or the TPM restarted (TPM_RC_INITIALIZE,
  * handles gone, connection refused/reset), the layer reopens the TCTI, runs
  * TPM2_Startup(CLEAR), re-creates the SRK and reloads keys from their blobs,
