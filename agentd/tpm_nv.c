@@ -147,7 +147,9 @@ static int nv_open(struct tpm *t, uint32_t nv_index, ESYS_TR *ret_tr, TPMS_NV_PU
         rc = Esys_TR_FromTPMPublic(t->esys, nv_index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                    ret_tr);
         /* An absent index is an answer, not a lost TPM. */
-        if ((rc & 0xfff) == (TPM2_RC_HANDLE & 0xfff) || (rc & 0xbf) == TPM2_RC_HANDLE) {
+        /* TPM_RC_HANDLE is a format-one code: mask off the handle number (Part 2 §6.6.3). */
+        if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
+            (rc & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_HANDLE) {
             return AD_ERR_NOT_FOUND;
         }
     } while ((r = tpm_step(t, "nv_read: open", rc, &tr)) > 0);
