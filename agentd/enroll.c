@@ -192,7 +192,7 @@ static int step_start(struct client *c, const struct enroll_tpm *tpm, struct sta
     report(c, "[1/4] attestation key created; sending EK certificate and AK to the CA");
     if ((r = msg_encode(&body, "ek_cert", 'b', cert.data, cert.len, "ek_pub", 'b', ekpub.data,
                         ekpub.len, "ak_pub", 'b', akpub.data, akpub.len, "host_class", 's', cls,
-                        NULL)) != AD_OK ||
+                        MSG_END)) != AD_OK ||
         (r = post(c, "/v1/enroll/start", body, &rep)) != AD_OK) {
         goto out;
     }
@@ -243,7 +243,7 @@ static int step_activate(struct client *c, const struct enroll_tpm *tpm, struct 
     }
     report(c, "[2/4] ActivateCredential recovered the CA's secret; returning it");
     if ((r = msg_encode(&body, "session", 's', st->session, "secret", 'b', secret.data, secret.len,
-                        NULL)) != AD_OK ||
+                        MSG_END)) != AD_OK ||
         (r = post(c, "/v1/enroll/activate", body, &rep)) != AD_OK) {
         goto out;
     }
@@ -290,7 +290,7 @@ static int step_quote(struct client *c, const struct enroll_tpm *tpm, struct sta
     }
     report(c, "[3/4] quote made over the requested PCRs; sending it");
     if ((r = msg_encode(&body, "session", 's', st->session, "attest", 'b', att.data, att.len,
-                        "signature", 'b', sig.data, sig.len, NULL)) != AD_OK ||
+                        "signature", 'b', sig.data, sig.len, MSG_END)) != AD_OK ||
         (r = post(c, "/v1/enroll/quote", body, &rep)) != AD_OK) {
         goto out;
     }
@@ -325,7 +325,7 @@ static int step_certify(struct client *c, const struct enroll_tpm *tpm, struct s
     report(c, "[4/4] host identity key created and certified by the AK; sending it");
     if ((r = msg_encode(&body, "session", 's', st->session, "key_pub", 'b', key.data, key.len,
                         "attest", 'b', att.data, att.len, "signature", 'b', sig.data, sig.len,
-                        NULL)) != AD_OK ||
+                        MSG_END)) != AD_OK ||
         (r = post(c, "/v1/enroll/certify", body, &rep)) != AD_OK) {
         goto out;
     }
@@ -384,7 +384,7 @@ static int svid_request(struct client *c, const struct enroll_tpm *tpm, const ch
     int r;
 
     c->step = "workload challenge";
-    if ((r = msg_encode(&body, "host_id", 's', host_id, NULL)) != AD_OK ||
+    if ((r = msg_encode(&body, "host_id", 's', host_id, MSG_END)) != AD_OK ||
         (r = post(c, "/v1/svid/challenge", body, &rep)) != AD_OK) {
         goto out;
     }
@@ -404,7 +404,7 @@ static int svid_request(struct client *c, const struct enroll_tpm *tpm, const ch
     rep = NULL;
     if ((r = msg_encode(&body, "session", 's', session, "path", 's', path, "key_pub", 'b', key.data,
                         key.len, "attest", 'b', att.data, att.len, "signature", 'b', sig.data,
-                        sig.len, NULL)) != AD_OK ||
+                        sig.len, MSG_END)) != AD_OK ||
         (r = post(c, "/v1/svid", body, &rep)) != AD_OK) {
         goto out;
     }

@@ -113,7 +113,7 @@ static void record(struct ca *ca, const char *host_id, const char *what, const c
 static void reply_error(struct ca_reply *ret, int status, const char *error, const char *reason)
 {
     ret->status = status;
-    if (msg_encode(&ret->body, "error", 's', error, "reason", 's', reason, NULL) != AD_OK) {
+    if (msg_encode(&ret->body, "error", 's', error, "reason", 's', reason, MSG_END) != AD_OK) {
         ret->status = 500;
         ret->body = NULL;
     }
@@ -268,7 +268,7 @@ static void handle_start(struct ca *ca, const char *body, size_t len, const char
     if (EVP_Digest(s.secret, sizeof(s.secret), ss.secret_hash, NULL, EVP_sha256(), NULL) != 1 ||
         store_session_put(ca->store, &ss) != AD_OK ||
         msg_encode(&ret->body, "session", 's', ss.id, "credential_blob", 'b', s.blob, s.blob_len,
-                   "encrypted_secret", 'b', s.enc, s.enc_len, NULL) != AD_OK) {
+                   "encrypted_secret", 'b', s.enc, s.enc_len, MSG_END) != AD_OK) {
         reply_error(ret, 500, "internal", "cannot store the session");
         goto out;
     }
@@ -355,7 +355,7 @@ static void handle_activate(struct ca *ca, const char *body, size_t len, const c
     ss.step = 2;
     if (store_session_put(ca->store, &ss) != AD_OK ||
         msg_encode(&ret->body, "nonce", 'b', ss.nonce, sizeof(ss.nonce), "pcr_bank", 's', "sha256",
-                   "pcrs", 'a', pcrs, n, NULL) != AD_OK) {
+                   "pcrs", 'a', pcrs, n, MSG_END) != AD_OK) {
         reply_error(ret, 500, "internal", "cannot store the session");
         goto out;
     }
@@ -418,7 +418,7 @@ static void handle_quote(struct ca *ca, const char *body, size_t len, const char
     ss.restart_count = clk.restart_count;
     ss.step = 3;
     if (RAND_bytes(ss.nonce, sizeof(ss.nonce)) != 1 || store_session_put(ca->store, &ss) != AD_OK ||
-        msg_encode(&ret->body, "nonce", 'b', ss.nonce, sizeof(ss.nonce), NULL) != AD_OK) {
+        msg_encode(&ret->body, "nonce", 'b', ss.nonce, sizeof(ss.nonce), MSG_END) != AD_OK) {
         reply_error(ret, 500, "internal", "cannot store the session");
         goto out;
     }
@@ -488,7 +488,7 @@ static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBL
         goto out;
     }
     r = msg_encode(ret_body, "spiffe_id", 's', id, "certificate", 's', pem, "bundle", 's',
-                   ca->bundle_pem, NULL);
+                   ca->bundle_pem, MSG_END);
 out:
     free(pem);
     return r;
@@ -568,7 +568,7 @@ static void handle_svid_challenge(struct ca *ca, const char *body, size_t len, c
     ss.ak_pub_len = h.ak_pub_len;
     if (store_session_put(ca->store, &ss) != AD_OK ||
         msg_encode(&ret->body, "session", 's', ss.id, "nonce", 'b', ss.nonce, sizeof(ss.nonce),
-                   NULL) != AD_OK) {
+                   MSG_END) != AD_OK) {
         reply_error(ret, 500, "internal", "cannot store the session");
         return;
     }
@@ -610,7 +610,7 @@ static void handle_svid(struct ca *ca, const char *body, size_t len, const char 
     }
     if (issue_pem(ca, &key, id, ca->conf.workload_lifetime, &pem) != AD_OK ||
         msg_encode(&ret->body, "spiffe_id", 's', id, "certificate", 's', pem, "bundle", 's',
-                   ca->bundle_pem, NULL) != AD_OK) {
+                   ca->bundle_pem, MSG_END) != AD_OK) {
         reply_error(ret, 500, "internal", "cannot issue the certificate");
         goto out;
     }

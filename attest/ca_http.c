@@ -186,6 +186,9 @@ int ca_http_serve(struct ca *ca, const struct ca_conf *conf)
     evhttp_set_bevcb(http, bev_new, &srv);
     evhttp_set_gencb(http, on_request, &srv);
     evhttp_set_max_body_size(http, MSG_BODY_MAX);
+    /* Read and drop an oversized body before answering 413, so the client gets
+     * the answer instead of a reset connection. */
+    evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_max_headers_size(http, 16 * 1024);
     evhttp_set_timeout(http, 30);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);

@@ -97,11 +97,13 @@ void msg_certify_clear(struct msg_certify *m);
 
 /*
  * Build a JSON object body from pairs of (key, kind, value...), ended by
- * NULL: kind 's' takes a const char *, 'b' a const uint8_t * and size_t
+ * MSG_END: kind 's' takes a const char *, 'b' a const uint8_t * and size_t
  * (base64), 'u' an unsigned (number), 'a' a const unsigned * and size_t
  * (array of numbers). *ret is malloc'd, NUL-terminated, owned by the caller.
  */
 AD_MUST_CHECK int msg_encode(char **ret, ...);
+/* The terminator of msg_encode's list: a typed null pointer, never a bare NULL/0. */
+#define MSG_END ((const char *)NULL)
 
 /*
  * Read a response: parse body (capped like requests) and pick fields by

@@ -273,13 +273,14 @@ static int op_quote(void *ctx, const struct msg_bin *nonce, uint32_t mask,
                     struct msg_bin *ret_attest, struct msg_bin *ret_sig)
 {
     struct sim *s = ctx;
-    TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+    TPMT_SIG_SCHEME scheme = {0};
     TPML_PCR_SELECTION sel = {.count = 1};
     TPM2B_DATA q = {.size = (UINT16)nonce->len};
     TPM2B_ATTEST *att = NULL;
     TPMT_SIGNATURE *sig = NULL;
     int r;
 
+    scheme.scheme = TPM2_ALG_NULL; /* the key's own scheme */
     memcpy(q.buffer, nonce->data, nonce->len);
     sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
     sel.pcrSelections[0].sizeofSelect = 3;
@@ -300,7 +301,7 @@ static int op_certify(void *ctx, const struct msg_bin *nonce, struct msg_bin *re
                       struct msg_bin *ret_attest, struct msg_bin *ret_sig)
 {
     struct sim *s = ctx;
-    TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+    TPMT_SIG_SCHEME scheme = {0};
     TPM2B_DATA q = {.size = (UINT16)nonce->len};
     TPM2B_PUBLIC tmpl, *pub = NULL;
     TPM2B_ATTEST *att = NULL;
@@ -311,6 +312,7 @@ static int op_certify(void *ctx, const struct msg_bin *nonce, struct msg_bin *re
                         TPMA_OBJECT_SIGN_ENCRYPT;
     int r;
 
+    scheme.scheme = TPM2_ALG_NULL; /* the key's own scheme */
     memcpy(q.buffer, nonce->data, nonce->len);
     ecc_template(&tmpl, attrs | (s->is_decrypt_key ? TPMA_OBJECT_DECRYPT : 0), 0);
     tmpl.publicArea.unique.ecc.x.size = 32;

@@ -181,7 +181,7 @@ static void test_encode_reply_roundtrip(void **state)
 
     (void)state;
     assert_int_equal(msg_encode(&body, "session", 's', SESSION, "nonce", 'b', nonce, sizeof(nonce),
-                                "pcrs", 'a', pcrs, (size_t)2, "n", 'u', 7u, NULL),
+                                "pcrs", 'a', pcrs, (size_t)2, "n", 'u', 7u, MSG_END),
                      AD_OK);
     assert_int_equal(msg_reply_parse(body, strlen(body), &rep), AD_OK);
     assert_int_equal(msg_reply_str(rep, "session", MSG_SESSION_LEN, &s), AD_OK);
