@@ -289,10 +289,33 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+static struct tpm_key *lru_victim(struct tpm *t);
+static void key_flush(struct tpm *t, struct tpm_key *k);
+
+/*
+ * TPM_RC_OBJECT_MEMORY: every transient slot is taken (swtpm has 3: the SRK
+ * and max_loaded keys fill them, and TPM2_Create needs one for its
+ * temporary object). Flush the least recently used key; 1 if one was flushed.
+ */
+static int make_room(struct tpm *t, TSS2_RC rc)
+{
+    struct tpm_key *v;
+
+    if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER || tpm_base(rc) != TPM2_RC_OBJECT_MEMORY ||
+        (v = lru_victim(t)) == NULL) {
+        return 0;
+    }
+    key_flush(t, v);
+    return 1;
+}
+
 int tpm_step(struct tpm *t, const char *verb, TSS2_RC rc, struct tpm_try *tr)
 {
     int r;
 
+    if (make_room(t, rc)) {
+        return 1; /* bounded: each call flushes one of finitely many loaded keys */
+    }
     switch (tpm_rc_classify(rc)) {
     case TPM_RC_CLASS_OK:
         return 0;

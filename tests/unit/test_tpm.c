@@ -25,6 +25,7 @@
 /* Counters of the mocked commands. */
 static unsigned n_tcti_init, n_primary, n_load, n_sign, n_flush;
 static ESYS_TR next_handle = 0x1000;
+static unsigned load_full_after; /* Esys_Load answers OBJECT_MEMORY once this many are loaded */
 static int fake_ctx;
 
 TSS2_RC __wrap_Tss2_TctiLdr_Initialize(const char *conf, TSS2_TCTI_CONTEXT **ctx);
@@ -87,6 +88,9 @@ TSS2_RC __wrap_Esys_Load(ESYS_CONTEXT *esys, ESYS_TR parent, ESYS_TR s1, ESYS_TR
 {
     (void)esys, (void)parent, (void)s2, (void)s3, (void)priv, (void)pub;
     assert_int_equal(s1, ESYS_TR_PASSWORD);
+    if (load_full_after != 0 && n_load - n_flush >= load_full_after) {
+        return TPM2_RC_OBJECT_MEMORY; /* another user of the TPM holds slots */
+    }
     n_load++;
     *ret = next_handle++;
     return TSS2_RC_SUCCESS;
@@ -172,7 +176,7 @@ static int setup(void **state)
     static struct fixture f;
     struct tpm_options opt = {.tcti = "mock", .retries = 3};
 
-    n_tcti_init = n_primary = n_load = n_sign = n_flush = 0;
+    n_tcti_init = n_primary = n_load = n_sign = n_flush = load_full_after = 0;
     memset(&f, 0, sizeof(f));
     assert_int_equal(tpm_open(&opt, &f.t), 0);
     f.kb = p256_blob();
@@ -288,6 +292,28 @@ static void test_lru_eviction(void **state)
     tpm_key_free(f->t, k2);
     tpm_key_free(f->t, k3); /* loaded: flushed */
     assert_int_equal(n_flush, 2);
+}
+
+/* Fewer free slots than max_loaded: TPM_RC_OBJECT_MEMORY evicts the LRU key and loads. */
+static void test_object_memory_evicts(void **state)
+{
+    struct fixture *f = *state;
+    struct tpm_key *k2 = NULL, *k1 = f->k;
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    load_full_after = 1;
+    assert_int_equal(tpm_key_new(f->t, f->kb, &k2), 0);
+    will_return_count(__wrap_Esys_Sign, TSS2_RC_SUCCESS, 3);
+    assert_int_equal(sign(f, sig, &len), 0);
+    f->k = k2;
+    assert_int_equal(sign(f, sig, &len), 0); /* OBJECT_MEMORY, flush k1, load k2 */
+    assert_int_equal(n_flush, 1);
+    f->k = k1;
+    assert_int_equal(sign(f, sig, &len), 0);
+    assert_int_equal(n_load, 3);
+    assert_int_equal(n_flush, 2);
+    tpm_key_free(f->t, k2);
 }
 
 static void test_recover_after_restart(void **state)
@@ -445,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hot_key_one_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_memory_evicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sign_args, setup, teardown),
