@@ -277,7 +277,7 @@ static int cmd_issue(char **argv)
     if (read_public(argv[4], &kpub) != 0) {
         goto out;
     }
-    if ((r = svid_ca_load(argv[0], argv[1], &ca)) != AD_OK ||
+    if ((r = svid_ca_load(argv[0], argv[1], getenv("AGENTD_PKCS11_MODULE"), &ca)) != AD_OK ||
         (r = tpms_public_pkey(&kpub, &pkey)) != AD_OK ||
         (r = svid_issue(ca, argv[2], argv[3], pkey, (unsigned)strtoul(argv[5], NULL, 10), &der,
                         &len)) != AD_OK) {

@@ -77,7 +77,8 @@ int ca_new(const struct ca_conf *conf, struct ca **ret, char *ret_err, size_t ca
         snprintf(ret_err, cap, "ek_roots %s: %s", conf->ek_roots, ad_strerror(r));
         goto out;
     }
-    if ((r = svid_ca_load(conf->ca_cert, conf->ca_key, &ca->signer)) != AD_OK) {
+    if ((r = svid_ca_load(conf->ca_cert, conf->ca_key, conf->pkcs11_module, &ca->signer)) !=
+        AD_OK) {
         snprintf(ret_err, cap, "ca_cert/ca_key: %s (a CA certificate and its key)", ad_strerror(r));
         goto out;
     }

@@ -162,6 +162,8 @@ static int load(const config_t *cfg, struct ca_conf *c, char *ebuf, size_t ecap)
         (r = get_str(cfg, "ek_roots", 1, c->ek_roots, sizeof(c->ek_roots), ebuf, ecap)) != AD_OK ||
         (r = get_str(cfg, "ca_cert", 1, c->ca_cert, sizeof(c->ca_cert), ebuf, ecap)) != AD_OK ||
         (r = get_str(cfg, "ca_key", 1, c->ca_key, sizeof(c->ca_key), ebuf, ecap)) != AD_OK ||
+        (r = get_str(cfg, "pkcs11_module", 0, c->pkcs11_module, sizeof(c->pkcs11_module), ebuf,
+                     ecap)) != AD_OK ||
         (r = get_str(cfg, "tls_cert", 1, c->tls_cert, sizeof(c->tls_cert), ebuf, ecap)) != AD_OK ||
         (r = get_str(cfg, "tls_key", 1, c->tls_key, sizeof(c->tls_key), ebuf, ecap)) != AD_OK ||
         (r = get_uint(cfg, "host_cert_lifetime", 60, SVID_LIFETIME_MAX, &c->host_lifetime, ebuf,
@@ -176,6 +178,9 @@ static int load(const config_t *cfg, struct ca_conf *c, char *ebuf, size_t ecap)
     if (strspn(c->trust_domain, "abcdefghijklmnopqrstuvwxyz0123456789.-_") !=
         strlen(c->trust_domain)) {
         return err(ebuf, ecap, "trust_domain", "lowercase letters, digits, '.', '-', '_' only");
+    }
+    if (strncmp(c->ca_key, "pkcs11:", 7) == 0 && c->pkcs11_module[0] == '\0') {
+        return err(ebuf, ecap, "pkcs11_module", "required when ca_key is a pkcs11: URI");
     }
     return AD_OK;
 }

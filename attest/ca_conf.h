@@ -29,7 +29,8 @@ struct ca_conf {
     char database[CA_CONF_PATH_MAX];
     char ek_roots[CA_CONF_PATH_MAX];
     char ca_cert[CA_CONF_PATH_MAX];
-    char ca_key[CA_CONF_PATH_MAX];
+    char ca_key[CA_CONF_PATH_MAX];        /* PEM file or "pkcs11:" URI */
+    char pkcs11_module[CA_CONF_PATH_MAX]; /* for a pkcs11: ca_key */
     char tls_cert[CA_CONF_PATH_MAX];
     char tls_key[CA_CONF_PATH_MAX];
     unsigned host_lifetime;     /* seconds, default 86400 */

@@ -11,6 +11,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "svid_pkcs11.h"
+
 struct svid_ca {
     X509 *cert;
     EVP_PKEY *key;
@@ -31,24 +33,43 @@ X509 *svid_ca_cert(const struct svid_ca *ca)
     return ca->cert;
 }
 
-int svid_ca_load(const char *cert_pem, const char *key_pem, struct svid_ca **ret)
+static int load_key(const char *key, const char *pkcs11_module, EVP_PKEY **ret)
+{
+    FILE *f;
+
+    if (strncmp(key, "pkcs11:", 7) == 0) {
+        return svid_pkcs11_load_key(key, pkcs11_module, ret);
+    }
+    if ((f = fopen(key, "re")) == NULL) {
+        return AD_ERR_SYSTEM;
+    }
+    *ret = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    return *ret != NULL ? AD_OK : AD_ERR_CONFIG;
+}
+
+int svid_ca_load(const char *cert_pem, const char *key, const char *pkcs11_module,
+                 struct svid_ca **ret)
 {
     struct svid_ca *ca = calloc(1, sizeof(*ca));
-    FILE *fc = fopen(cert_pem, "re"), *fk = fopen(key_pem, "re");
+    FILE *fc = fopen(cert_pem, "re");
     int r = AD_ERR_SYSTEM;
 
     if (ca == NULL) {
         r = AD_ERR_NOMEM;
         goto out;
     }
-    if (fc == NULL || fk == NULL) {
+    if (fc == NULL) {
         goto out;
     }
     r = AD_ERR_CONFIG;
-    if ((ca->cert = PEM_read_X509(fc, NULL, NULL, NULL)) == NULL ||
-        (ca->key = PEM_read_PrivateKey(fk, NULL, NULL, NULL)) == NULL) {
+    if ((ca->cert = PEM_read_X509(fc, NULL, NULL, NULL)) == NULL) {
         goto out;
     }
+    if ((r = load_key(key, pkcs11_module, &ca->key)) != AD_OK) {
+        goto out;
+    }
+    r = AD_ERR_CONFIG;
     if (X509_check_private_key(ca->cert, ca->key) != 1 || X509_check_ca(ca->cert) == 0) {
         goto out;
     }
@@ -59,9 +80,6 @@ out:
     ERR_clear_error();
     if (fc != NULL) {
         fclose(fc);
-    }
-    if (fk != NULL) {
-        fclose(fk);
     }
     svid_ca_free(ca);
     return r;

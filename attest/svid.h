@@ -22,12 +22,14 @@
 struct svid_ca;
 
 /*
- * Load the CA certificate and its private key from PEM files. The key must
- * match the certificate, and the certificate must be a CA. Free with
- * svid_ca_free (which frees the key). AD_ERR_CONFIG with the reason logged
- * by the caller on mismatch; AD_ERR_SYSTEM if a file cannot be read.
+ * Load the CA certificate (PEM file) and its private key: a PEM file, or a
+ * "pkcs11:" URI on a token whose PKCS#11 library is pkcs11_module. The key
+ * must match the certificate, and the certificate must be a CA. Free with
+ * svid_ca_free (which frees the key). AD_ERR_CONFIG on mismatch or an
+ * unusable key; AD_ERR_SYSTEM if a file cannot be read.
  */
-AD_MUST_CHECK int svid_ca_load(const char *cert_pem, const char *key_pem, struct svid_ca **ret);
+AD_MUST_CHECK int svid_ca_load(const char *cert_pem, const char *key, const char *pkcs11_module,
+                               struct svid_ca **ret);
 void svid_ca_free(struct svid_ca *ca);
 
 /* The CA certificate (borrowed, valid while ca lives). */

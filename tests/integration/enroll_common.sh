@@ -59,6 +59,10 @@ ca_start() {
     [[ -n ${CA_BUNDLE:-} ]] || ca_keys
     for attempt in 1 2 3 4 5; do
         ca_config
+        # A test may define ca_config_extra to edit $CA_CONF after each rewrite.
+        if [[ $(type -t ca_config_extra) == function ]]; then
+            ca_config_extra
+        fi
         "$AGENTD_CA" -c "$CA_CONF" serve >"$T/ca/stdout" 2>"$T/ca/stderr" &
         CA_PID=$!
         harness_track "$CA_PID"

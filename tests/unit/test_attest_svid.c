@@ -125,7 +125,7 @@ static void test_issue(void **state)
     X509 *x;
 
     (void)state;
-    assert_int_equal(svid_ca_load(cert_path, key_path, &ca), AD_OK);
+    assert_int_equal(svid_ca_load(cert_path, key_path, NULL, &ca), AD_OK);
     assert_int_equal(svid_issue(ca, "example.org", id, k, 3600, &der, &len), AD_OK);
     p = der;
     x = d2i_X509(NULL, &p, (long)len);
@@ -161,7 +161,7 @@ static void test_clamped_to_ca(void **state)
     X509 *x;
 
     (void)state;
-    assert_int_equal(svid_ca_load(cert_path, key_path, &ca), AD_OK);
+    assert_int_equal(svid_ca_load(cert_path, key_path, NULL, &ca), AD_OK);
     assert_int_equal(
         svid_issue(ca, "example.org", "spiffe://example.org/w", k, 20 * 86400, &der, &len), AD_OK);
     p = der;
@@ -180,9 +180,11 @@ static void test_ca_load_errors(void **state)
     struct svid_ca *ca = NULL;
 
     (void)state;
-    assert_int_equal(svid_ca_load("/nonexistent.pem", key_path, &ca), AD_ERR_SYSTEM);
+    assert_int_equal(svid_ca_load("/nonexistent.pem", key_path, NULL, &ca), AD_ERR_SYSTEM);
     /* The key file is not a certificate. */
-    assert_int_equal(svid_ca_load(key_path, key_path, &ca), AD_ERR_CONFIG);
+    assert_int_equal(svid_ca_load(key_path, key_path, NULL, &ca), AD_ERR_CONFIG);
+    /* A pkcs11: key needs a module. */
+    assert_int_equal(svid_ca_load(cert_path, "pkcs11:object=ca", NULL, &ca), AD_ERR_INVALID);
     assert_null(ca);
 }
 
