@@ -7,7 +7,13 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "tpms.h"
 
 static unsigned enroll_faults;
 
@@ -308,6 +314,54 @@ out:
     return r;
 }
 
+/* The certificate's only subjectAltName is the URI id. */
+static int san_is(X509 *cert, const char *id)
+{
+    GENERAL_NAMES *san = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    const GENERAL_NAME *gn;
+    int ok;
+
+    ok = san != NULL && sk_GENERAL_NAME_num(san) == 1 &&
+         (gn = sk_GENERAL_NAME_value(san, 0))->type == GEN_URI &&
+         (size_t)ASN1_STRING_length(gn->d.uniformResourceIdentifier) == strlen(id) &&
+         CRYPTO_memcmp(ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), id, strlen(id)) == 0;
+    GENERAL_NAMES_free(san);
+    return ok;
+}
+
+/*
+ * Never install what the CA sent without checking it: the certificate must
+ * be for the key we certified, carry the expected SPIFFE ID, and chain to
+ * the bundle that came with it.
+ */
+static int check_issued(const struct enroll_result *res, const struct msg_bin *key_pub)
+{
+    BIO *cb = BIO_new_mem_buf(res->cert_pem, -1), *bb = BIO_new_mem_buf(res->bundle_pem, -1);
+    X509 *cert = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    X509 *root = bb != NULL ? PEM_read_bio_X509(bb, NULL, NULL, NULL) : NULL;
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    EVP_PKEY *pk = NULL;
+    TPM2B_PUBLIC pub;
+    int ok;
+
+    ok = cert != NULL && root != NULL && store != NULL && ctx != NULL &&
+         tpms_public_decode(key_pub->data, key_pub->len, &pub) == AD_OK &&
+         tpms_public_pkey(&pub.publicArea, &pk) == AD_OK &&
+         EVP_PKEY_eq(X509_get0_pubkey(cert), pk) == 1 && san_is(cert, res->spiffe_id) &&
+         X509_STORE_add_cert(store, root) == 1 &&
+         X509_STORE_CTX_init(ctx, store, cert, NULL) == 1 && X509_verify_cert(ctx) == 1;
+    ERR_clear_error();
+    EVP_PKEY_free(pk);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    X509_free(root);
+    X509_free(cert);
+    BIO_free(cb);
+    BIO_free(bb);
+    return ok ? AD_OK : AD_ERR_DENIED;
+}
+
 static int step_certify(struct client *c, const struct enroll_tpm *tpm, struct state *st,
                         struct enroll_result *ret)
 {
@@ -334,6 +388,11 @@ static int step_certify(struct client *c, const struct enroll_tpm *tpm, struct s
         msg_reply_str(rep, "bundle", 32768, &res.bundle_pem) != AD_OK) {
         enroll_result_clear(&res);
         r = fail(c, AD_ERR_FORMAT, "malformed certificate reply from the CA");
+        goto out;
+    }
+    if ((r = check_issued(&res, &key)) != AD_OK) {
+        enroll_result_clear(&res);
+        r = fail(c, r, "the CA's certificate is not for our key or does not chain to its bundle");
         goto out;
     }
     report(c, "[4/4] CA issued the host certificate %s", res.spiffe_id);
@@ -413,6 +472,11 @@ static int svid_request(struct client *c, const struct enroll_tpm *tpm, const ch
         msg_reply_str(rep, "bundle", 32768, &res.bundle_pem) != AD_OK) {
         enroll_result_clear(&res);
         r = fail(c, AD_ERR_FORMAT, "malformed certificate reply from the CA");
+        goto out;
+    }
+    if ((r = check_issued(&res, &key)) != AD_OK) {
+        enroll_result_clear(&res);
+        r = fail(c, r, "the CA's certificate is not for our key or does not chain to its bundle");
         goto out;
     }
     *ret = res;

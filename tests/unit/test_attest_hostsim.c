@@ -489,10 +489,10 @@ int main(int argc, char **argv)
             args.bundle_out = optarg;
             break;
         case 'r':
-            args.repeat = atoi(optarg);
+            args.repeat = (int)strtol(optarg, NULL, 10);
             break;
         case 'n':
-            args.svids = atoi(optarg);
+            args.svids = (int)strtol(optarg, NULL, 10);
             break;
         case 'p':
             args.svid_path = optarg;

@@ -78,9 +78,9 @@ static void test_hosts_sessions_events(void **state)
     assert_int_equal(stat(db, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(store_host_get(s, "nope", &g), AD_ERR_NOT_FOUND);
-    strcpy(h.id, "abc");
-    strcpy(h.status, STORE_ENROLLED);
-    strcpy(h.host_class, "default");
+    snprintf(h.id, sizeof(h.id), "%s", "abc");
+    snprintf(h.status, sizeof(h.status), "%s", STORE_ENROLLED);
+    snprintf(h.host_class, sizeof(h.host_class), "%s", "default");
     h.has_clock = 1;
     h.clock = 0xffffffffffull + 5; /* beyond 32 bits */
     h.reset_count = 7;
@@ -94,8 +94,8 @@ static void test_hosts_sessions_events(void **state)
     assert_string_equal(g.status, STORE_ENROLLED);
     assert_int_equal(store_host_list(s, count_host, &n), AD_OK);
     assert_int_equal(n, 1);
-    strcpy(ss.id, "0123456789abcdef0123456789abcdef");
-    strcpy(ss.host_id, "abc");
+    snprintf(ss.id, sizeof(ss.id), "%s", "0123456789abcdef0123456789abcdef");
+    snprintf(ss.host_id, sizeof(ss.host_id), "%s", "abc");
     ss.step = 2;
     ss.nonce[31] = 0x5a;
     ss.ak_pub_len = 3;
