@@ -101,7 +101,7 @@ static int ca_error(struct client *c, long status, const struct sink *s)
 {
     struct msg_reply *rep = NULL;
     char *reason = NULL;
-    int r = status == 403 ? AD_ERR_DENIED : AD_ERR_FORMAT;
+    int r = status == 403 ? AD_ERR_DENIED : status == 503 ? AD_ERR_RATE : AD_ERR_FORMAT;
 
     if (msg_reply_parse(s->buf != NULL ? s->buf : "", s->len, &rep) == AD_OK &&
         msg_reply_str(rep, "reason", 512, &reason) == AD_OK) {

@@ -172,6 +172,22 @@ static void to_hex(const uint8_t *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* Every session costs a row: expired ones go, and live ones are capped. */
+static int session_room(struct ca *ca, struct ca_reply *ret)
+{
+    size_t live = 0;
+
+    if (store_session_gc(ca->store, (int64_t)time(NULL), &live) != AD_OK) {
+        reply_error(ret, 500, "internal", "store unavailable");
+        return 0;
+    }
+    if (live >= CA_SESSIONS_MAX) {
+        reply_error(ret, 503, "busy", "too many enrollments in progress; retry later");
+        return 0;
+    }
+    return 1;
+}
+
 /* A host refused or removed earlier stays refused until "agentd-ca admin clear". */
 static int host_blocked(struct ca *ca, const char *host_id, char *why, size_t cap)
 {
@@ -248,6 +264,9 @@ static void handle_start(struct ca *ca, const char *body, size_t len, const char
     }
     if (host_blocked(ca, s.host_id, why, sizeof(why))) {
         refuse(ca, s.host_id, m.host_class, 0, peer, why, ret);
+        goto out;
+    }
+    if (!session_room(ca, ret)) {
         goto out;
     }
     if ((reason = start_checks(ca, &m, &s, &lock)) != NULL) {
@@ -554,6 +573,9 @@ static void handle_svid_challenge(struct ca *ca, const char *body, size_t len, c
     if (store_host_get(ca->store, m.host_id, &h) != AD_OK ||
         strcmp(h.status, STORE_ENROLLED) != 0 || h.ak_pub_len == 0) {
         refuse(ca, m.host_id, NULL, 0, peer, "host is not enrolled", ret);
+        return;
+    }
+    if (!session_room(ca, ret)) {
         return;
     }
     if (RAND_bytes(sid, sizeof(sid)) != 1 || RAND_bytes(ss.nonce, sizeof(ss.nonce)) != 1) {

@@ -16,9 +16,12 @@
 
 struct ca;
 
+/* Enrollments and workload requests in progress at once; more get 503. */
+#define CA_SESSIONS_MAX 10000
+
 /* The server's answer. body is malloc'd JSON (the caller frees). */
 struct ca_reply {
-    int status; /* HTTP status: 200, 400, 403, 404, 413, 500 */
+    int status; /* HTTP status: 200, 400, 403, 404, 413, 500, 503 */
     char *body;
 };
 

@@ -57,6 +57,11 @@ int store_session_delete(struct store *s, const char *id)
     return s->ops->session_delete(s, id);
 }
 
+int store_session_gc(struct store *s, int64_t now, size_t *ret_live)
+{
+    return s->ops->session_gc(s, now, ret_live);
+}
+
 int store_event_add(struct store *s, const char *host_id, const char *what, const char *reason)
 {
     return s->ops->event_add(s, host_id, what, reason);

@@ -67,6 +67,7 @@ struct store_ops {
     int (*session_put)(struct store *s, const struct store_session *ss);
     int (*session_get)(struct store *s, const char *id, struct store_session *ret);
     int (*session_delete)(struct store *s, const char *id);
+    int (*session_gc)(struct store *s, int64_t now, size_t *ret_live);
     int (*event_add)(struct store *s, const char *host_id, const char *what, const char *reason);
     int (*event_list)(struct store *s, const char *host_id,
                       int (*fn)(int64_t at, const char *what, const char *reason, void *arg),
@@ -96,6 +97,8 @@ AD_MUST_CHECK int store_host_list(struct store *s, int (*fn)(const struct store_
 AD_MUST_CHECK int store_session_put(struct store *s, const struct store_session *ss);
 AD_MUST_CHECK int store_session_get(struct store *s, const char *id, struct store_session *ret);
 AD_MUST_CHECK int store_session_delete(struct store *s, const char *id);
+/* Delete sessions expired before now; *ret_live counts the others. */
+AD_MUST_CHECK int store_session_gc(struct store *s, int64_t now, size_t *ret_live);
 AD_MUST_CHECK int store_event_add(struct store *s, const char *host_id, const char *what,
                                   const char *reason);
 

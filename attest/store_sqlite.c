@@ -303,6 +303,28 @@ static int session_delete(struct store *s, const char *id)
     return exec_id(s, "DELETE FROM sessions WHERE id=?", id);
 }
 
+static int session_gc(struct store *s, int64_t now, size_t *ret_live)
+{
+    sqlite3_stmt *st = NULL;
+    int r = AD_ERR_SYSTEM;
+
+    if (sqlite3_prepare_v2(db_of(s), "DELETE FROM sessions WHERE expires < ?", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_bind_int64(st, 1, now) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db_of(s), "SELECT count(*) FROM sessions", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *ret_live = (size_t)sqlite3_column_int64(st, 0);
+        r = AD_OK;
+    }
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
 static int event_add(struct store *s, const char *host_id, const char *what, const char *reason)
 {
     sqlite3_stmt *st = NULL;
@@ -364,6 +386,7 @@ static const struct store_ops sqlite_ops = {
     .session_put = session_put,
     .session_get = session_get,
     .session_delete = session_delete,
+    .session_gc = session_gc,
     .event_add = event_add,
     .event_list = event_list,
     .close = sqlite_close,

@@ -104,6 +104,14 @@ static void test_hosts_sessions_events(void **state)
     assert_int_equal(sg.step, 2);
     assert_int_equal(sg.nonce[31], 0x5a);
     assert_int_equal(sg.ak_pub_len, 3);
+    {
+        size_t live = 0;
+        assert_int_equal(store_session_gc(s, 0, &live), AD_OK); /* ss.expires = 0: kept */
+        assert_int_equal(live, 1);
+        assert_int_equal(store_session_gc(s, 1, &live), AD_OK); /* now expired */
+        assert_int_equal(live, 0);
+        assert_int_equal(store_session_put(s, &ss), AD_OK);
+    }
     assert_int_equal(store_session_delete(s, ss.id), AD_OK);
     assert_int_equal(store_session_get(s, ss.id, &sg), AD_ERR_NOT_FOUND);
     assert_int_equal(store_event_add(s, "abc", "refused", "why"), AD_OK);
