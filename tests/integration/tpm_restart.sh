@@ -27,13 +27,6 @@ done
 # A TPM that comes back *without* TPM2_Startup (swtpm without startup-clear,
 # like a real TPM after a reset with no firmware to start it): the layer sees
 # TPM_RC_INITIALIZE and sends TPM2_Startup(CLEAR) itself, at open and mid-run.
-raw_swtpm() { # port; the old listener may linger for a moment: retry
-    for _ in $(seq 1 50); do
-        raw_swtpm_once "$1" 2>>"$T/raw.start.err" && return 0
-        sleep 0.1
-    done
-    die "raw swtpm on $1: $(tail -1 "$T/raw.start.err"); $(ss -tanp | grep -E ":($1|$(($1 + 1)))" | head -5)"
-}
 raw_swtpm_once() {
     swtpm socket --tpm2 --server type=tcp,port="$1",bindaddr=127.0.0.1 \
         --ctrl type=tcp,port=$(($1 + 1)),bindaddr=127.0.0.1 --tpmstate dir="$T/swtpm/tpm" \
@@ -48,8 +41,13 @@ raw_stop() {
     rm -f "$T/raw.pid"
 }
 swtpm_stop
-port=$(free_port_pair) || die "no free port"
-raw_swtpm "$port"
+# free_port_pair sees listeners only; a port in TIME-WAIT fails to bind: try another.
+for _ in $(seq 1 20); do
+    port=$(free_port_pair) || die "no free port"
+    raw_swtpm_once "$port" 2>>"$T/raw.start.err" && break
+    port=
+done
+[[ -n $port ]] || die "raw swtpm: $(tail -1 "$T/raw.start.err")"
 RAW_TCTI="swtpm:host=127.0.0.1,port=$port"
 sleep 0.2
 "$TPM_TOOL" "$RAW_TCTI" create p256 "$T/raw.pem" 2>"$T/raw.err" || { cat "$T/raw.err" >&2; die "open of an unstarted TPM failed"; }
