@@ -220,9 +220,11 @@ void tpm_bytes_clear(struct tpm_bytes *b); /* frees and zeroes; NULL-tolerant */
 
 /*
  * Public area of the EK primary created from the TCG default EK template
- * (TCG EK Credential Profile 2.0, templates L-1 RSA-2048, L-2 ECC P-256,
- * H-? ECC P-384 high range), as marshalled TPM2B_PUBLIC bytes. The EK is
- * flushed afterwards.
+ * (TCG EK Credential Profile 2.x: L-1 RSA-2048, L-2 ECC P-256, H-4 ECC
+ * P-384 with SHA-384 and PolicyB), as marshalled TPM2B_PUBLIC bytes (the
+ * form tpm2_makecredential -u reads). It matches the public key in the EK
+ * certificate (checked for swtpm's RSA and P-384 EKs). The EK is flushed
+ * afterwards.
  */
 AD_MUST_CHECK int tpm_ek_public(struct tpm *t, enum tpm_ek_type type, struct tpm_bytes *ret_pub);
 
@@ -233,8 +235,9 @@ AD_MUST_CHECK int tpm_ek_public(struct tpm *t, enum tpm_ek_type type, struct tpm
 AD_MUST_CHECK int tpm_create_ak(struct tpm *t, struct keyblob **ret);
 
 /*
- * TPM2_ActivateCredential with the AK (ak) and the EK of ek_type (policy
- * session with PolicySecret(TPM_RH_ENDORSEMENT)). credential_blob is a
+ * TPM2_ActivateCredential with the AK (ak) and the EK of ek_type (L-1/L-2:
+ * policy session with PolicySecret(TPM_RH_ENDORSEMENT); H-4 has userWithAuth
+ * and empty auth, so a password session). credential_blob is a
  * marshalled TPM2B_ID_OBJECT, secret a marshalled TPM2B_ENCRYPTED_SECRET; both
  * are unmarshalled with bounds checks first (AD_ERR_FORMAT). The recovered
  * secret is written to ret_secret (at most 64 bytes; buffer of ret_secret_len
