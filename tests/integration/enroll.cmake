@@ -1,10 +1,11 @@
 # enroll area: attestation and enrollment against swtpm. tpm2-tools make the
-# TPM side for MakeCredential; test_attest_hostsim (ESYS) plays the host for
-# the protocol tests until agentd's TPM layer has its attestation verbs.
+# TPM side for MakeCredential; test_attest_hostsim (ESYS, with fault
+# injection) plays the host for the refusal tests; enroll_agentd runs the real
+# client, agentd-enroll, over agentd's TPM layer.
 add_test(NAME enroll_makecred COMMAND ${CMAKE_CURRENT_LIST_DIR}/enroll_makecred.sh
     ${AGENTD_TEST_HARNESS} $<TARGET_FILE:agentd-attest>)
 set_tests_properties(enroll_makecred PROPERTIES LABELS integration TIMEOUT 300)
-foreach(_t enroll_e2e enroll_refusals enroll_pkcs11)
+foreach(_t enroll_e2e enroll_refusals enroll_pkcs11 enroll_agentd)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh AND TARGET test_attest_hostsim)
         add_test(NAME ${_t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh ${AGENTD_TEST_HARNESS}
             ${PROJECT_BINARY_DIR})
