@@ -18,6 +18,30 @@
 
 #include "keyblob.h"
 
+/*
+ * Allocation-failure hook over our own malloc/calloc calls (--wrap): when
+ * fail_at > 0, the fail_at-th allocation fails.
+ */
+static int alloc_count, fail_at;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t a, size_t b);
+void *__wrap_malloc(size_t n)
+{
+    if (fail_at > 0 && ++alloc_count == fail_at) {
+        return NULL;
+    }
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t a, size_t b)
+{
+    if (fail_at > 0 && ++alloc_count == fail_at) {
+        return NULL;
+    }
+    return __real_calloc(a, b);
+}
+
 static uint8_t pub[512], priv[512];
 static size_t pub_len, priv_len;
 
@@ -276,6 +300,34 @@ static void test_files(void **state)
     keyblob_free(kb);
 }
 
+/* Fail each allocation in turn: decode either succeeds or says AD_ERR_NOMEM; ASan checks leaks. */
+static void test_alloc_failures(void **state)
+{
+    struct keyblob *kb = make(), *back = NULL;
+    char *pem = NULL;
+    size_t len = 0;
+    int r, failed = 0;
+
+    (void)state;
+    assert_int_equal(keyblob_encode_pem(kb, &pem, &len), 0);
+    for (fail_at = 1; fail_at < 50; fail_at++) {
+        alloc_count = 0;
+        r = keyblob_decode_pem(pem, len, &back);
+        if (alloc_count < fail_at) {
+            assert_int_equal(r, 0); /* every allocation was walked */
+            break;
+        }
+        assert_int_equal(r, AD_ERR_NOMEM);
+        assert_null(back);
+        failed++;
+    }
+    fail_at = 0;
+    assert_true(failed >= 3); /* keyblob struct, pub, priv */
+    keyblob_free(back);
+    free(pem);
+    keyblob_free(kb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup(test_bad_blobs, setup),
         cmocka_unit_test_setup(test_policy_unsupported, setup),
         cmocka_unit_test_setup(test_files, setup),
+        cmocka_unit_test_setup(test_alloc_failures, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
