@@ -22,6 +22,17 @@ openssl verify -CAfile "$T/bundle.pem" "$T/host.pem" || die "host certificate do
 [[ $(stat -c %a "$T/host.key") == 600 ]] || die "host key file mode $(stat -c %a "$T/host.key")"
 ca_admin hosts | grep -q "  enrolled  " || die "CA does not list the host as enrolled"
 
+# The ECC EK: swtpm 0.7.1's is P-384 (certificate at NV 0x01c00016), so the
+# CA's MakeCredential goes through ECDH + KDFe on P-384.
+"$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --ek p384 \
+    --out "$T/host384.pem" >"$T/enroll.out" 2>"$T/enroll.err" ||
+    die "P-384 EK enrollment failed: $(cat "$T/enroll.err")"
+openssl verify -CAfile "$CA_BUNDLE" "$T/host384.pem" >/dev/null || die "P-384 host certificate"
+id_rsa=$(openssl x509 -in "$T/host.pem" -noout -ext subjectAltName | grep -o 'host/[0-9a-f]*')
+id_ecc=$(openssl x509 -in "$T/host384.pem" -noout -ext subjectAltName | grep -o 'host/[0-9a-f]*')
+[[ $id_rsa != "$id_ecc" ]] || die "RSA and ECC EKs gave the same host id"
+echo "ok: P-384 EK enrolled as $id_ecc"
+
 # PCRs off policy: agentd-enroll reports the CA's reason and fails.
 tpm2_pcrextend -T "$SWTPM_TCTI" \
     16:sha256=0303030303030303030303030303030303030303030303030303030303030303
