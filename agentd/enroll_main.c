@@ -4,13 +4,19 @@
  * same enroll_run() later.
  *
  *   agentd-enroll --tcti T --url https://ca:8443 --cacert ca.pem
- *       [--class default] [--ek rsa2048|p256|p384]
+ *       [--class default] [--ek rsa2048|p256|p384] [--ak-out ak.key]
  *       [--out host.pem] [--key-out host.key] [--bundle-out bundle.pem]
+ * A workload certificate for a new TPM key, certified by the saved AK:
+ *   agentd-enroll --tcti T --url U --cacert ca.pem --svid PATH --ak ak.key
+ *       --host-cert host.pem [--out svid.pem] [--key-out svid.key]
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "enroll.h"
 #include "keyblob.h"
@@ -152,6 +158,55 @@ static int write_text(const char *path, const char *text)
     return fclose(f);
 }
 
+/* The host id is the last segment of the host certificate's URI SAN. */
+static int host_id_from_cert(const char *path, char ret[65])
+{
+    FILE *f = fopen(path, "re");
+    X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    GENERAL_NAMES *san = x != NULL ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
+    const GENERAL_NAME *gn =
+        san != NULL && sk_GENERAL_NAME_num(san) == 1 ? sk_GENERAL_NAME_value(san, 0) : NULL;
+    const char *uri = NULL, *slash = NULL;
+    int r = AD_ERR_FORMAT;
+
+    if (gn != NULL && gn->type == GEN_URI &&
+        (uri = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier)) != NULL &&
+        strstr(uri, "/host/") != NULL && (slash = strrchr(uri, '/')) != NULL &&
+        strlen(slash + 1) == 64) {
+        memcpy(ret, slash + 1, 65);
+        r = AD_OK;
+    }
+    GENERAL_NAMES_free(san);
+    X509_free(x);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return r;
+}
+
+/* --svid: the AK from --ak certifies a new key; the CA issues PATH for it. */
+static int run_svid(struct ctx *c, const struct enroll_options *eo, const struct enroll_tpm *ops,
+                    const char *ak_path, const char *host_cert, const char *path,
+                    struct enroll_result *ret)
+{
+    char host_id[65], err[512];
+    int r;
+
+    if ((r = keyblob_read_file(ak_path, &c->ak_blob)) != AD_OK ||
+        (r = tpm_key_new(c->t, c->ak_blob, &c->ak)) != AD_OK) {
+        fprintf(stderr, "agentd-enroll: AK %s: %s\n", ak_path, ad_strerror(r));
+        return r;
+    }
+    if ((r = host_id_from_cert(host_cert, host_id)) != AD_OK) {
+        fprintf(stderr, "agentd-enroll: %s is not a host certificate\n", host_cert);
+        return r;
+    }
+    if ((r = enroll_svid(eo, ops, host_id, path, ret, err, sizeof(err))) != AD_OK) {
+        fprintf(stderr, "agentd-enroll: workload certificate failed: %s\n", err);
+    }
+    return r;
+}
+
 static int parse_ek(const char *s, enum tpm_ek_type *ret)
 {
     if (strcmp(s, "rsa2048") == 0) {
@@ -171,14 +226,17 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"tcti", 1, NULL, 't'},    {"url", 1, NULL, 'u'},        {"cacert", 1, NULL, 'c'},
         {"class", 1, NULL, 'k'},   {"ek", 1, NULL, 'e'},         {"out", 1, NULL, 'o'},
-        {"key-out", 1, NULL, 'K'}, {"bundle-out", 1, NULL, 'b'}, {NULL, 0, NULL, 0},
+        {"key-out", 1, NULL, 'K'}, {"bundle-out", 1, NULL, 'b'}, {"ak-out", 1, NULL, 'A'},
+        {"ak", 1, NULL, 'a'},      {"svid", 1, NULL, 's'},       {"host-cert", 1, NULL, 'H'},
+        {NULL, 0, NULL, 0},
     };
     struct ctx c = {.ek_type = TPM_EK_RSA_2048};
     struct tpm_options to = {0};
     struct enroll_options eo = {0};
     struct enroll_result res = {0};
     struct enroll_tpm ops = {&c, op_ek, op_ak, op_activate, op_quote, op_certify};
-    const char *out = NULL, *key_out = NULL, *bundle_out = NULL;
+    const char *out = NULL, *key_out = NULL, *bundle_out = NULL, *ak_out = NULL, *ak = NULL;
+    const char *svid = NULL, *host_cert = NULL;
     char err[512];
     int opt, r, rc = 1;
 
@@ -210,28 +268,47 @@ int main(int argc, char **argv)
         case 'b':
             bundle_out = optarg;
             break;
+        case 'A':
+            ak_out = optarg;
+            break;
+        case 'a':
+            ak = optarg;
+            break;
+        case 's':
+            svid = optarg;
+            break;
+        case 'H':
+            host_cert = optarg;
+            break;
         default:
             return 2;
         }
     }
-    if (eo.url == NULL || eo.ca_bundle == NULL) {
-        fprintf(stderr, "agentd-enroll: --url and --cacert are required\n");
+    if (eo.url == NULL || eo.ca_bundle == NULL ||
+        (svid != NULL && (ak == NULL || host_cert == NULL))) {
+        fprintf(stderr, "agentd-enroll: --url and --cacert are required (--svid needs --ak and "
+                        "--host-cert)\n");
         return 2;
     }
     if ((r = tpm_open(&to, &c.t)) != AD_OK) {
         fprintf(stderr, "agentd-enroll: cannot open the TPM: %s\n", ad_strerror(r));
         return 1;
     }
-    if ((r = enroll_run(&eo, &ops, &res, err, sizeof(err))) != AD_OK) {
+    if (svid != NULL) {
+        if (run_svid(&c, &eo, &ops, ak, host_cert, svid, &res) != AD_OK) {
+            goto out;
+        }
+    } else if ((r = enroll_run(&eo, &ops, &res, err, sizeof(err))) != AD_OK) {
         fprintf(stderr, "agentd-enroll: enrollment failed: %s\n", err);
         goto out;
     }
     if (write_text(out, res.cert_pem) != 0 || write_text(bundle_out, res.bundle_pem) != 0 ||
-        (key_out != NULL && keyblob_write_file(key_out, c.key_blob) != AD_OK)) {
+        (key_out != NULL && keyblob_write_file(key_out, c.key_blob) != AD_OK) ||
+        (ak_out != NULL && svid == NULL && keyblob_write_file(ak_out, c.ak_blob) != AD_OK)) {
         fprintf(stderr, "agentd-enroll: cannot write the results\n");
         goto out;
     }
-    printf("enrolled as %s\n", res.spiffe_id);
+    printf("%s %s\n", svid != NULL ? "issued" : "enrolled as", res.spiffe_id);
     rc = 0;
 out:
     enroll_result_clear(&res);

@@ -10,7 +10,7 @@ ENROLL=$BUILD/agentd/agentd-enroll
 enroll_setup
 ca_start
 "$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --out "$T/host.pem" \
-    --key-out "$T/host.key" --bundle-out "$T/bundle.pem" >"$T/enroll.out" 2>"$T/enroll.err" ||
+    --key-out "$T/host.key" --ak-out "$T/ak.key" --bundle-out "$T/bundle.pem" >"$T/enroll.out" 2>"$T/enroll.err" ||
     die "agentd-enroll failed: $(cat "$T/enroll.err") / CA: $(cat "$T/ca/stderr")"
 cat "$T/enroll.out"
 for step in "[1/4] CA accepted" "[2/4] CA confirmed" "[3/4] CA accepted" "[4/4] CA issued" \
@@ -21,6 +21,16 @@ openssl verify -CAfile "$T/bundle.pem" "$T/host.pem" || die "host certificate do
 [[ -s $T/host.key ]] || die "no host key file"
 [[ $(stat -c %a "$T/host.key") == 600 ]] || die "host key file mode $(stat -c %a "$T/host.key")"
 ca_admin hosts | grep -q "  enrolled  " || die "CA does not list the host as enrolled"
+
+# A workload certificate for a new TPM key, certified by the saved AK.
+"$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --svid workload/db \
+    --ak "$T/ak.key" --host-cert "$T/host.pem" --out "$T/db.pem" --key-out "$T/db.key" \
+    >"$T/svid.out" 2>"$T/svid.err" || die "workload certificate: $(cat "$T/svid.err")"
+openssl verify -CAfile "$T/bundle.pem" "$T/db.pem" >/dev/null || die "workload cert"
+openssl x509 -in "$T/db.pem" -noout -ext subjectAltName | grep -q "URI:spiffe://test.example/workload/db" ||
+    die "workload SPIFFE ID"
+[[ -s $T/db.key ]] || die "no workload key file"
+echo "ok: $(cat "$T/svid.out")"
 
 # The ECC EK: swtpm 0.7.1's is P-384 (certificate at NV 0x01c00016), so the
 # CA's MakeCredential goes through ECDH + KDFe on P-384.
