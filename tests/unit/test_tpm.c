@@ -25,7 +25,11 @@
 /* Counters of the mocked commands. */
 static unsigned n_tcti_init, n_primary, n_load, n_sign, n_flush;
 static ESYS_TR next_handle = 0x1000;
-static unsigned load_full_after; /* Esys_Load answers OBJECT_MEMORY once this many are loaded */
+static unsigned load_full_after;
+static unsigned n_startup;
+static TSS2_RC primary_rc_once;
+    /* CreatePrimary answers this once, then succeeds */ /* Esys_Load answers OBJECT_MEMORY once
+                                                            this many are loaded */
 static int fake_ctx;
 
 TSS2_RC __wrap_Tss2_TctiLdr_Initialize(const char *conf, TSS2_TCTI_CONTEXT **ctx);
@@ -77,6 +81,11 @@ TSS2_RC __wrap_Esys_CreatePrimary(ESYS_CONTEXT *esys, ESYS_TR hier, ESYS_TR s1, 
     assert_int_equal(pub->publicArea.parameters.eccDetail.curveID, TPM2_ECC_NIST_P256);
     assert_true(pub->publicArea.objectAttributes & TPMA_OBJECT_RESTRICTED);
     n_primary++;
+    if (primary_rc_once != TSS2_RC_SUCCESS) {
+        TSS2_RC rc = primary_rc_once;
+        primary_rc_once = TSS2_RC_SUCCESS;
+        return rc;
+    }
     *ret = next_handle++;
     return TSS2_RC_SUCCESS;
 }
@@ -109,7 +118,8 @@ TSS2_RC __wrap_Esys_Startup(ESYS_CONTEXT *esys, TPM2_SU type);
 TSS2_RC __wrap_Esys_Startup(ESYS_CONTEXT *esys, TPM2_SU type)
 {
     (void)esys;
-    (void)type;
+    assert_int_equal(type, TPM2_SU_CLEAR);
+    n_startup++;
     return TSS2_RC_SUCCESS;
 }
 
@@ -176,7 +186,7 @@ static int setup(void **state)
     static struct fixture f;
     struct tpm_options opt = {.tcti = "mock", .retries = 3};
 
-    n_tcti_init = n_primary = n_load = n_sign = n_flush = load_full_after = 0;
+    n_tcti_init = n_primary = n_load = n_sign = n_flush = load_full_after = n_startup = 0;
     memset(&f, 0, sizeof(f));
     assert_int_equal(tpm_open(&opt, &f.t), 0);
     f.kb = p256_blob();
@@ -292,6 +302,29 @@ static void test_lru_eviction(void **state)
     tpm_key_free(f->t, k2);
     tpm_key_free(f->t, k3); /* loaded: flushed */
     assert_int_equal(n_flush, 2);
+}
+
+/* A TPM that was reset and not started: TPM_RC_INITIALIZE, then TPM2_Startup(CLEAR). */
+static void test_open_starts_tpm(void **state)
+{
+    struct tpm_options opt = {.tcti = "mock"};
+    struct tpm *t = NULL;
+
+    (void)state;
+    n_primary = n_startup = 0;
+    primary_rc_once = TPM2_RC_INITIALIZE;
+    assert_int_equal(tpm_open(&opt, &t), 0);
+    assert_int_equal(n_startup, 1);
+    assert_int_equal(n_primary, 2);
+    tpm_close(t);
+    /* A started TPM gets no Startup. */
+    n_startup = 0;
+    assert_int_equal(tpm_open(&opt, &t), 0);
+    assert_int_equal(n_startup, 0);
+    tpm_close(t);
+    /* An SRK that cannot be made is an error, and nothing leaks. */
+    primary_rc_once = TPM2_RC_HIERARCHY | TPM2_RC_P | TPM2_RC_1;
+    assert_int_equal(tpm_open(&opt, &t), AD_ERR_TPM);
 }
 
 /* Fewer free slots than max_loaded: TPM_RC_OBJECT_MEMORY evicts the LRU key and loads. */
@@ -467,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_rc_mapping),
         cmocka_unit_test(test_key_info_ec),
         cmocka_unit_test(test_key_info_rsa),
+        cmocka_unit_test(test_open_starts_tpm),
         cmocka_unit_test_setup_teardown(test_retry_then_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hot_key_one_command, setup, teardown),
