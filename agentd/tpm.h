@@ -103,7 +103,12 @@ enum tpm_ek_type {
 #define TPM_NV_EK_CERT_P256 0x01c0000au
 #define TPM_NV_EK_CERT_P384 0x01c00016u
 
-/* Log sink: receives one line without the trailing newline. NULL restores stderr. */
+/*
+ * Log sink: receives "<verb>: <text>" (no "agentd: tpm: " prefix, no newline);
+ * never secrets. NULL restores stderr ("agentd: tpm: <verb>: <text>\n"). Not
+ * thread-safe: set it before the TPM worker starts. tpm2-tss logs on its own
+ * too (WARNING:esys:...); TSS2_LOG=all+none in the environment silences it.
+ */
 typedef void (*tpm_log_fn)(const char *line);
 void tpm_set_log(tpm_log_fn fn);
 
