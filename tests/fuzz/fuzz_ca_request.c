@@ -1,5 +1,6 @@
 /*
- * agentd-ca request parsing: the first byte picks the message type, the rest
+ * agentd-ca request parsing: the first byte picks the message type (mod 7:
+ * start, activate, quote, certify, reply, svid, svid challenge), the rest
  * is the HTTP body handed to its decoder. Also runs the reply reader the
  * client uses. Any decoded message must be fully populated and cleared
  * without leaks.
@@ -20,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct msg_activate ma;
     struct msg_quote mq;
     struct msg_certify mc;
+    struct msg_svid sv;
+    struct msg_svid_challenge sc;
     struct msg_reply *rep = NULL;
     struct msg_bin bin = {0};
     unsigned pcrs[24];
@@ -30,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size--;
-    switch (data[0] % 5) {
+    switch (data[0] % 7) {
     case 0:
         if (msg_start_decode(body, size, &ms) == AD_OK) {
             /* A decoded message has every binary field present. */
@@ -57,6 +60,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         if (msg_certify_decode(body, size, &mc) == AD_OK) {
             msg_certify_clear(&mc);
+        }
+        break;
+    case 5:
+        if (msg_svid_decode(body, size, &sv) == AD_OK) {
+            if (strlen(sv.path) > MSG_PATH_MAX || sv.certify.key_pub.data == NULL) {
+                __builtin_trap();
+            }
+            msg_certify_clear(&sv.certify);
+        }
+        break;
+    case 6:
+        if (msg_svid_challenge_decode(body, size, &sc) == AD_OK && strlen(sc.host_id) != 64) {
+            __builtin_trap();
         }
         break;
     default:
