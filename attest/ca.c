@@ -207,9 +207,19 @@ struct start_ctx {
     TPM2B_PUBLIC ek, ak;
     char host_id[65];
     uint8_t secret[32];
+    size_t secret_len; /* 32, or the EK nameAlg's digest size if smaller (SHA-1 EKs) */
     uint8_t *blob, *enc;
     size_t blob_len, enc_len;
 };
+
+/* Part 3 §12.6: the credential is at most the EK nameAlg's digest size. */
+static size_t secret_size(const TPMT_PUBLIC *ek)
+{
+    const EVP_MD *md = tpms_md(ek->nameAlg);
+    int n = md != NULL ? EVP_MD_get_size(md) : 0;
+
+    return n <= 0 ? 0 : n < 32 ? (size_t)n : 32;
+}
 
 /* Checks of step 1 that do not involve the store; returns a refusal reason or NULL. */
 static const char *start_checks(struct ca *ca, const struct msg_start *m, struct start_ctx *s,
@@ -233,8 +243,9 @@ static const char *start_checks(struct ca *ca, const struct msg_start *m, struct
         return "AK is not a restricted signing key bound to its TPM";
     }
     if (tpms_public_name(&s->ak.publicArea, name, &name_len) != AD_OK ||
-        RAND_bytes(s->secret, sizeof(s->secret)) != 1 ||
-        makecred_make(&s->ek.publicArea, name, name_len, s->secret, sizeof(s->secret), &s->blob,
+        (s->secret_len = secret_size(&s->ek.publicArea)) == 0 ||
+        RAND_bytes(s->secret, (int)s->secret_len) != 1 ||
+        makecred_make(&s->ek.publicArea, name, name_len, s->secret, s->secret_len, &s->blob,
                       &s->blob_len, &s->enc, &s->enc_len) != AD_OK) {
         *ret_lock = 0;
         return "cannot make a credential for this EK";
@@ -285,7 +296,7 @@ static void handle_start(struct ca *ca, const char *body, size_t len, const char
     memcpy(ss.ak_pub, m.ak_pub.data, m.ak_pub.len);
     ss.ak_pub_len = m.ak_pub.len;
     /* Keep only a hash of the secret: the answer is compared against it. */
-    if (EVP_Digest(s.secret, sizeof(s.secret), ss.secret_hash, NULL, EVP_sha256(), NULL) != 1 ||
+    if (EVP_Digest(s.secret, s.secret_len, ss.secret_hash, NULL, EVP_sha256(), NULL) != 1 ||
         store_session_put(ca->store, &ss) != AD_OK ||
         msg_encode(&ret->body, "session", 's', ss.id, "credential_blob", 'b', s.blob, s.blob_len,
                    "encrypted_secret", 'b', s.enc, s.enc_len, MSG_END) != AD_OK) {
