@@ -25,11 +25,11 @@
 /* Counters of the mocked commands. */
 static unsigned n_tcti_init, n_primary, n_load, n_sign, n_flush;
 static ESYS_TR next_handle = 0x1000;
+/* Esys_Load answers OBJECT_MEMORY once this many keys are loaded (0: never). */
 static unsigned load_full_after;
 static unsigned n_startup;
+/* CreatePrimary answers this once, then succeeds. */
 static TSS2_RC primary_rc_once;
-    /* CreatePrimary answers this once, then succeeds */ /* Esys_Load answers OBJECT_MEMORY once
-                                                            this many are loaded */
 static int fake_ctx;
 
 TSS2_RC __wrap_Tss2_TctiLdr_Initialize(const char *conf, TSS2_TCTI_CONTEXT **ctx);
