@@ -69,6 +69,11 @@ struct client {
 };
 
 static void report(const struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(struct client *c, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(const struct client *c, const char *fmt, ...)
 {
     char line[512];
     va_list ap;

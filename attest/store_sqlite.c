@@ -23,19 +23,20 @@ struct store_sqlite {
 
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
-    "CREATE TABLE hosts(id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL,"
-    " host_class TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
-    " has_clock INTEGER NOT NULL, clock INTEGER NOT NULL, reset_count INTEGER NOT NULL,"
-    " restart_count INTEGER NOT NULL, cert_not_after INTEGER NOT NULL);"
-    "CREATE TABLE sessions(id TEXT PRIMARY KEY, host_id TEXT NOT NULL, host_class TEXT NOT NULL,"
-    " step INTEGER NOT NULL, expires INTEGER NOT NULL, secret_hash BLOB NOT NULL,"
-    " nonce BLOB NOT NULL, ak_pub BLOB NOT NULL, has_clock INTEGER NOT NULL,"
-    " clock INTEGER NOT NULL, reset_count INTEGER NOT NULL, restart_count INTEGER NOT NULL);"
-    "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
-    " host_id TEXT NOT NULL, what TEXT NOT NULL, reason TEXT NOT NULL);",
-    "CREATE INDEX events_host ON events(host_id);"
-    "CREATE INDEX sessions_expires ON sessions(expires);",
-    "ALTER TABLE hosts ADD COLUMN ak_pub BLOB NOT NULL DEFAULT x'';",
+    /* Each step in parentheses: one string per migration, however many lines. */
+    ("CREATE TABLE hosts(id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL,"
+     " host_class TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+     " has_clock INTEGER NOT NULL, clock INTEGER NOT NULL, reset_count INTEGER NOT NULL,"
+     " restart_count INTEGER NOT NULL, cert_not_after INTEGER NOT NULL);"
+     "CREATE TABLE sessions(id TEXT PRIMARY KEY, host_id TEXT NOT NULL, host_class TEXT NOT NULL,"
+     " step INTEGER NOT NULL, expires INTEGER NOT NULL, secret_hash BLOB NOT NULL,"
+     " nonce BLOB NOT NULL, ak_pub BLOB NOT NULL, has_clock INTEGER NOT NULL,"
+     " clock INTEGER NOT NULL, reset_count INTEGER NOT NULL, restart_count INTEGER NOT NULL);"
+     "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+     " host_id TEXT NOT NULL, what TEXT NOT NULL, reason TEXT NOT NULL);"),
+    ("CREATE INDEX events_host ON events(host_id);"
+     "CREATE INDEX sessions_expires ON sessions(expires);"),
+    ("ALTER TABLE hosts ADD COLUMN ak_pub BLOB NOT NULL DEFAULT x'';"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
