@@ -150,7 +150,7 @@ static int check_range(struct ctx *x, const config_setting_t *s, const char *pat
 static int p_u32(struct ctx *x, const config_setting_t *s, const char *path,
                  const struct keyword *kw, void *dst)
 {
-    long long v;
+    long long v = 0; /* set by get_int; gcc -O2 cannot see fail() is nonzero */
     int r;
 
     if ((r = get_int(x, s, path, &v)) != 0 || (r = check_range(x, s, path, kw, v)) != 0) {
@@ -163,7 +163,7 @@ static int p_u32(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_u64(struct ctx *x, const config_setting_t *s, const char *path,
                  const struct keyword *kw, void *dst)
 {
-    long long v;
+    long long v = 0; /* set by get_int; gcc -O2 cannot see fail() is nonzero */
     int r;
 
     if ((r = get_int(x, s, path, &v)) != 0 || (r = check_range(x, s, path, kw, v)) != 0) {
@@ -177,7 +177,7 @@ static int p_u64(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_srk_handle(struct ctx *x, const config_setting_t *s, const char *path,
                         const struct keyword *kw, void *dst)
 {
-    long long v;
+    long long v = 0; /* set by get_int; gcc -O2 cannot see fail() is nonzero */
     uint32_t h;
     int r;
 
@@ -366,7 +366,7 @@ static int p_spiffe_id(struct ctx *x, const config_setting_t *s, const char *pat
 static int p_id(struct ctx *x, const config_setting_t *s, const char *path,
                 const struct keyword *kw, void *dst)
 {
-    long long v;
+    long long v = 0; /* set by get_int; gcc -O2 cannot see fail() is nonzero */
     int r;
 
     if ((r = get_int(x, s, path, &v)) != 0 || (r = check_range(x, s, path, kw, v)) != 0) {
