@@ -130,6 +130,10 @@ int main(int argc, char **argv)
         log_error("agentd: policy: %s", ad_strerror(r));
         goto out;
     }
+    /* Our tpm layer logs decoded TPM errors itself; tpm2-tss would repeat them. */
+    if (setenv("TSS2_LOG", "all+none", 0) != 0) {
+        log_warn("agentd: setenv TSS2_LOG: %m");
+    }
     tpm_set_log(tpm_log_line);
     topt.tcti = d.conf->c->tcti;
     topt.srk_handle = d.conf->c->srk_handle;
@@ -153,16 +157,18 @@ int main(int argc, char **argv)
     if ((r = workload_cache_new(WORKLOAD_CACHE_DEFAULT, &d.wcache)) != 0) {
         goto out;
     }
-    if ((r = worker_new(d.ks, &d.worker)) != 0) {
-        goto out;
-    }
     /*
      * Everything privileged is open now (TPM, state, audit log, socket).
-     * Keep only what identifying callers needs (privs.h).
+     * Keep only what identifying callers needs (privs.h). This must come
+     * before the TPM worker thread starts: capabilities and no_new_privs
+     * are per thread, and a thread started earlier would keep root's.
      */
     if ((r = privs_drop(user)) != 0) {
         log_error("agentd: dropping privileges to %s: %s", user != NULL ? user : "(none)",
                   ad_strerror(r));
+        goto out;
+    }
+    if ((r = worker_new(d.ks, &d.worker)) != 0) {
         goto out;
     }
     log_info("agentd %s: ready (%zu workload entries)", AGENTD_VERSION, d.conf->c->n_workloads);
