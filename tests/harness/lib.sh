@@ -54,6 +54,12 @@ port_busy() {
     [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
 }
 
+# Any TCP socket on the port, TIME-WAIT included: the swtpm TCTI leaves one per
+# command, and a server without SO_REUSEADDR cannot bind over them.
+port_used() {
+    [[ -n $(ss -Htan "sport = :$1" 2>/dev/null) ]]
+}
+
 # Two consecutive free ports (swtpm needs PORT and PORT+1), picked at random in
 # the ephemeral range so parallel tests rarely collide; swtpm itself refuses a
 # port that became busy, and swtpm_start retries.
@@ -61,7 +67,7 @@ free_port_pair() {
     local p
     for _ in $(seq 1 200); do
         p=$((20000 + RANDOM % 40000))
-        if ! port_busy "$p" && ! port_busy $((p + 1)); then
+        if ! port_used "$p" && ! port_used $((p + 1)); then
             echo "$p"
             return 0
         fi
