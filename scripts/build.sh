@@ -12,4 +12,6 @@ sanitize) cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DAGENTD_SANITIZE=a
 fuzz) CC=clang cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DAGENTD_FUZZ=ON >/dev/null ;;
 *) echo "usage: build.sh [release|sanitize|fuzz]" >&2; exit 2 ;;
 esac
-cmake --build "$dir" -j "$jobs"
+target=()
+[[ $flavour == fuzz ]] && target=(--target fuzz_targets)
+cmake --build "$dir" -j "$jobs" "${target[@]}"

@@ -15,6 +15,10 @@
 #   die MSG                 print and exit 1
 set -o pipefail
 
+# The simulator and its tools never run under a sanitizer preload (sanitizer
+# builds set LD_PRELOAD so uninstrumented clients can load our module).
+tpm_tool() { env -u LD_PRELOAD "$@"; }
+
 HARNESS_PIDS=()
 
 die() {
@@ -104,7 +108,7 @@ EOC
     else
         args+=(--createek)
     fi
-    swtpm_setup "${args[@]}" >/dev/null 2>&1 || {
+    tpm_tool swtpm_setup "${args[@]}" >/dev/null 2>&1 || {
         cat "$st/swtpm_setup.log" >&2
         die "swtpm_setup failed"
     }
@@ -115,7 +119,7 @@ swtpm_launch() {
     for _ in $(seq 1 10); do
         port=$(free_port_pair) || die "no free port pair"
         rm -f "$st/swtpm.pid"
-        if swtpm socket --tpm2 \
+        if tpm_tool swtpm socket --tpm2 \
             --server type=tcp,port="$port",bindaddr=127.0.0.1 \
             --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
             --tpmstate dir="$st/tpm" \
@@ -134,7 +138,7 @@ swtpm_launch() {
             export SWTPM_PID SWTPM_PORT SWTPM_TCTI
             # Wait until it answers.
             for _ in $(seq 1 100); do
-                if tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1; then
+                if tpm_tool tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1; then
                     return 0
                 fi
                 sleep 0.05
@@ -183,7 +187,7 @@ swtpm_restart_same_port() {
         port_busy "$port" || port_busy $((port + 1)) || break
         sleep 0.05
     done
-    swtpm socket --tpm2 \
+    tpm_tool swtpm socket --tpm2 \
         --server type=tcp,port="$port",bindaddr=127.0.0.1 \
         --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
         --tpmstate dir="$st/tpm" \
@@ -198,7 +202,7 @@ swtpm_restart_same_port() {
     SWTPM_PID=$(cat "$st/swtpm.pid")
     harness_track "$SWTPM_PID"
     for _ in $(seq 1 100); do
-        tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1 && return 0
+        tpm_tool tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1 && return 0
         sleep 0.05
     done
     die "restarted swtpm did not answer"

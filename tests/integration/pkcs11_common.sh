@@ -6,6 +6,26 @@
 # and exports AGENTD_SOCKET so the module finds the daemon.
 : "${P11_MODULE:?P11_MODULE not set}"
 
+# Sanitizer builds set P11_PRELOAD: every client that loads the module gets
+# the ASan/UBSan runtime preloaded, with leak checks off (the leaks would be
+# the clients' own) and the suppressions in asan_clients.supp. P11_ENV is the
+# same prefix for commands run through timeout(1).
+P11_ENV=()
+if [[ -n ${P11_PRELOAD:-} ]]; then
+    P11_ENV=(env "LD_PRELOAD=$P11_PRELOAD"
+        "ASAN_OPTIONS=detect_leaks=0:suppressions=$P11_ASAN_SUPP")
+    p11_sanitized() {
+        LD_PRELOAD=$P11_PRELOAD ASAN_OPTIONS="detect_leaks=0:suppressions=$P11_ASAN_SUPP" "$@"
+    }
+    pkcs11-tool() { p11_sanitized command pkcs11-tool "$@"; }
+    p11tool() { p11_sanitized command p11tool "$@"; }
+    p11-kit() { p11_sanitized command p11-kit "$@"; }
+    openssl() { p11_sanitized command openssl "$@"; }
+    ssh-keygen() { p11_sanitized command ssh-keygen "$@"; }
+    ssh() { p11_sanitized command ssh "$@"; }
+    trust() { p11_sanitized command trust "$@"; }
+fi
+
 P11_ID_EC=
 P11_ID_RSA=
 
@@ -58,7 +78,7 @@ pkcs11_pubkey_pem() {
     local id
     id=$(pkcs11_id_of "$1")
     pkcs11-tool --module "$P11_MODULE" --read-object --type pubkey --id "$id" \
-        -o "$T/$1.pub.der" >/dev/null 2>&1 || die "cannot read public key $1"
+        -o "$T/$1.pub.der" >"$T/readpub.log" 2>&1 || { cat "$T/readpub.log" >&2; die "cannot read public key $1"; }
     openssl pkey -pubin -inform DER -in "$T/$1.pub.der" -out "$2" || die "bad SPKI for $1"
 }
 

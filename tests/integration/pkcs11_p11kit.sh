@@ -23,7 +23,7 @@ grep -q "^critical: no$" "$home/.config/pkcs11/modules/agentd.module" || die "ag
 chmod -R a+rX "$home"
 
 as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups \
+    setpriv --reuid=65534 --regid=65534 --clear-groups "${P11_ENV[@]}" \
         env HOME="$home" AGENTD_SOCKET="$AGENTD_SOCKET" "$@"
 }
 

@@ -71,11 +71,11 @@ out=$(p11 --test 2>&1) || die "pkcs11-tool --test failed: $out"
 grep -q "No errors" <<<"$out" || die "pkcs11-tool --test: $out"
 
 # Fork: the child's C_Initialize must succeed and the child must work.
-out=$(timeout 120 pkcs11-tool --module "$P11_MODULE" --test-fork 2>&1) ||
+out=$(timeout 120 "${P11_ENV[@]}" pkcs11-tool --module "$P11_MODULE" --test-fork 2>&1) ||
     die "--test-fork failed: $out"
 
 # Threads: several threads initialising and listing at once.
-out=$(timeout 120 pkcs11-tool --module "$P11_MODULE" --test-threads IN \
+out=$(timeout 120 "${P11_ENV[@]}" pkcs11-tool --module "$P11_MODULE" --test-threads IN \
     --test-threads ILGISLT0 --test-threads ILGISLT0 -L 2>&1) || die "--test-threads: $out"
 
 pkcs11_stop
