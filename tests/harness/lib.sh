@@ -15,10 +15,6 @@
 #   die MSG                 print and exit 1
 set -o pipefail
 
-# The simulator and its tools never run under a sanitizer preload (sanitizer
-# builds set LD_PRELOAD so uninstrumented clients can load our module).
-tpm_tool() { env -u LD_PRELOAD "$@"; }
-
 HARNESS_PIDS=()
 
 die() {
@@ -108,7 +104,7 @@ EOC
     else
         args+=(--createek)
     fi
-    tpm_tool swtpm_setup "${args[@]}" >/dev/null 2>&1 || {
+    swtpm_setup "${args[@]}" >/dev/null 2>&1 || {
         cat "$st/swtpm_setup.log" >&2
         die "swtpm_setup failed"
     }
@@ -119,7 +115,7 @@ swtpm_launch() {
     for _ in $(seq 1 10); do
         port=$(free_port_pair) || die "no free port pair"
         rm -f "$st/swtpm.pid"
-        if tpm_tool swtpm socket --tpm2 \
+        if swtpm socket --tpm2 \
             --server type=tcp,port="$port",bindaddr=127.0.0.1 \
             --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
             --tpmstate dir="$st/tpm" \
@@ -138,7 +134,7 @@ swtpm_launch() {
             export SWTPM_PID SWTPM_PORT SWTPM_TCTI
             # Wait until it answers.
             for _ in $(seq 1 100); do
-                if tpm_tool tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1; then
+                if tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1; then
                     return 0
                 fi
                 sleep 0.05
@@ -187,7 +183,7 @@ swtpm_restart_same_port() {
         port_busy "$port" || port_busy $((port + 1)) || break
         sleep 0.05
     done
-    tpm_tool swtpm socket --tpm2 \
+    swtpm socket --tpm2 \
         --server type=tcp,port="$port",bindaddr=127.0.0.1 \
         --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
         --tpmstate dir="$st/tpm" \
@@ -202,7 +198,7 @@ swtpm_restart_same_port() {
     SWTPM_PID=$(cat "$st/swtpm.pid")
     harness_track "$SWTPM_PID"
     for _ in $(seq 1 100); do
-        tpm_tool tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1 && return 0
+        tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1 && return 0
         sleep 0.05
     done
     die "restarted swtpm did not answer"
