@@ -16,8 +16,11 @@ command -v setpriv >/dev/null || die "setpriv (util-linux) not found"
 
 pkcs11_start
 home=$T/home
-mkdir -p "$home/.config/pkcs11/modules"
-sed "s|^module: .*|module: $P11_MODULE|" "$here/../../pkcs11/agentd.module" \
+mkdir -p "$home/.config/pkcs11/modules" "$home/lib"
+# A copy of the module nobody can read, wherever the build tree lives.
+cp "$P11_MODULE" "$home/lib/"
+module=$home/lib/$(basename "$P11_MODULE")
+sed "s|^module: .*|module: $module|" "$here/../../pkcs11/agentd.module" \
     >"$home/.config/pkcs11/modules/agentd.module"
 grep -q "^critical: no$" "$home/.config/pkcs11/modules/agentd.module" || die "agentd.module"
 chmod -R a+rX "$home"
