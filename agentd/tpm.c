@@ -431,9 +431,14 @@ static void key_template(enum tpm_key_type type, TPM2B_PUBLIC *pub)
 
     memset(pub, 0, sizeof(*pub));
     p->nameAlg = TPM2_ALG_SHA256;
+    /*
+     * noDA: the authValue is empty (who may sign is agentd's policy decision,
+     * not a TPM secret), so dictionary-attack protection guards nothing here
+     * and would only lock every key out after a few unorderly shutdowns.
+     */
     p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                          TPMA_OBJECT_SIGN_ENCRYPT;
+                          TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT;
     if (type == TPM_KEY_EC_P256 || type == TPM_KEY_EC_P384) {
         p->type = TPM2_ALG_ECC;
         p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;

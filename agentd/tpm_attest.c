@@ -154,12 +154,13 @@ int tpm_create_ak(struct tpm *t, struct keyblob **ret)
     TPM2B_PUBLIC tmpl = {0};
     TPMT_PUBLIC *p = &tmpl.publicArea;
 
-    /* TCG "TPM 2.0 Keys for Device Identity and Attestation" §7.3.4.1 style AK. */
+    /* TCG "TPM 2.0 Keys for Device Identity and Attestation" §7.3.4.1 style AK;
+     * noDA for the reason given at key_template() in tpm.c (empty authValue). */
     p->type = TPM2_ALG_ECC;
     p->nameAlg = TPM2_ALG_SHA256;
     p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                          TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
+                          TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
     p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
     p->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
     p->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;

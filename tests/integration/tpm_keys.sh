@@ -20,6 +20,12 @@ for type in p256 p384 rsa2048 rsa3072; do
     "$TPM_TOOL" "$SWTPM_TCTI" create "$type" "$key" || die "create $type"
     [[ $(stat -c %a "$key") == 600 ]] || die "$type key file mode is not 0600"
     head -1 "$key" | grep -q 'BEGIN TSS2 PRIVATE KEY' || die "$type key file is not TSS2 PEM"
+    # The attributes the issue demands, noDA (empty authValue), and no decrypt.
+    attrs=$(tpm2_print -t TSSPRIVKEY_OBJ "$key" | sed -n '/^attributes:/{n;s/^ *value: *//p}')
+    for a in fixedtpm fixedparent sensitivedataorigin userwithauth noda sign; do
+        grep -qw "$a" <<<"$attrs" || die "$type key lacks $a: $attrs"
+    done
+    if grep -qw decrypt <<<"$attrs"; then die "$type key can decrypt: $attrs"; fi
     case $type in
     p*)
         for h in sha256 sha384; do
