@@ -1,7 +1,8 @@
 /*
  * agentd -c CONFIG [--foreground] [--debug] [--user NAME]
  *
- * --user: the account to run as after start-up when started as root.
+ * --user: the account to run as after start-up when started as root; the
+ * state directory and the audit files are given to it before the drop.
  *
  * Start-up order matters: signals are blocked before any thread exists (the
  * loop takes them through a signalfd); dumps are disabled before any secret
@@ -10,12 +11,14 @@
  * first byte from a client is read.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_verify.h"
 #include "conf.h"
 #include "keystore.h"
 #include "log.h"
@@ -59,6 +62,47 @@ static int load_conf(const char *path, struct conf_ref **ret)
     ref->refs = 1;
     *ret = ref;
     return AD_OK;
+}
+
+/*
+ * Started as root with --user: the state tree and the audit files become
+ * the user's, so what is written after the drop needs no root. The audit
+ * log's directory must already be writable by the user when it lies
+ * outside the state directory (head and rotations are created there).
+ */
+static int give_state(const char *user, const struct agentd_conf *c)
+{
+    enum { MAX_PATHS = 3 + AUDIT_KEEP_MAX };
+    char(*names)[PATH_MAX] = calloc(MAX_PATHS, PATH_MAX);
+    const char **paths = calloc(MAX_PATHS, sizeof(*paths));
+    const char *failed = NULL;
+    size_t n = 0;
+    int r = AD_ERR_NOMEM;
+
+    if (names == NULL || paths == NULL) {
+        goto out;
+    }
+    paths[n++] = c->state_dir;
+    paths[n++] = c->audit.path;
+    if ((r = audit_head_name(c->audit.path, names[n], PATH_MAX)) != 0) {
+        goto out;
+    }
+    paths[n] = names[n];
+    n++;
+    for (unsigned i = 1; i <= c->audit.keep && n < MAX_PATHS; i++, n++) {
+        if ((r = audit_rotated_name(c->audit.path, i, names[n], PATH_MAX)) != 0) {
+            goto out;
+        }
+        paths[n] = names[n];
+    }
+    if ((r = privs_give_paths(user, paths, n, &failed)) != 0) {
+        log_error("agentd: giving the state to %s: %s", user,
+                  failed[0] != '\0' ? failed : ad_strerror(r));
+    }
+out:
+    free(paths);
+    free(names);
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -163,7 +207,7 @@ int main(int argc, char **argv)
      * before the TPM worker thread starts: capabilities and no_new_privs
      * are per thread, and a thread started earlier would keep root's.
      */
-    if ((r = privs_drop(user)) != 0) {
+    if ((r = give_state(user, d.conf->c)) != 0 || (r = privs_drop(user)) != 0) {
         log_error("agentd: dropping privileges to %s: %s", user != NULL ? user : "(none)",
                   ad_strerror(r));
         goto out;

@@ -1,13 +1,16 @@
 #include "privs.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cap-ng.h>
@@ -42,6 +45,53 @@ static int lookup_user(const char *user, uid_t *ret_uid, gid_t *ret_gid)
     *ret_uid = pw.pw_uid;
     *ret_gid = pw.pw_gid;
     free(buf);
+    return AD_OK;
+}
+
+/* nftw() passes no argument to its callback; start-up is single-threaded. */
+static uid_t give_uid;
+static gid_t give_gid;
+static char give_failed[4096];
+
+static int give_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)flag;
+    (void)ftw;
+    if ((st->st_uid != give_uid || st->st_gid != give_gid) &&
+        lchown(path, give_uid, give_gid) != 0) {
+        int e = errno;
+
+        snprintf(give_failed, sizeof(give_failed), "%s: %s", path, strerror(e));
+        return 1;
+    }
+    return 0;
+}
+
+int privs_give_paths(const char *user, const char *const *paths, size_t n, const char **ret_failed)
+{
+    int r;
+
+    *ret_failed = give_failed;
+    give_failed[0] = '\0';
+
+    if (geteuid() != 0 || user == NULL || user[0] == '\0') {
+        return AD_OK;
+    }
+    if ((r = lookup_user(user, &give_uid, &give_gid)) != AD_OK) {
+        return r;
+    }
+    if (give_uid == 0) {
+        return AD_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r = nftw(paths[i], give_one, 16, FTW_PHYS);
+        if (r != 0 && !(r == -1 && errno == ENOENT)) {
+            if (give_failed[0] == '\0') {
+                snprintf(give_failed, sizeof(give_failed), "%s: %s", paths[i], strerror(errno));
+            }
+            return AD_ERR_SYSTEM;
+        }
+    }
     return AD_OK;
 }
 

@@ -31,11 +31,13 @@ agentd_write_conf <<EOW
 { name = "wb"; spiffe_id = "spiffe://test/wb"; selectors = { sha256 = "$HB"; uid = $U2; };
   keys = ( { name = "kb"; type = "ec-p256"; mechanisms = [ "ECDSA_SHA256" ]; } ); }
 EOW
-# Files agentd creates before the drop would be root's (keys/ is made at
-# start-up, keys/<entry> later): give the state to the agentd user first.
-mkdir -p "$AGENTD_STATE/keys"
-chown -R nobody "$AGENTD_STATE"
+# State left by an earlier root run: agentd --user hands it over itself
+# (keys/<entry> is created on first use, after the drop).
+mkdir -p "$AGENTD_STATE/keys/old"
+touch "$AGENTD_STATE/keys/old/blob"
 agentd_start --user nobody
+bad=$(find "$AGENTD_STATE" ! -user nobody)
+[[ -z $bad ]] || die "not given to nobody: $bad"
 workload_data
 S=(-s "$AGENTD_SOCK")
 
@@ -72,6 +74,7 @@ as_uid $U2 "$B" "${S[@]}" sign ka ECDSA_SHA256 "$T/data.bin" "$T/out/x.sig" 2>/d
 [[ $rc == "$RC_DENIED" || $rc == 4 ]] || die "uid $U2 with ka: exit $rc"
 echo "ok: uid $U2 refused ka (exit $rc)"
 
+[[ $(stat -c %U "$AGENTD_STATE/keys/wa") == nobody ]] || die "keys/wa is not nobody's"
 workload_stop
 workload_audit_verify
 echo PASS
