@@ -3,7 +3,7 @@
  *
  *   agentctl [-s SOCKET] status | workloads | whoami
  *   agentctl [-s SOCKET] keys [list [ENTRY]]
- *   agentctl [-s SOCKET] keys create ENTRY NAME TYPE   (ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096)
+ *   agentctl [-s SOCKET] keys create ENTRY NAME TYPE   (ec-p256 ec-p384 rsa-2048 rsa-3072)
  *   agentctl [-s SOCKET] keys delete ENTRY NAME
  *   agentctl [-s SOCKET] audit tail [N]
  *   agentctl audit verify [PATH]                       (local: no daemon needed)
@@ -44,8 +44,10 @@ struct key_type {
 };
 
 static const struct key_type key_types[] = {
-    {"ec-p256", 0x3, 256},   {"ec-p384", 0x3, 384},   {"rsa-2048", 0x0, 2048},
-    {"rsa-3072", 0x0, 3072}, {"rsa-4096", 0x0, 4096},
+    {"ec-p256", 0x3, 256},
+    {"ec-p384", 0x3, 384},
+    {"rsa-2048", 0x0, 2048},
+    {"rsa-3072", 0x0, 3072},
 };
 
 static int usage(void)
@@ -56,7 +58,7 @@ static int usage(void)
                     "       agentctl [-s SOCKET] keys delete ENTRY NAME\n"
                     "       agentctl [-s SOCKET] audit tail [N]\n"
                     "       agentctl audit verify [PATH]\n"
-                    "TYPE: ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096\n");
+                    "TYPE: ec-p256 ec-p384 rsa-2048 rsa-3072\n");
     return EXIT_USAGE;
 }
 

@@ -29,7 +29,6 @@ static const struct {
 } key_types[] = {
     {"ec-p256", CONF_CKK_EC, 256},    {"ec-p384", CONF_CKK_EC, 384},
     {"rsa-2048", CONF_CKK_RSA, 2048}, {"rsa-3072", CONF_CKK_RSA, 3072},
-    {"rsa-4096", CONF_CKK_RSA, 4096},
 };
 
 const struct conf_mech *conf_mech_by_name(const char *name)

@@ -18,7 +18,7 @@
 #define CONF_CKK_RSA 0x0u
 #define CONF_CKK_EC 0x3u
 
-#define CONF_KEY_TYPE_NAMES "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096"
+#define CONF_KEY_TYPE_NAMES "ec-p256, ec-p384, rsa-2048, rsa-3072"
 
 struct conf_mech {
     const char *name;  /* spec name without CKM_ ("ECDSA_SHA256") */

@@ -289,6 +289,10 @@ static const struct bad_case bad_cases[] = {
      "workloads = (\n{ name = \"a\"; spiffe_id = \"spiffe://t/a\"; selectors = { uid = 1; };\n"
      "  keys = ( { name = \"k\";\n    type = \"ec-p521\"; mechanisms = [ \"ECDSA\" ]; } ); }\n);\n",
      4, "workloads[0].keys[0].type", "unknown key type"},
+    {"rsa-4096 (the TPM layer creates up to RSA-3072)",
+     "workloads = (\n{ name = \"a\"; spiffe_id = \"spiffe://t/a\"; selectors = { uid = 1; };\n"
+     "  keys = ( { name = \"k\";\n    type = \"rsa-4096\"; mechanisms = [ \"RSA_PKCS\" ]; } ); }\n);\n",
+     4, "workloads[0].keys[0].type", "unknown key type"},
     {"critical without exe or sha256",
      "workloads = (\n{ name = \"a\"; spiffe_id = \"spiffe://t/a\"; tier = \"critical\";\n"
      "  selectors = { uid = 1; }; rate = { per_second = 1.0; burst = 1; }; }\n);\n",
