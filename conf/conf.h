@@ -44,10 +44,10 @@ enum conf_audit_sync {
 
 /* A key a workload entry owns, created by the daemon on first use. */
 struct conf_key {
-    char *name;        /* unique within the entry, 1..CONF_KEY_NAME_MAX bytes */
-    char *type_name;   /* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072" */
-    uint64_t key_type; /* CKK_EC (0x3) or CKK_RSA (0x0) */
-    uint32_t bits;     /* 256, 384, 2048, 3072, 4096 */
+    char *name;                          /* unique within the entry, 1..CONF_KEY_NAME_MAX bytes */
+    char *type_name;                     /* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072" */
+    uint64_t key_type;                   /* CKK_EC (0x3) or CKK_RSA (0x0) */
+    uint32_t bits;                       /* 256, 384, 2048, 3072 */
     uint64_t mechanisms[CONF_MECHS_MAX]; /* CKM_* values, each valid for key_type */
     size_t n_mechanisms;                 /* >= 1 */
     int line;                            /* source line of the key's group */

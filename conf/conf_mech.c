@@ -27,8 +27,10 @@ static const struct {
     uint64_t key_type;
     uint32_t bits;
 } key_types[] = {
-    {"ec-p256", CONF_CKK_EC, 256},    {"ec-p384", CONF_CKK_EC, 384},
-    {"rsa-2048", CONF_CKK_RSA, 2048}, {"rsa-3072", CONF_CKK_RSA, 3072},
+    {"ec-p256", CONF_CKK_EC, 256},
+    {"ec-p384", CONF_CKK_EC, 384},
+    {"rsa-2048", CONF_CKK_RSA, 2048},
+    {"rsa-3072", CONF_CKK_RSA, 3072},
 };
 
 const struct conf_mech *conf_mech_by_name(const char *name)

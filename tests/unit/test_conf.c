@@ -291,7 +291,8 @@ static const struct bad_case bad_cases[] = {
      4, "workloads[0].keys[0].type", "unknown key type"},
     {"rsa-4096 (the TPM layer creates up to RSA-3072)",
      "workloads = (\n{ name = \"a\"; spiffe_id = \"spiffe://t/a\"; selectors = { uid = 1; };\n"
-     "  keys = ( { name = \"k\";\n    type = \"rsa-4096\"; mechanisms = [ \"RSA_PKCS\" ]; } ); }\n);\n",
+     "  keys = ( { name = \"k\";\n    type = \"rsa-4096\"; mechanisms = [ \"RSA_PKCS\" ]; } ); "
+     "}\n);\n",
      4, "workloads[0].keys[0].type", "unknown key type"},
     {"critical without exe or sha256",
      "workloads = (\n{ name = \"a\"; spiffe_id = \"spiffe://t/a\"; tier = \"critical\";\n"
