@@ -340,6 +340,49 @@ static int p_tier(struct ctx *x, const config_setting_t *s, const char *path,
     return fail(x, (s), path, "\"%s\" is not critical, standard or batch", v);
 }
 
+/* An https:// URL without a trailing slash (paths are appended to it). */
+static int p_url(struct ctx *x, const config_setting_t *s, const char *path,
+                 const struct keyword *kw, void *dst)
+{
+    static const char scheme[] = "https://";
+    const char *v;
+    size_t n;
+    int r;
+
+    if ((r = get_str(x, s, path, kw, &v)) != 0) {
+        return r;
+    }
+    n = strlen(v);
+    if (strncmp(v, scheme, strlen(scheme)) != 0 || n == strlen(scheme) || v[n - 1] == '/') {
+        return fail(x, (s), path, "\"%s\" is not https://<host>[:port] without a trailing slash",
+                    v);
+    }
+    for (const char *p = v; *p != '\0'; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            return fail(x, (s), path, "URL contains a space or non-ASCII byte");
+        }
+    }
+    return p_str(x, s, path, kw, dst);
+}
+
+static int p_ek(struct ctx *x, const config_setting_t *s, const char *path,
+                const struct keyword *kw, void *dst)
+{
+    const char *v;
+    int r;
+
+    if ((r = get_str(x, s, path, kw, &v)) != 0) {
+        return r;
+    }
+    for (int t = CONF_EK_RSA_2048; t <= CONF_EK_EC_P384; t++) {
+        if (strcmp(v, conf_ek_type_name((enum conf_ek_type)t)) == 0) {
+            *(enum conf_ek_type *)dst = (enum conf_ek_type)t;
+            return AD_OK;
+        }
+    }
+    return fail(x, (s), path, "\"%s\" is not rsa2048, p256 or p384", v);
+}
+
 static int p_spiffe_id(struct ctx *x, const config_setting_t *s, const char *path,
                        const struct keyword *kw, void *dst)
 {
@@ -469,7 +512,8 @@ static int walk(struct ctx *x, const config_setting_t *g, const char *path,
         if (kw->required) {
             return fail(x, (g), sub, "missing (required)");
         }
-        if (kw->parse == p_str || kw->parse == p_abspath || kw->parse == p_spiffe_id) {
+        if (kw->parse == p_str || kw->parse == p_abspath || kw->parse == p_spiffe_id ||
+            kw->parse == p_url) {
             if (kw->def_str != NULL && (*(char **)dst = xstrdup(x, kw->def_str)) == NULL) {
                 return x->rc;
             }
@@ -487,6 +531,8 @@ static int walk(struct ctx *x, const config_setting_t *g, const char *path,
             *(enum conf_audit_sync *)dst = (enum conf_audit_sync)kw->def_int;
         } else if (kw->parse == p_tier) {
             *(enum conf_tier *)dst = (enum conf_tier)kw->def_int;
+        } else if (kw->parse == p_ek) {
+            *(enum conf_ek_type *)dst = (enum conf_ek_type)kw->def_int;
         }
         /* selectors (p_id, p_sha256) have no default: absent stays absent */
     }
@@ -522,6 +568,19 @@ static const struct keyword agentd_kws[] = {
      OFF(struct agentd_conf, max_in_flight_per_connection)},
     {"audit", NULL, 0, 0, false, 0, 0, NULL, 0},
     {"token", NULL, 0, 0, false, 0, 0, NULL, 0},
+    {"enroll", NULL, 0, 0, false, 0, 0, NULL, 0},
+};
+
+static const struct keyword enroll_kws[] = {
+    {"url", p_url, 9, 1024, true, 0, 0, NULL, OFF(struct conf_enroll, url)},
+    {"ca_bundle", p_abspath, 2, CONF_PATH_MAX - 1, true, 0, 0, NULL,
+     OFF(struct conf_enroll, ca_bundle)},
+    {"host_class", p_str, 1, 64, false, 0, 0, "default", OFF(struct conf_enroll, host_class)},
+    {"ek_type", p_ek, 1, 16, false, CONF_EK_RSA_2048, 0, NULL, OFF(struct conf_enroll, ek_type)},
+    {"renew", p_bool, 0, 1, false, 1, 0, NULL, OFF(struct conf_enroll, renew)},
+    {"retry_min_s", p_u32, 1, 3600, false, 5, 0, NULL, OFF(struct conf_enroll, retry_min_s)},
+    {"retry_max_s", p_u32, 1, 86400, false, 300, 0, NULL, OFF(struct conf_enroll, retry_max_s)},
+    {"timeout_s", p_u32, 1, 300, false, 30, 0, NULL, OFF(struct conf_enroll, timeout_s)},
 };
 
 static const struct keyword audit_kws[] = {
@@ -791,6 +850,29 @@ static int parse_workloads(struct ctx *x, const config_setting_t *l, struct agen
     return AD_OK;
 }
 
+/* agentd.enroll: absent leaves enrollment off (and every field zero). */
+static int parse_enroll(struct ctx *x, const config_setting_t *g, struct conf_enroll *e)
+{
+    int r;
+
+    if (g == NULL) {
+        return AD_OK;
+    }
+    if ((r = walk(x, g, "agentd.enroll", enroll_kws, NKW(enroll_kws), e, NULL)) != 0) {
+        return r;
+    }
+    if (e->retry_max_s < e->retry_min_s) {
+        return fail(x,
+                    config_setting_get_member(g, "retry_max_s") != NULL
+                        ? config_setting_get_member(g, "retry_max_s")
+                        : g,
+                    "agentd.enroll.retry_max_s", "%u is below retry_min_s (%u)", e->retry_max_s,
+                    e->retry_min_s);
+    }
+    e->is_enabled = true;
+    return AD_OK;
+}
+
 static int parse_root(struct ctx *x, const config_t *cfg, struct agentd_conf *c)
 {
     const config_setting_t *root = config_root_setting(cfg);
@@ -807,6 +889,10 @@ static int parse_root(struct ctx *x, const config_t *cfg, struct agentd_conf *c)
                   audit_kws, NKW(audit_kws), &c->audit, has_audit_path)) != 0 ||
         (r = walk(x, ad != NULL ? config_setting_get_member(ad, "token") : NULL, "agentd.token",
                   token_kws, NKW(token_kws), &c->token_label, NULL)) != 0) {
+        return r;
+    }
+    if ((r = parse_enroll(x, ad != NULL ? config_setting_get_member(ad, "enroll") : NULL,
+                          &c->enroll)) != 0) {
         return r;
     }
     if (c->max_connections_per_uid > c->max_connections) {
@@ -918,6 +1004,9 @@ void conf_free(struct agentd_conf *c)
     free(c->admin_group);
     free(c->audit.path);
     free(c->token_label);
+    free(c->enroll.url);
+    free(c->enroll.ca_bundle);
+    free(c->enroll.host_class);
     free(c);
 }
 
@@ -945,6 +1034,19 @@ const struct conf_key *conf_find_key(const struct workload_entry *e, const char 
         }
     }
     return NULL;
+}
+
+const char *conf_ek_type_name(enum conf_ek_type t)
+{
+    switch (t) {
+    case CONF_EK_RSA_2048:
+        return "rsa2048";
+    case CONF_EK_EC_P256:
+        return "p256";
+    case CONF_EK_EC_P384:
+        return "p384";
+    }
+    return "unknown";
 }
 
 const char *conf_tier_name(enum conf_tier t)

@@ -92,6 +92,30 @@ struct conf_audit {
     enum conf_audit_sync sync;
 };
 
+/* EK the daemon enrolls with (TCG EK Credential Profile templates, agentd/tpm.h). */
+enum conf_ek_type {
+    CONF_EK_RSA_2048 = 0,
+    CONF_EK_EC_P256 = 1,
+    CONF_EK_EC_P384 = 2,
+};
+
+/*
+ * The optional agentd.enroll group: where agentd-ca is and how the daemon
+ * keeps its certificates. Without the group (is_enabled false) the daemon
+ * neither enrolls nor renews and every other field is zero.
+ */
+struct conf_enroll {
+    bool is_enabled;
+    char *url;        /* "https://host:port", no trailing slash */
+    char *ca_bundle;  /* absolute path: PEM trust anchor of agentd-ca's TLS certificate */
+    char *host_class; /* agentd-ca host class, 1..64 bytes ("default") */
+    enum conf_ek_type ek_type;
+    bool renew;           /* renew certificates at half-life (true) */
+    uint32_t retry_min_s; /* first retry after a failed CA contact, 1..3600 (5) */
+    uint32_t retry_max_s; /* backoff ceiling, retry_min_s..86400 (300) */
+    uint32_t timeout_s;   /* per HTTP request, 1..300 (30) */
+};
+
 struct agentd_conf {
     char *path;          /* the file this was loaded from */
     char *tcti;          /* "device:/dev/tpmrm0", "swtpm:host=..,port=..", "tabrmd" */
@@ -105,7 +129,8 @@ struct agentd_conf {
     uint32_t idle_timeout_ms;
     uint32_t max_in_flight_per_connection;
     struct conf_audit audit;
-    char *token_label;                /* PKCS#11 token label, <= 32 bytes */
+    char *token_label; /* PKCS#11 token label, <= 32 bytes */
+    struct conf_enroll enroll;
     struct workload_entry *workloads; /* n_workloads rows, file order */
     size_t n_workloads;
 };
@@ -133,6 +158,9 @@ const struct workload_entry *conf_find_entry(const struct agentd_conf *c, const 
 
 /* Configured key by name within entry e, or NULL. Borrowed from e. */
 const struct conf_key *conf_find_key(const struct workload_entry *e, const char *name);
+
+/* "rsa2048", "p256", "p384". */
+const char *conf_ek_type_name(enum conf_ek_type t);
 
 /* "critical", "standard", "batch". */
 const char *conf_tier_name(enum conf_tier t);

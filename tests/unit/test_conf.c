@@ -113,6 +113,15 @@ static void test_example_loads(void **state)
     assert_int_equal(c->audit.sync, CONF_AUDIT_SYNC_WRITE);
     assert_string_equal(c->token_label, "agentd");
     assert_int_equal(c->n_workloads, 2);
+    assert_true(c->enroll.is_enabled);
+    assert_string_equal(c->enroll.url, "https://ca.example.org:8443");
+    assert_string_equal(c->enroll.ca_bundle, "/etc/agentd/ca-tls.pem");
+    assert_string_equal(c->enroll.host_class, "default");
+    assert_int_equal(c->enroll.ek_type, CONF_EK_RSA_2048);
+    assert_true(c->enroll.renew);
+    assert_int_equal(c->enroll.retry_min_s, 5);
+    assert_int_equal(c->enroll.retry_max_s, 300);
+    assert_int_equal(c->enroll.timeout_s, 30);
     e = conf_find_entry(c, "ci-signer");
     assert_non_null(e);
     assert_int_equal(e->tier, CONF_TIER_CRITICAL);
@@ -152,6 +161,23 @@ static void test_defaults(void **state)
     assert_int_equal(c->idle_timeout_ms, 300000);
     assert_int_equal(c->max_in_flight_per_connection, 32);
     assert_int_equal(c->n_workloads, 0);
+    assert_false(c->enroll.is_enabled); /* no group: no enrollment */
+    assert_null(c->enroll.url);
+    conf_free(c);
+
+    /* an enroll group with only the required keys takes the defaults */
+    write_file("enroll.conf",
+               "agentd = { enroll = { url = \"https://127.0.0.1:8443\"; ca_bundle = \"/b.pem\"; "
+               "ek_type = \"p384\"; }; };\n",
+               path, sizeof(path));
+    assert_int_equal(conf_load(path, &c, err, sizeof(err)), AD_OK);
+    assert_true(c->enroll.is_enabled);
+    assert_string_equal(c->enroll.host_class, "default");
+    assert_int_equal(c->enroll.ek_type, CONF_EK_EC_P384);
+    assert_true(c->enroll.renew);
+    assert_int_equal(c->enroll.retry_min_s, 5);
+    assert_int_equal(c->enroll.retry_max_s, 300);
+    assert_int_equal(c->enroll.timeout_s, 30);
     conf_free(c);
 
     /* an empty file is a valid config that allows nothing */
@@ -310,6 +336,33 @@ static const struct bad_case bad_cases[] = {
      "workloads = (\n{ name = \"a\"; spiffe_id = \"spiffe://t/a\"; selectors = { uid = 1; };\n"
      "  rate = { per_second = 5.0; }; }\n);\n",
      3, "workloads[0].rate.burst", "missing"},
+    {"enroll url missing", "agentd = { enroll = {\n  ca_bundle = \"/ca.pem\"; };\n};\n", 1,
+     "agentd.enroll.url", "missing"},
+    {"enroll url not https",
+     "agentd = { enroll = {\n  url = \"http://ca:80\";\n  ca_bundle = \"/ca.pem\"; }; };\n", 2,
+     "agentd.enroll.url", "https://"},
+    {"enroll url trailing slash",
+     "agentd = { enroll = {\n  url = \"https://ca/\";\n  ca_bundle = \"/ca.pem\"; }; };\n", 2,
+     "agentd.enroll.url", "trailing slash"},
+    {"enroll bundle relative",
+     "agentd = { enroll = { url = \"https://ca\";\n  ca_bundle = \"ca.pem\"; }; };\n", 2,
+     "agentd.enroll.ca_bundle", "absolute"},
+    {"enroll ek type",
+     "agentd = { enroll = { url = \"https://ca\"; ca_bundle = \"/ca.pem\";\n"
+     "  ek_type = \"p521\"; }; };\n",
+     2, "agentd.enroll.ek_type", "rsa2048, p256 or p384"},
+    {"enroll unknown key",
+     "agentd = { enroll = { url = \"https://ca\"; ca_bundle = \"/ca.pem\";\n\n"
+     "  retry = 5; }; };\n",
+     3, "agentd.enroll.retry", "unknown key"},
+    {"enroll retry range",
+     "agentd = { enroll = { url = \"https://ca\"; ca_bundle = \"/ca.pem\";\n"
+     "  retry_min_s = 0; }; };\n",
+     2, "agentd.enroll.retry_min_s", "out of range"},
+    {"enroll retry bounds",
+     "agentd = { enroll = { url = \"https://ca\"; ca_bundle = \"/ca.pem\";\n"
+     "  retry_min_s = 60;\n  retry_max_s = 10; }; };\n",
+     3, "agentd.enroll.retry_max_s", "below retry_min_s"},
     {"workloads not a list", "workloads = {\n};\n", 1, "workloads", "expected a list"},
     {"syntax error", "agentd = {\n  tcti = \"x\";\n  socket = ;\n};\n", 3, "syntax", ""},
 };
