@@ -275,19 +275,12 @@ static int proc_err(ssize_t neg_errno)
 }
 
 /* Field 22 (starttime, clock ticks since boot) of /proc/PID/stat. */
-static int read_start_time(pid_t pid, uint64_t *ret)
+int workload_parse_start_time(const char *text, uint64_t *ret)
 {
-    char path[64];
-    char text[STAT_TEXT_MAX];
     const char *p;
     char *end = NULL;
     unsigned long long v;
-    ssize_t n;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if ((n = read_small(path, text, sizeof(text))) < 0) {
-        return proc_err(n);
-    }
     /* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
     if ((p = strrchr(text, ')')) == NULL) {
         return AD_ERR_FORMAT;
@@ -302,6 +295,9 @@ static int read_start_time(pid_t pid, uint64_t *ret)
             p += strcspn(p, " ");
         }
     }
+    if (*p < '0' || *p > '9') {
+        return AD_ERR_FORMAT; /* strtoull would accept a sign or blanks */
+    }
     errno = 0;
     v = strtoull(p, &end, 10);
     if (errno != 0 || end == p || (*end != ' ' && *end != '\n' && *end != '\0')) {
@@ -311,25 +307,45 @@ static int read_start_time(pid_t pid, uint64_t *ret)
     return AD_OK;
 }
 
+static int read_start_time(pid_t pid, uint64_t *ret)
+{
+    char path[64];
+    char text[STAT_TEXT_MAX];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((n = read_small(path, text, sizeof(text))) < 0) {
+        return proc_err(n);
+    }
+    return workload_parse_start_time(text, ret);
+}
+
+int workload_parse_euid(const char *text, uid_t *ret)
+{
+    unsigned long real = 0;
+    unsigned long eff = 0;
+    const char *p;
+
+    if ((p = strstr(text, "\nUid:")) == NULL || sscanf(p + 5, "%lu %lu", &real, &eff) != 2 ||
+        eff > UINT32_MAX) {
+        return AD_ERR_FORMAT;
+    }
+    *ret = (uid_t)eff;
+    return AD_OK;
+}
+
 /* Effective uid (second value of the Uid: line) of /proc/PID/status. */
 static int read_euid(pid_t pid, uid_t *ret)
 {
     char path[64];
     char text[STATUS_TEXT_MAX];
-    unsigned long real = 0;
-    unsigned long eff = 0;
-    const char *p;
     ssize_t n;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     if ((n = read_small(path, text, sizeof(text))) < 0) {
         return proc_err(n);
     }
-    if ((p = strstr(text, "\nUid:")) == NULL || sscanf(p + 5, "%lu %lu", &real, &eff) != 2) {
-        return AD_ERR_FORMAT;
-    }
-    *ret = (uid_t)eff;
-    return AD_OK;
+    return workload_parse_euid(text, ret);
 }
 
 static uint64_t now_ticks(void)
@@ -438,7 +454,10 @@ int workload_parse_cgroup(const char *text, size_t len, char **ret_cgroup, char 
             }
             break;
         }
-        p = line_end + 1;
+        if (nl == NULL) {
+            break;
+        }
+        p = nl + 1;
     }
     if (cg == NULL) {
         return AD_ERR_NOT_FOUND;

@@ -139,6 +139,16 @@ AD_MUST_CHECK int workload_parse_cgroup(const char *text, size_t len, char **ret
 AD_MUST_CHECK int workload_unit_from_cgroup(const char *cgroup, char **ret);
 
 /*
+ * Field 22 (starttime, clock ticks since boot) of /proc/PID/stat, text NUL
+ * terminated. The comm field may hold anything, so fields are counted from
+ * the last ')'. Returns 0 or AD_ERR_FORMAT.
+ */
+AD_MUST_CHECK int workload_parse_start_time(const char *text, uint64_t *ret);
+
+/* Effective uid from the "Uid:" line of /proc/PID/status (NUL terminated). */
+AD_MUST_CHECK int workload_parse_euid(const char *text, uid_t *ret);
+
+/*
  * SHA-256 of the file open at fd (read from offset 0 with pread), using and
  * filling cache when non-NULL. Returns 0, AD_ERR_SYSTEM, AD_ERR_TOO_LARGE.
  */

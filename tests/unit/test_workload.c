@@ -527,6 +527,37 @@ static void expect_cgroup(const char *text, int want_r, const char *want_cg, con
     free(unit);
 }
 
+/* /proc/PID/stat: a comm with spaces and ')' cannot shift the fields. */
+static void test_stat_start_time(void **state)
+{
+    char fields[256];
+    char text[512];
+    uint64_t v = 0;
+    uid_t uid = 0;
+
+    (void)state;
+    /* fields 3..21, then 22 = starttime, then more */
+    snprintf(fields, sizeof(fields), "S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 %s 99 100\n",
+             "4242");
+    snprintf(text, sizeof(text), "77 (evil) 1 2 3) %s", fields);
+    assert_int_equal(workload_parse_start_time(text, &v), AD_OK);
+    assert_int_equal(v, 4242);
+    snprintf(text, sizeof(text), "77 (plain) %s", fields);
+    assert_int_equal(workload_parse_start_time(text, &v), AD_OK);
+    assert_int_equal(v, 4242);
+    /* no ')' / too few fields / a sign where the number is */
+    assert_int_equal(workload_parse_start_time("77 evil S 1 2", &v), AD_ERR_FORMAT);
+    assert_int_equal(workload_parse_start_time("77 (x) S 1 2 3\n", &v), AD_ERR_FORMAT);
+    snprintf(text, sizeof(text), "77 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -5 0\n");
+    assert_int_equal(workload_parse_start_time(text, &v), AD_ERR_FORMAT);
+    /* the effective uid is the second Uid: value */
+    assert_int_equal(workload_parse_euid("Name:\tx\nUid:\t1000\t0\t0\t0\n", &uid), AD_OK);
+    assert_int_equal(uid, 0);
+    assert_int_equal(workload_parse_euid("Name:\tx\nUid:\t1000\n", &uid), AD_ERR_FORMAT);
+    assert_int_equal(workload_parse_euid("Uid:\t1 2\n", &uid),
+                     AD_ERR_FORMAT); /* not a line start */
+}
+
 static void test_cgroup_parse(void **state)
 {
     char big[WORKLOAD_PATH_MAX + 16];
@@ -788,6 +819,7 @@ int main(void)
         cmocka_unit_test(test_hash_cache_evicts_lru),
         cmocka_unit_test(test_hash_too_large),
         cmocka_unit_test(test_cgroup_parse),
+        cmocka_unit_test(test_stat_start_time),
         cmocka_unit_test(test_still_same_repeated),
         cmocka_unit_test(test_privs_drop),
         cmocka_unit_test(test_privs_drop_unprivileged),
