@@ -307,17 +307,25 @@ int workload_parse_start_time(const char *text, uint64_t *ret)
     return AD_OK;
 }
 
-static int read_start_time(pid_t pid, uint64_t *ret)
+/* /proc/PID/<file> into text (NUL terminated, cap bytes at most). */
+static int read_proc(pid_t pid, const char *file, char *text, size_t cap)
 {
     char path[64];
-    char text[STAT_TEXT_MAX];
     ssize_t n;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if ((n = read_small(path, text, sizeof(text))) < 0) {
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    if ((n = read_small(path, text, cap)) < 0) {
         return proc_err(n);
     }
-    return workload_parse_start_time(text, ret);
+    return AD_OK;
+}
+
+static int read_start_time(pid_t pid, uint64_t *ret)
+{
+    char text[STAT_TEXT_MAX];
+    int r = read_proc(pid, "stat", text, sizeof(text));
+
+    return r != AD_OK ? r : workload_parse_start_time(text, ret);
 }
 
 int workload_parse_euid(const char *text, uid_t *ret)
@@ -337,15 +345,10 @@ int workload_parse_euid(const char *text, uid_t *ret)
 /* Effective uid (second value of the Uid: line) of /proc/PID/status. */
 static int read_euid(pid_t pid, uid_t *ret)
 {
-    char path[64];
     char text[STATUS_TEXT_MAX];
-    ssize_t n;
+    int r = read_proc(pid, "status", text, sizeof(text));
 
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if ((n = read_small(path, text, sizeof(text))) < 0) {
-        return proc_err(n);
-    }
-    return workload_parse_euid(text, ret);
+    return r != AD_OK ? r : workload_parse_euid(text, ret);
 }
 
 static uint64_t now_ticks(void)
