@@ -9,12 +9,11 @@
 #include <time.h>
 
 #include "client.h"
+#include "interface.h"
 #include "mech.h"
 #include "object.h"
 #include "session.h"
 #include "slot.h"
-
-#define EXPORT __attribute__((visibility("default")))
 
 /*
  * Lifecycle. C_Initialize/C_Finalize are serialised by life_lock. Entry points
@@ -260,7 +259,13 @@ out:
     return rv;
 }
 
-CK_RV C_GetInfo(CK_INFO_PTR info)
+/*
+ * C_GetInfo reports the version of the function list it was reached through:
+ * 3.0 in the 3.0 list (the default interface), 2.40 in the 2.40 list that
+ * C_GetFunctionList hands out, so a 2.40 caller never sees a version whose
+ * function list layout it does not hold.
+ */
+static CK_RV get_info(CK_INFO_PTR info, CK_BYTE major, CK_BYTE minor)
 {
     CK_RV rv;
 
@@ -272,8 +277,8 @@ CK_RV C_GetInfo(CK_INFO_PTR info)
         return CKR_ARGUMENTS_BAD;
     }
     memset(info, 0, sizeof(*info));
-    info->cryptokiVersion.major = 2;
-    info->cryptokiVersion.minor = 40;
+    info->cryptokiVersion.major = major;
+    info->cryptokiVersion.minor = minor;
     slot_pad(info->manufacturerID, sizeof(info->manufacturerID), "agentd");
     slot_pad(info->libraryDescription, sizeof(info->libraryDescription),
              "agentd TPM 2.0 PKCS#11 module");
@@ -281,6 +286,16 @@ CK_RV C_GetInfo(CK_INFO_PTR info)
     info->libraryVersion.minor = 1;
     module_leave();
     return CKR_OK;
+}
+
+CK_RV C_GetInfo(CK_INFO_PTR info)
+{
+    return get_info(info, 3, 0);
+}
+
+CK_RV module_get_info_240(CK_INFO_PTR info)
+{
+    return get_info(info, 2, 40);
 }
 
 CK_RV C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR slots, CK_ULONG_PTR n)
@@ -429,12 +444,11 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hs, CK_SESSION_INFO_PTR info)
 }
 
 /* The PIN is not a secret here (identity comes from attestation): any PIN logs in. */
-CK_RV C_Login(CK_SESSION_HANDLE hs, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+static CK_RV login(CK_SESSION_HANDLE hs, CK_USER_TYPE user)
 {
     struct session *s = NULL;
     CK_RV rv;
 
-    (void)pin, (void)pin_len;
     if ((rv = module_enter()) != CKR_OK) {
         return rv;
     }
@@ -454,6 +468,20 @@ out:
     return rv;
 }
 
+CK_RV C_Login(CK_SESSION_HANDLE hs, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+{
+    (void)pin, (void)pin_len;
+    return login(hs, user);
+}
+
+/* 3.0 §5.6: the user name, like the PIN, is not what grants access here. */
+CK_RV C_LoginUser(CK_SESSION_HANDLE hs, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
+                  CK_UTF8CHAR_PTR username, CK_ULONG username_len)
+{
+    (void)pin, (void)pin_len, (void)username, (void)username_len;
+    return login(hs, user);
+}
+
 CK_RV C_Logout(CK_SESSION_HANDLE hs)
 {
     struct session *s = NULL;
@@ -470,133 +498,35 @@ CK_RV C_Logout(CK_SESSION_HANDLE hs)
     return rv;
 }
 
-static CK_FUNCTION_LIST function_list = {
-    .version = {2, 40},
-    .C_Initialize = C_Initialize,
-    .C_Finalize = C_Finalize,
-    .C_GetInfo = C_GetInfo,
-    .C_GetFunctionList = C_GetFunctionList,
-    .C_GetSlotList = C_GetSlotList,
-    .C_GetSlotInfo = C_GetSlotInfo,
-    .C_GetTokenInfo = C_GetTokenInfo,
-    .C_GetMechanismList = C_GetMechanismList,
-    .C_GetMechanismInfo = C_GetMechanismInfo,
-    .C_InitToken = C_InitToken,
-    .C_InitPIN = C_InitPIN,
-    .C_SetPIN = C_SetPIN,
-    .C_OpenSession = C_OpenSession,
-    .C_CloseSession = C_CloseSession,
-    .C_CloseAllSessions = C_CloseAllSessions,
-    .C_GetSessionInfo = C_GetSessionInfo,
-    .C_GetOperationState = C_GetOperationState,
-    .C_SetOperationState = C_SetOperationState,
-    .C_Login = C_Login,
-    .C_Logout = C_Logout,
-    .C_CreateObject = C_CreateObject,
-    .C_CopyObject = C_CopyObject,
-    .C_DestroyObject = C_DestroyObject,
-    .C_GetObjectSize = C_GetObjectSize,
-    .C_GetAttributeValue = C_GetAttributeValue,
-    .C_SetAttributeValue = C_SetAttributeValue,
-    .C_FindObjectsInit = C_FindObjectsInit,
-    .C_FindObjects = C_FindObjects,
-    .C_FindObjectsFinal = C_FindObjectsFinal,
-    .C_EncryptInit = C_EncryptInit,
-    .C_Encrypt = C_Encrypt,
-    .C_EncryptUpdate = C_EncryptUpdate,
-    .C_EncryptFinal = C_EncryptFinal,
-    .C_DecryptInit = C_DecryptInit,
-    .C_Decrypt = C_Decrypt,
-    .C_DecryptUpdate = C_DecryptUpdate,
-    .C_DecryptFinal = C_DecryptFinal,
-    .C_DigestInit = C_DigestInit,
-    .C_Digest = C_Digest,
-    .C_DigestUpdate = C_DigestUpdate,
-    .C_DigestKey = C_DigestKey,
-    .C_DigestFinal = C_DigestFinal,
-    .C_SignInit = C_SignInit,
-    .C_Sign = C_Sign,
-    .C_SignUpdate = C_SignUpdate,
-    .C_SignFinal = C_SignFinal,
-    .C_SignRecoverInit = C_SignRecoverInit,
-    .C_SignRecover = C_SignRecover,
-    .C_VerifyInit = C_VerifyInit,
-    .C_Verify = C_Verify,
-    .C_VerifyUpdate = C_VerifyUpdate,
-    .C_VerifyFinal = C_VerifyFinal,
-    .C_VerifyRecoverInit = C_VerifyRecoverInit,
-    .C_VerifyRecover = C_VerifyRecover,
-    .C_DigestEncryptUpdate = C_DigestEncryptUpdate,
-    .C_DecryptDigestUpdate = C_DecryptDigestUpdate,
-    .C_SignEncryptUpdate = C_SignEncryptUpdate,
-    .C_DecryptVerifyUpdate = C_DecryptVerifyUpdate,
-    .C_GenerateKey = C_GenerateKey,
-    .C_GenerateKeyPair = C_GenerateKeyPair,
-    .C_WrapKey = C_WrapKey,
-    .C_UnwrapKey = C_UnwrapKey,
-    .C_DeriveKey = C_DeriveKey,
-    .C_SeedRandom = C_SeedRandom,
-    .C_GenerateRandom = C_GenerateRandom,
-    .C_GetFunctionStatus = C_GetFunctionStatus,
-    .C_CancelFunction = C_CancelFunction,
-    .C_WaitForSlotEvent = C_WaitForSlotEvent,
-};
-
-EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ret)
-{
-    if (ret == NULL) {
-        return CKR_ARGUMENTS_BAD;
-    }
-    *ret = &function_list;
-    return CKR_OK;
-}
-
 /*
- * PKCS#11 3.0 §5.2 interfaces. p11-kit 0.24's header predates 3.0, so the
- * CK_INTERFACE layout is spelled here (spec: name, function list, flags). We
- * offer the "PKCS 11" interface with the 2.40 function list; its version
- * field tells the caller which layout it points at.
+ * 3.0 §5.6 C_SessionCancel: end the session's operations named in flags.
+ * Operations that are not active, and flags for operations this module never
+ * offers, are nothing to cancel. Ending one is always possible: the session
+ * lock is held, so no call of that session is in flight.
  */
-struct ck_interface_30 {
-    CK_CHAR *pInterfaceName;
-    CK_VOID_PTR pFunctionList;
-    CK_FLAGS flags;
-};
-
-EXPORT CK_RV C_GetInterfaceList(struct ck_interface_30 *list, CK_ULONG_PTR n);
-EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
-                            struct ck_interface_30 **ret, CK_FLAGS flags);
-
-static CK_CHAR interface_name[] = "PKCS 11";
-static struct ck_interface_30 interface = {interface_name, &function_list, 0};
-
-CK_RV C_GetInterfaceList(struct ck_interface_30 *list, CK_ULONG_PTR n)
+CK_RV C_SessionCancel(CK_SESSION_HANDLE hs, CK_FLAGS flags)
 {
-    if (n == NULL) {
-        return CKR_ARGUMENTS_BAD;
-    }
-    if (list != NULL && *n < 1) {
-        *n = 1;
-        return CKR_BUFFER_TOO_SMALL;
-    }
-    if (list != NULL) {
-        list[0] = interface;
-    }
-    *n = 1;
-    return CKR_OK;
-}
+    struct session *s = NULL;
+    CK_RV rv;
 
-CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version, struct ck_interface_30 **ret,
-                     CK_FLAGS flags)
-{
-    if (ret == NULL) {
-        return CKR_ARGUMENTS_BAD;
+    if ((rv = module_enter()) != CKR_OK) {
+        return rv;
     }
-    if ((name != NULL && strcmp((const char *)name, "PKCS 11") != 0) ||
-        (version != NULL && (version->major != 2 || version->minor != 40)) ||
-        (flags & ~interface.flags) != 0) {
-        return CKR_ARGUMENTS_BAD;
+    if ((rv = session_acquire(hs, &s)) == CKR_OK) {
+        if ((flags & CKF_SIGN) != 0) {
+            session_sign_end(&s->sign);
+        }
+        if ((flags & CKF_VERIFY) != 0) {
+            session_sign_end(&s->verify);
+        }
+        if ((flags & CKF_DIGEST) != 0) {
+            session_digest_end(&s->digest);
+        }
+        if ((flags & P11_CKF_FIND_OBJECTS) != 0) {
+            session_find_end(&s->find);
+        }
+        session_release(s);
     }
-    *ret = &interface;
-    return CKR_OK;
+    module_leave();
+    return rv;
 }

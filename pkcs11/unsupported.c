@@ -1,11 +1,14 @@
 /*
  * Entry points the module does not offer: the key never leaves the TPM and
  * the daemon owns every object, so there is nothing to encrypt, wrap, derive,
- * create or copy. Each answers CKR_CRYPTOKI_NOT_INITIALIZED before
+ * create or copy; the 3.0 message-based functions have no mechanism here
+ * (3.0 §5.13-5.19: a token without them answers CKR_FUNCTION_NOT_SUPPORTED).
+ * Each answers CKR_CRYPTOKI_NOT_INITIALIZED before
  * initialization and CKR_FUNCTION_NOT_SUPPORTED after; none asserts.
  */
 #include <p11-kit/pkcs11.h>
 
+#include "interface.h"
 #include "module.h"
 
 static CK_RV unsupported(void)
@@ -233,4 +236,142 @@ CK_RV C_CancelFunction(CK_SESSION_HANDLE hs)
 
     (void)hs;
     return rv == CKR_FUNCTION_NOT_SUPPORTED ? CKR_FUNCTION_NOT_PARALLEL : rv;
+}
+
+CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    (void)hs, (void)mech, (void)key;
+    return unsupported();
+}
+
+CK_RV C_EncryptMessage(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len, CK_BYTE_PTR aad,
+                       CK_ULONG aad_len, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                       CK_ULONG_PTR out_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)aad, (void)aad_len, (void)in, (void)in_len,
+        (void)out, (void)out_len;
+    return unsupported();
+}
+
+CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len,
+                            CK_BYTE_PTR aad, CK_ULONG aad_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)aad, (void)aad_len;
+    return unsupported();
+}
+
+CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len,
+                           CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len,
+                           CK_FLAGS flags)
+{
+    (void)hs, (void)param, (void)param_len, (void)in, (void)in_len, (void)out, (void)out_len,
+        (void)flags;
+    return unsupported();
+}
+
+CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE hs)
+{
+    (void)hs;
+    return unsupported();
+}
+
+CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    (void)hs, (void)mech, (void)key;
+    return unsupported();
+}
+
+CK_RV C_DecryptMessage(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len, CK_BYTE_PTR aad,
+                       CK_ULONG aad_len, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                       CK_ULONG_PTR out_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)aad, (void)aad_len, (void)in, (void)in_len,
+        (void)out, (void)out_len;
+    return unsupported();
+}
+
+CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len,
+                            CK_BYTE_PTR aad, CK_ULONG aad_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)aad, (void)aad_len;
+    return unsupported();
+}
+
+CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len,
+                           CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len,
+                           CK_FLAGS flags)
+{
+    (void)hs, (void)param, (void)param_len, (void)in, (void)in_len, (void)out, (void)out_len,
+        (void)flags;
+    return unsupported();
+}
+
+CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE hs)
+{
+    (void)hs;
+    return unsupported();
+}
+
+CK_RV C_MessageSignInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    (void)hs, (void)mech, (void)key;
+    return unsupported();
+}
+
+CK_RV C_SignMessage(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len, CK_BYTE_PTR data,
+                    CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
+    return unsupported();
+}
+
+CK_RV C_SignMessageBegin(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len)
+{
+    (void)hs, (void)param, (void)param_len;
+    return unsupported();
+}
+
+CK_RV C_SignMessageNext(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len,
+                        CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
+    return unsupported();
+}
+
+CK_RV C_MessageSignFinal(CK_SESSION_HANDLE hs)
+{
+    (void)hs;
+    return unsupported();
+}
+
+CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    (void)hs, (void)mech, (void)key;
+    return unsupported();
+}
+
+CK_RV C_VerifyMessage(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len, CK_BYTE_PTR data,
+                      CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
+    return unsupported();
+}
+
+CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len)
+{
+    (void)hs, (void)param, (void)param_len;
+    return unsupported();
+}
+
+CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len,
+                          CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+    (void)hs, (void)param, (void)param_len, (void)data, (void)data_len, (void)sig, (void)sig_len;
+    return unsupported();
+}
+
+CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE hs)
+{
+    (void)hs;
+    return unsupported();
 }

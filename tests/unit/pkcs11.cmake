@@ -10,7 +10,8 @@ if(TARGET agentd_pkcs11_objs)
 endif()
 if(TARGET agentd-pkcs11)
     add_executable(test_pkcs11_api ${CMAKE_CURRENT_LIST_DIR}/test_pkcs11_api.c)
-    target_include_directories(test_pkcs11_api PRIVATE ${P11KIT_INCLUDE_DIRS})
+    target_include_directories(test_pkcs11_api PRIVATE ${P11KIT_INCLUDE_DIRS}
+        ${PROJECT_SOURCE_DIR}/pkcs11)
     target_link_libraries(test_pkcs11_api PRIVATE PkgConfig::CMOCKA PkgConfig::CRYPTO
         Threads::Threads ${CMAKE_DL_LIBS} agentd_warnings)
     add_dependencies(test_pkcs11_api agentd-pkcs11)

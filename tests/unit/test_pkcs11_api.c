@@ -23,6 +23,8 @@
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 
+#include "pkcs11_3.h" /* the 3.0 layout p11-kit 0.24 lacks */
+
 #define N_THREADS 16
 #define SIGS_PER_THREAD 8
 
@@ -612,35 +614,207 @@ static void test_finalize_during_calls(void **state)
     assert_true(sign_and_check("ec"));
 }
 
-/* PKCS#11 3.0 interface discovery. */
-typedef struct {
-    CK_CHAR *name;
-    CK_VOID_PTR list;
-    CK_FLAGS flags;
-} iface_t;
+/* PKCS#11 3.0 interface discovery: "PKCS 11" 3.0 (the default) and 2.40. */
+typedef CK_RV (*get_list_fn)(struct p11_interface *, CK_ULONG_PTR);
+typedef CK_RV (*get_fn)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, struct p11_interface **, CK_FLAGS);
 
-typedef CK_RV (*get_list_fn)(iface_t *, CK_ULONG_PTR);
-typedef CK_RV (*get_fn)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, iface_t **, CK_FLAGS);
+/* The 3.0 list is the 2.40 list followed by the 24 additions (spec pkcs11f.h order). */
+_Static_assert(offsetof(struct p11_function_list_3_0, C_GetInterfaceList) ==
+                   sizeof(CK_FUNCTION_LIST),
+               "3.0 additions follow the 2.40 list");
+_Static_assert(offsetof(struct p11_function_list_3_0, C_MessageVerifyFinal) ==
+                   sizeof(CK_FUNCTION_LIST) + 23 * sizeof(void (*)(void)),
+               "24 entry points added in 3.0");
+
+static struct p11_function_list_3_0 *get_30(void)
+{
+    get_fn get = (get_fn)dlsym(lib, "C_GetInterface");
+    struct p11_interface *one = NULL;
+
+    assert_non_null(get);
+    assert_int_equal(get(NULL, NULL, &one, 0), CKR_OK);
+    return one->pFunctionList;
+}
 
 static void test_interfaces(void **state)
 {
     get_list_fn get_list = (get_list_fn)dlsym(lib, "C_GetInterfaceList");
     get_fn get = (get_fn)dlsym(lib, "C_GetInterface");
-    iface_t list[2], *one = NULL;
+    struct p11_interface list[2], *one = NULL;
+    CK_VERSION v240 = {2, 40}, v30 = {3, 0}, v220 = {2, 20};
     CK_ULONG n = 0;
+    CK_VERSION *v;
 
     (void)state;
     assert_non_null(get_list);
     assert_non_null(get);
     assert_null(dlsym(lib, "C_Sign")); /* only the three entry points are exported */
+    assert_null(dlsym(lib, "C_LoginUser"));
+    assert_int_equal(get_list(NULL, NULL), CKR_ARGUMENTS_BAD);
     assert_int_equal(get_list(NULL, &n), CKR_OK);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
+    n = 1;
+    assert_int_equal(get_list(list, &n), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(n, 2);
     assert_int_equal(get_list(list, &n), CKR_OK);
-    assert_string_equal((const char *)list[0].name, "PKCS 11");
-    assert_ptr_equal(list[0].list, p11);
+    assert_int_equal(n, 2);
+    assert_string_equal((const char *)list[0].pInterfaceName, "PKCS 11");
+    assert_string_equal((const char *)list[1].pInterfaceName, "PKCS 11");
+    v = list[0].pFunctionList;
+    assert_int_equal(v->major, 3);
+    assert_int_equal(v->minor, 0);
+    assert_ptr_equal(list[1].pFunctionList, p11); /* C_GetFunctionList's 2.40 list */
+    assert_int_equal(p11->version.major, 2);
+    assert_int_equal(p11->version.minor, 40);
+    /* Defaults: no name, no version → 3.0; a name without a version → its newest. */
+    assert_int_equal(get(NULL, NULL, NULL, 0), CKR_ARGUMENTS_BAD);
+    assert_int_equal(get(NULL, NULL, &one, 0), CKR_OK);
+    assert_ptr_equal(one->pFunctionList, list[0].pFunctionList);
+    one = NULL;
     assert_int_equal(get((CK_UTF8CHAR_PTR) "PKCS 11", NULL, &one, 0), CKR_OK);
-    assert_ptr_equal(one->list, p11);
-    assert_int_not_equal(get((CK_UTF8CHAR_PTR) "Vendor X", NULL, &one, 0), CKR_OK);
+    assert_ptr_equal(one->pFunctionList, list[0].pFunctionList);
+    one = NULL;
+    assert_int_equal(get((CK_UTF8CHAR_PTR) "PKCS 11", &v30, &one, 0), CKR_OK);
+    assert_ptr_equal(one->pFunctionList, list[0].pFunctionList);
+    one = NULL;
+    assert_int_equal(get((CK_UTF8CHAR_PTR) "PKCS 11", &v240, &one, 0), CKR_OK);
+    assert_ptr_equal(one->pFunctionList, p11);
+    one = NULL;
+    assert_int_equal(get(NULL, &v240, &one, 0), CKR_OK);
+    assert_ptr_equal(one->pFunctionList, p11);
+    /* Unknown name, version or flag: CKR_ARGUMENTS_BAD, *ret untouched. */
+    one = NULL;
+    assert_int_equal(get((CK_UTF8CHAR_PTR) "Vendor X", NULL, &one, 0), CKR_ARGUMENTS_BAD);
+    assert_int_equal(get((CK_UTF8CHAR_PTR) "PKCS 11", &v220, &one, 0), CKR_ARGUMENTS_BAD);
+    assert_int_equal(get(NULL, NULL, &one, P11_CKF_INTERFACE_FORK_SAFE), CKR_ARGUMENTS_BAD);
+    assert_null(one);
+}
+
+/* C_GetInfo reports the version of the list it was called through. */
+static void test_interface_info(void **state)
+{
+    struct p11_function_list_3_0 *f = get_30();
+    CK_INFO info;
+
+    (void)state;
+    assert_int_equal(f->C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_CRYPTOKI_ALREADY_INITIALIZED); /* one module */
+    assert_int_equal(f->C_GetInfo(&info), CKR_OK);
+    assert_int_equal(info.cryptokiVersion.major, 3);
+    assert_int_equal(info.cryptokiVersion.minor, 0);
+    assert_int_equal(p11->C_GetInfo(&info), CKR_OK);
+    assert_int_equal(info.cryptokiVersion.major, 2);
+    assert_int_equal(info.cryptokiVersion.minor, 40);
+    assert_int_equal(f->C_GetInfo(NULL), CKR_ARGUMENTS_BAD);
+    assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+}
+
+/* Sign through the 3.0 list, verify with OpenSSL; C_LoginUser; message functions. */
+static void test_interface_30_sign(void **state)
+{
+    struct p11_function_list_3_0 *f = get_30();
+    CK_SESSION_HANDLE hs = CK_INVALID_HANDLE;
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_OBJECT_HANDLE key, pub;
+    CK_BYTE msg[48], sig[64];
+    CK_ULONG n = sizeof(sig);
+    CK_UTF8CHAR pin[] = "ignored", user[] = "someone";
+    CK_SESSION_INFO si;
+    EVP_PKEY *pk;
+
+    (void)state;
+    assert_int_equal(f->C_LoginUser(1, CKU_USER, pin, 7, user, 7), CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(f->C_SessionCancel(1, CKF_SIGN), CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(f->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &hs), CKR_OK);
+    key = find(hs, CKO_PRIVATE_KEY, "ec");
+    pub = find(hs, CKO_PUBLIC_KEY, "ec");
+    pk = pubkey_of(hs, pub);
+    assert_non_null(pk);
+    memset(msg, 0x3c, sizeof(msg));
+    assert_int_equal(f->C_SignInit(hs, &m, key), CKR_OK);
+    assert_int_equal(f->C_Sign(hs, msg, sizeof(msg), sig, &n), CKR_OK);
+    assert_int_equal(n, 64);
+    assert_true(ossl_verify(pk, msg, sizeof(msg), sig, n));
+    EVP_PKEY_free(pk);
+    /* C_LoginUser is C_Login for CKU_USER: the PIN and user name grant nothing. */
+    assert_int_equal(f->C_LoginUser(hs + 1000, CKU_USER, pin, 7, user, 7),
+                     CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(f->C_LoginUser(hs, CKU_SO, pin, 7, user, 7), CKR_USER_TYPE_INVALID);
+    assert_int_equal(f->C_LoginUser(hs, CKU_USER, pin, 7, user, 7), CKR_OK);
+    assert_int_equal(f->C_GetSessionInfo(hs, &si), CKR_OK);
+    assert_int_equal(si.state, CKS_RO_USER_FUNCTIONS);
+    assert_int_equal(f->C_LoginUser(hs, CKU_USER, NULL, 0, NULL, 0), CKR_USER_ALREADY_LOGGED_IN);
+    assert_int_equal(f->C_Logout(hs), CKR_OK);
+    /* Message-based functions are not offered. */
+    assert_int_equal(f->C_MessageSignInit(hs, &m, key), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_SignMessage(hs, NULL, 0, msg, sizeof(msg), sig, &n),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_SignMessageBegin(hs, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_SignMessageNext(hs, NULL, 0, msg, 1, NULL, &n),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_MessageSignFinal(hs), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_MessageVerifyInit(hs, &m, pub), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_VerifyMessage(hs, NULL, 0, msg, 1, sig, n), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_VerifyMessageBegin(hs, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_VerifyMessageNext(hs, NULL, 0, msg, 1, sig, n),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_MessageVerifyFinal(hs), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_MessageEncryptInit(hs, &m, key), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_EncryptMessage(hs, NULL, 0, NULL, 0, msg, 1, sig, &n),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_EncryptMessageBegin(hs, NULL, 0, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_EncryptMessageNext(hs, NULL, 0, msg, 1, sig, &n, 0),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_MessageEncryptFinal(hs), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_MessageDecryptInit(hs, &m, key), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_DecryptMessage(hs, NULL, 0, NULL, 0, msg, 1, sig, &n),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_DecryptMessageBegin(hs, NULL, 0, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_DecryptMessageNext(hs, NULL, 0, msg, 1, sig, &n, 0),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_MessageDecryptFinal(hs), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+    assert_int_equal(f->C_MessageSignInit(hs, &m, key), CKR_CRYPTOKI_NOT_INITIALIZED);
+}
+
+/* C_SessionCancel ends the operations its flags name, and only those. */
+static void test_session_cancel(void **state)
+{
+    struct p11_function_list_3_0 *f = get_30();
+    CK_SESSION_HANDLE hs = open_session(0);
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+    CK_MECHANISM dm = {CKM_SHA256, NULL, 0};
+    CK_OBJECT_HANDLE key = find(hs, CKO_PRIVATE_KEY, "ec");
+    CK_OBJECT_HANDLE pub = find(hs, CKO_PUBLIC_KEY, "ec");
+    CK_BYTE msg[16] = {0}, sig[64];
+    CK_ULONG n = sizeof(sig);
+
+    (void)state;
+    assert_int_equal(f->C_SessionCancel(hs + 1000, CKF_SIGN), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(f->C_SessionCancel(hs, CKF_SIGN), CKR_OK); /* nothing active */
+    assert_int_equal(f->C_SignInit(hs, &m, key), CKR_OK);
+    assert_int_equal(f->C_SignUpdate(hs, msg, sizeof(msg)), CKR_OK);
+    assert_int_equal(f->C_VerifyInit(hs, &m, pub), CKR_OK);
+    assert_int_equal(f->C_DigestInit(hs, &dm), CKR_OK);
+    /* Cancelling verify leaves sign and digest active. */
+    assert_int_equal(f->C_SessionCancel(hs, CKF_VERIFY), CKR_OK);
+    assert_int_equal(f->C_VerifyUpdate(hs, msg, sizeof(msg)), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(f->C_SignUpdate(hs, msg, sizeof(msg)), CKR_OK);
+    assert_int_equal(f->C_SessionCancel(hs, CKF_SIGN), CKR_OK);
+    assert_int_equal(f->C_SignUpdate(hs, msg, sizeof(msg)), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(f->C_SignFinal(hs, sig, &n), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(f->C_DigestUpdate(hs, msg, sizeof(msg)), CKR_OK);
+    assert_int_equal(f->C_SessionCancel(hs, CKF_DIGEST | P11_CKF_FIND_OBJECTS), CKR_OK);
+    assert_int_equal(f->C_DigestUpdate(hs, msg, sizeof(msg)), CKR_OPERATION_NOT_INITIALIZED);
+    /* A find is cancelled too; the session works afterwards. */
+    assert_int_equal(f->C_FindObjectsInit(hs, NULL, 0), CKR_OK);
+    assert_int_equal(f->C_SessionCancel(hs, P11_CKF_FIND_OBJECTS), CKR_OK);
+    assert_int_equal(f->C_FindObjectsFinal(hs), CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(f->C_SignInit(hs, &m, key), CKR_OK);
+    assert_int_equal(f->C_Sign(hs, msg, sizeof(msg), sig, &n), CKR_OK);
+    assert_int_equal(n, 64);
 }
 
 static void test_keygen_destroy(void **state)
@@ -710,6 +884,9 @@ int main(void)
         cmocka_unit_test(test_app_locking),
         cmocka_unit_test_setup_teardown(test_finalize_during_calls, init, fini),
         cmocka_unit_test(test_interfaces),
+        cmocka_unit_test(test_interface_info),
+        cmocka_unit_test(test_interface_30_sign),
+        cmocka_unit_test_setup_teardown(test_session_cancel, init, fini),
         cmocka_unit_test_setup_teardown(test_idle_reconnect, init, fini),
         cmocka_unit_test_setup_teardown(test_keygen_destroy, init, fini),
     };
