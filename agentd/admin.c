@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "identity.h"
 #include "keystore.h"
 #include "match.h"
 #include "worker.h"
@@ -117,6 +118,16 @@ int admin_status_json(const struct daemon *d, char **ret)
                            json_object_new_int64((int64_t)worker_pending(d->worker)));
     json_object_object_add(o, "audit_next_seq",
                            json_object_new_int64((int64_t)audit_next_seq(d->audit)));
+    if (d->identity != NULL) {
+        char *id = NULL;
+
+        if (identity_status_json(d->identity, &id) != AD_OK) {
+            json_object_put(o);
+            return AD_ERR_NOMEM;
+        }
+        json_object_object_add(o, "identity", json_tokener_parse(id));
+        free(id);
+    }
     return to_text(o, ret);
 }
 

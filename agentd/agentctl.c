@@ -2,6 +2,7 @@
  * agentctl: administer agentd over its socket, and verify audit logs locally.
  *
  *   agentctl [-s SOCKET] status | workloads | whoami
+ *   agentctl [-s SOCKET] enroll [--certs-only]          (agentd.enroll configured)
  *   agentctl [-s SOCKET] keys [list [ENTRY]]
  *   agentctl [-s SOCKET] keys create ENTRY NAME TYPE   (ec-p256 ec-p384 rsa-2048 rsa-3072)
  *   agentctl [-s SOCKET] keys delete ENTRY NAME
@@ -13,7 +14,8 @@
  * peer credentials); agentctl only reports the answer.
  *
  * Exit status: 0 done; 1 error (daemon not running, bad reply, failed
- * verification); 2 usage; 3 the daemon refused (DENIED or another status).
+ * verification, enrollment failed); 2 usage; 3 the daemon refused (DENIED
+ * or another status).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +55,7 @@ static const struct key_type key_types[] = {
 static int usage(void)
 {
     fprintf(stderr, "usage: agentctl [-s SOCKET] status | workloads | whoami\n"
+                    "       agentctl [-s SOCKET] enroll [--certs-only]\n"
                     "       agentctl [-s SOCKET] keys [list [ENTRY]]\n"
                     "       agentctl [-s SOCKET] keys create ENTRY NAME TYPE\n"
                     "       agentctl [-s SOCKET] keys delete ENTRY NAME\n"
@@ -299,6 +302,49 @@ static int cmd_audit(struct ctl *c, int argc, char **argv)
     return usage();
 }
 
+/*
+ * The daemon enrolls (or, with --certs-only, only re-issues the workload
+ * certificates) and answers with its step report; the last line is "ok: ..."
+ * or "error: ...".
+ */
+static int cmd_enroll(struct ctl *c, int argc, char **argv)
+{
+    struct msg_admin_enroll_request m = {0};
+    struct msg_admin_reply rep;
+    const char *last;
+    int r;
+
+    if (argc == 1 && strcmp(argv[0], "--certs-only") == 0) {
+        m.flags = MSG_ENROLL_CERTS_ONLY;
+    } else if (argc != 0) {
+        return usage();
+    }
+    buf_reset(c->req);
+    if (msg_admin_enroll_request_encode(c->req, &m) != 0) {
+        return encode_failed("enroll");
+    }
+    if ((r = ctl_call(c, MSG_ADMIN_ENROLL, "enroll")) != 0) {
+        return r;
+    }
+    if (msg_admin_reply_decode(c->reply, &rep) != 0) {
+        fprintf(stderr, "agentctl: enroll: malformed reply\n");
+        return EXIT_ERR;
+    }
+    fwrite(rep.json.ptr, 1, rep.json.len, stdout);
+    /* the last line decides: the report ends with a newline */
+    last = rep.json.ptr;
+    for (size_t i = 0; i + 1 < rep.json.len; i++) {
+        if (rep.json.ptr[i] == '\n') {
+            last = rep.json.ptr + i + 1;
+        }
+    }
+    if ((size_t)(rep.json.ptr + rep.json.len - last) >= 3 && strncmp(last, "ok:", 3) == 0) {
+        return 0;
+    }
+    fprintf(stderr, "agentctl: enroll failed (see the report above)\n");
+    return EXIT_ERR;
+}
+
 static int cmd_whoami(struct ctl *c)
 {
     struct msg_whoami_reply m;
@@ -356,6 +402,8 @@ int main(int argc, char **argv)
         r = cmd_simple(&c, MSG_ADMIN_STATUS, "status");
     } else if (strcmp(argv[i], "workloads") == 0 && argc == i + 1) {
         r = cmd_simple(&c, MSG_ADMIN_WORKLOADS, "workloads");
+    } else if (strcmp(argv[i], "enroll") == 0) {
+        r = cmd_enroll(&c, argc - i - 1, argv + i + 1);
     } else if (strcmp(argv[i], "whoami") == 0 && argc == i + 1) {
         r = cmd_whoami(&c);
     } else if (strcmp(argv[i], "keys") == 0) {

@@ -23,11 +23,20 @@ function(agentd_daemon_targets)
     endif()
     set(_d ${CMAKE_CURRENT_SOURCE_DIR})
     add_library(agentd_daemon STATIC
-        ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/dispatch_wire.c ${_d}/keystore.c ${_d}/server.c)
+        ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/dispatch_wire.c ${_d}/keystore.c ${_d}/server.c
+        ${_d}/atomic_file.c ${_d}/certinfo.c)
     target_include_directories(agentd_daemon PUBLIC ${_d})
     target_link_libraries(agentd_daemon
         PUBLIC agentd_daemon_util agentd_workload agentd_policy agentd_conf agentd_tpm agentd_proto
-        PRIVATE PkgConfig::JSONC agentd_warnings)
+        PRIVATE agentd_identity PkgConfig::JSONC agentd_warnings)
+    # The identity thread (enrollment client in the daemon). Its own library:
+    # it includes attest's msg.h (through enroll.h), the rest of the daemon
+    # proto's msg.h, and the two must not share an include path.
+    add_library(agentd_identity STATIC ${_d}/identity.c ${_d}/identity_tpm.c)
+    target_include_directories(agentd_identity PRIVATE ${_d})
+    target_link_libraries(agentd_identity
+        PRIVATE agentd_enroll agentd_tpm agentd_conf agentd_daemon_util PkgConfig::JSONC
+                agentd_warnings)
     add_executable(agentd ${_d}/main.c)
     target_compile_definitions(agentd PRIVATE AGENTD_VERSION="${PROJECT_VERSION}")
     target_link_libraries(agentd PRIVATE agentd_daemon agentd_privs agentd_warnings)

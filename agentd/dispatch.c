@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "digest.h"
 #include "frame.h"
+#include "identity.h"
 #include "keystore.h"
 #include "log.h"
 #include "match.h"
@@ -675,12 +676,18 @@ static uint64_t mask_of(const struct workload_entry *e, const struct keystore_pu
 static void list_done(struct worker_job *wj)
 {
     struct djob *j = (struct djob *)wj;
+    struct certinfo *cas = NULL;
+    size_t n_cas = 0;
 
+    if (j->r == 0 && j->d->identity != NULL) {
+        j->r = identity_bundle(j->d->identity, &cas, &n_cas);
+    }
     if (j->r != 0) {
         reply_result_error(j);
     } else {
-        (void)glue_send_list(j->c, j->type, j->id, j->e, j->pubs, j->n_pubs, mask_of);
+        (void)glue_send_list(j->c, j->type, j->id, j->e, j->pubs, j->n_pubs, mask_of, cas, n_cas);
     }
+    certinfo_list_free(cas, n_cas);
     job_finish(j);
 }
 
@@ -892,6 +899,53 @@ static void json_done(struct worker_job *wj)
     job_finish(j);
 }
 
+/* ADMIN_ENROLL: the identity thread runs it; the reply is its step report. */
+_Static_assert(IDENTITY_CERTS_ONLY == MSG_ENROLL_CERTS_ONLY, "ADMIN_ENROLL flags");
+struct enroll_req {
+    struct identity_request rq; /* first: done() gets &rq */
+    struct conn *c;
+    uint8_t type;
+    uint32_t id;
+};
+
+static void enroll_done(struct identity_request *rq, const char *text, bool is_ok)
+{
+    struct enroll_req *er = (struct enroll_req *)rq;
+
+    (void)is_ok; /* the report's last line says ok or error */
+    (void)glue_send_text(er->c, er->type, er->id, text);
+    conn_release(er->c);
+    free(er);
+}
+
+static int admin_enroll(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, uint32_t flags)
+{
+    struct enroll_req *er;
+    int r;
+
+    if (d->identity == NULL) {
+        reply_error(c, type, id, STATUS_UNSUPPORTED,
+                    "enrollment is not configured (no agentd.enroll group)");
+        return AD_OK;
+    }
+    if ((er = calloc(1, sizeof(*er))) == NULL) {
+        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
+        return AD_OK;
+    }
+    er->rq.flags = flags;
+    er->rq.done = enroll_done;
+    er->c = c;
+    er->type = type;
+    er->id = id;
+    conn_hold(c);
+    if ((r = identity_enroll(d->identity, &er->rq)) != AD_OK) {
+        conn_release(c);
+        free(er);
+        reply_error(c, type, id, STATUS_BUSY, "enrollment requests already pending");
+    }
+    return AD_OK;
+}
+
 static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
                     const uint8_t *body, size_t len)
 {
@@ -923,7 +977,7 @@ static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     x.verdict = policy_verdict_name(POLICY_ALLOW);
     x.reason = policy_reason_name(POLICY_REASON_ALLOWED);
     /* Read-only admin queries are not audited; changes are. */
-    if ((type == MT_ADMIN_KEY_CREATE || type == MT_ADMIN_KEY_DELETE) &&
+    if ((type == MT_ADMIN_KEY_CREATE || type == MT_ADMIN_KEY_DELETE || type == MT_ADMIN_ENROLL) &&
         audit_decision(d, c, &x) != 0) {
         reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
         return AD_OK;
@@ -938,6 +992,8 @@ static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     case MT_ADMIN_AUDIT_TAIL:
         r = admin_audit_tail(d->conf->c->audit.path, m.count, GLUE_ADMIN_TEXT_MAX, &json);
         break;
+    case MT_ADMIN_ENROLL:
+        return admin_enroll(d, c, type, id, m.flags);
     case MT_ADMIN_KEYS:
     case MT_ADMIN_KEY_CREATE:
     case MT_ADMIN_KEY_DELETE:
@@ -1004,6 +1060,7 @@ static handler_fn handler_of(uint8_t type)
     case MT_ADMIN_KEY_CREATE:
     case MT_ADMIN_KEY_DELETE:
     case MT_ADMIN_AUDIT_TAIL:
+    case MT_ADMIN_ENROLL:
         return on_admin;
     default:
         return NULL;

@@ -1,8 +1,10 @@
 /* Wire glue of the dispatcher: reply encoders and request decoders (see dispatch_wire.h). */
 #include "dispatch_wire.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "frame.h"
@@ -178,7 +180,24 @@ static void keyrec_of(const struct keystore_pub *p, uint64_t mask, struct msg_ke
     k->ec_point = msg_bytes_of(p->ec_point, p->ec_point_len);
     k->modulus = msg_bytes_of(p->modulus, p->modulus_len);
     k->public_exponent = msg_bytes_of(p->exponent, p->exponent_len);
-    /* cert, cert_subject, cert_issuer, cert_serial: none issued yet (empty) */
+    /* Empty when no certificate was issued (or it expired: keystore_list drops it). */
+    k->cert = msg_bytes_of(p->cert.der, p->cert.der_len);
+    k->cert_subject = msg_bytes_of(p->cert.subject, p->cert.subject_len);
+    k->cert_issuer = msg_bytes_of(p->cert.issuer, p->cert.issuer_len);
+    k->cert_serial = msg_bytes_of(p->cert.serial, p->cert.serial_len);
+}
+
+/* A trust-bundle certificate: labelled by its position (the module shows it as a CA). */
+static void carec_of(const struct certinfo *ci, size_t i, char *label, size_t size,
+                     struct msg_ca_record *ret)
+{
+    snprintf(label, size, "agentd trust bundle %zu", i + 1);
+    memset(ret, 0, sizeof(*ret));
+    ret->label = msg_str_c(label);
+    ret->cert = msg_bytes_of(ci->der, ci->der_len);
+    ret->subject = msg_bytes_of(ci->subject, ci->subject_len);
+    ret->issuer = msg_bytes_of(ci->issuer, ci->issuer_len);
+    ret->serial = msg_bytes_of(ci->serial, ci->serial_len);
 }
 
 int glue_send_keyrec(struct conn *c, uint8_t type, uint32_t id, const struct keystore_pub *p,
@@ -197,9 +216,12 @@ int glue_send_keyrec(struct conn *c, uint8_t type, uint32_t id, const struct key
 
 int glue_send_list(struct conn *c, uint8_t type, uint32_t id, const struct workload_entry *e,
                    const struct keystore_pub *p, size_t n,
-                   uint64_t (*mask)(const struct workload_entry *, const struct keystore_pub *))
+                   uint64_t (*mask)(const struct workload_entry *, const struct keystore_pub *),
+                   const struct certinfo *cas, size_t n_cas)
 {
     struct msg_list_objects_reply *m = calloc(1, sizeof(*m));
+    char labels[CAS_MAX][CA_LABEL_MAX + 1];
+    int64_t now = (int64_t)time(NULL);
     struct reply rp;
     int r;
 
@@ -214,7 +236,12 @@ int glue_send_list(struct conn *c, uint8_t type, uint32_t id, const struct workl
     for (size_t i = 0; i < n; i++) {
         keyrec_of(&p[i], mask(e, &p[i]), &m->keys[i]);
     }
-    m->n_cas = 0; /* CA records: none until enrollment */
+    for (size_t i = 0; i < n_cas && m->n_cas < CAS_MAX; i++) {
+        if (cas[i].not_after > now) { /* an expired CA certificate is not listed either */
+            carec_of(&cas[i], i, labels[m->n_cas], sizeof(labels[0]), &m->cas[m->n_cas]);
+            m->n_cas++;
+        }
+    }
     reply_begin(&rp, type, id, true);
     if (rp.r == 0) {
         rp.r = msg_list_objects_reply_encode(rp.b, m);
@@ -376,6 +403,9 @@ int glue_admin_decode(uint8_t type, const uint8_t *body, size_t n, struct glue_a
     case MT_ADMIN_AUDIT_TAIL:
         m->count = rq.admin_audit_tail.count;
         return AD_OK;
+    case MT_ADMIN_ENROLL:
+        m->flags = rq.admin_enroll.flags;
+        return AD_OK;
     default:
         return AD_OK;
     }
@@ -396,6 +426,8 @@ const char *glue_admin_op_name(uint8_t type)
         return "admin_key_delete";
     case MT_ADMIN_AUDIT_TAIL:
         return "admin_audit_tail";
+    case MT_ADMIN_ENROLL:
+        return "admin_enroll";
     default:
         return "admin";
     }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "admin.h"
+#include "certinfo.h"
 #include "conf.h"
 #include "dispatch.h"
 #include "keystore.h"
@@ -37,6 +38,7 @@ enum {
     MT_ADMIN_KEY_CREATE = MSG_ADMIN_KEY_CREATE,
     MT_ADMIN_KEY_DELETE = MSG_ADMIN_KEY_DELETE,
     MT_ADMIN_AUDIT_TAIL = MSG_ADMIN_AUDIT_TAIL,
+    MT_ADMIN_ENROLL = MSG_ADMIN_ENROLL,
 };
 
 struct glue_pss {
@@ -77,6 +79,7 @@ struct glue_admin {
     uint64_t key_type;
     uint32_t bits;
     uint32_t count;
+    uint32_t flags; /* ADMIN_ENROLL */
 };
 
 int glue_send_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status, const char *msg);
@@ -91,9 +94,11 @@ int glue_send_whoami(struct conn *c, uint8_t type, uint32_t id, const struct cal
                      const struct workload_entry *e);
 int glue_send_keyrec(struct conn *c, uint8_t type, uint32_t id, const struct keystore_pub *p,
                      uint64_t mask);
+/* LIST_OBJECTS: the keys (with their certificates) and the trust bundle's certificates. */
 int glue_send_list(struct conn *c, uint8_t type, uint32_t id, const struct workload_entry *e,
                    const struct keystore_pub *p, size_t n,
-                   uint64_t (*mask)(const struct workload_entry *, const struct keystore_pub *));
+                   uint64_t (*mask)(const struct workload_entry *, const struct keystore_pub *),
+                   const struct certinfo *cas, size_t n_cas);
 AD_MUST_CHECK int glue_sign_decode(const uint8_t *body, size_t n, bool is_verify,
                                    struct glue_sign *m);
 AD_MUST_CHECK int glue_digest_decode(const uint8_t *body, size_t n, struct glue_digest *m);

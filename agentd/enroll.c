@@ -156,6 +156,18 @@ out:
     return r;
 }
 
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const struct client *c = arg;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return c->opt->is_cancelled(c->opt->cancel_arg) != 0;
+}
+
 static int curl_setup(struct client *c)
 {
     long timeout = c->opt->timeout_s > 0 ? c->opt->timeout_s : 30;
@@ -170,6 +182,12 @@ static int curl_setup(struct client *c)
         curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK) {
+        return AD_ERR_INTERNAL;
+    }
+    if (c->opt->is_cancelled != NULL &&
+        (curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+         curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+         curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c) != CURLE_OK)) {
         return AD_ERR_INTERNAL;
     }
     return AD_OK;

@@ -45,6 +45,9 @@ struct enroll_options {
     /* One line per protocol step (no newline); NULL = stdout. */
     void (*report)(const char *line, void *arg);
     void *report_arg;
+    /* Polled during transfers; non-zero aborts the request (daemon shutdown). NULL = never. */
+    int (*is_cancelled)(void *arg);
+    void *cancel_arg;
 };
 
 struct enroll_result {

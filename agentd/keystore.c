@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "atomic_file.h"
 #include "conf_mech.h"
 #include "digest.h"
 #include "log.h"
@@ -53,6 +55,7 @@ void keystore_pub_clear(struct keystore_pub *p)
     free(p->ec_point);
     free(p->modulus);
     free(p->exponent);
+    certinfo_clear(&p->cert);
     memset(p, 0, sizeof(*p));
 }
 
@@ -78,7 +81,9 @@ int keystore_pub_copy(const struct keystore_pub *src, struct keystore_pub *dst)
     int r;
 
     n.spki = n.ec_params = n.ec_point = n.modulus = n.exponent = NULL;
-    if ((r = dup_bytes(src->spki, src->spki_len, &n.spki)) != 0 ||
+    memset(&n.cert, 0, sizeof(n.cert));
+    if ((r = certinfo_copy(&src->cert, &n.cert)) != 0 ||
+        (r = dup_bytes(src->spki, src->spki_len, &n.spki)) != 0 ||
         (r = dup_bytes(src->ec_params, src->ec_params_len, &n.ec_params)) != 0 ||
         (r = dup_bytes(src->ec_point, src->ec_point_len, &n.ec_point)) != 0 ||
         (r = dup_bytes(src->modulus, src->modulus_len, &n.modulus)) != 0 ||
@@ -296,6 +301,34 @@ out:
     return r;
 }
 
+/* Read <key>.crt back (start-up): kept only when it certifies this key. */
+static void key_load_cert(const struct keystore *ks, struct ks_key *k)
+{
+    struct certinfo ci;
+    struct stat st;
+    char path[4200];
+    char *pem = NULL;
+    size_t len = 0;
+    int r;
+
+    memset(&ci, 0, sizeof(ci));
+    if (key_path(ks, k->dir, k->file, ".crt", path, sizeof(path)) != 0 ||
+        (r = atomic_file_read(path, 4 * CERTINFO_DER_MAX, &pem, &len)) == AD_ERR_NOT_FOUND) {
+        return;
+    }
+    if (r != AD_OK || (r = certinfo_from_pem(pem, &ci)) != AD_OK) {
+        log_warn("keystore: %s: ignored: %s", path, ad_strerror(r));
+    } else if (!certinfo_has_spki(&ci, k->pub.spki, k->pub.spki_len)) {
+        log_warn("keystore: %s: ignored: not a certificate for this key", path);
+        certinfo_clear(&ci);
+    } else {
+        certinfo_clear(&k->pub.cert);
+        k->pub.cert = ci;
+        k->pub.cert_issued_at = stat(path, &st) == 0 ? (int64_t)st.st_mtime : (int64_t)time(NULL);
+    }
+    free(pem);
+}
+
 /* Register an existing key file (worker thread or start-up). */
 static int key_register(struct keystore *ks, const char *dir, const char *file, const char *entry,
                         const char *name, bool is_generated, struct ks_key **ret)
@@ -328,6 +361,7 @@ static int key_register(struct keystore *ks, const char *dir, const char *file, 
         log_error("keystore: %s: public info: %s", path, ad_strerror(r));
         goto out;
     }
+    key_load_cert(ks, k);
     if ((r = table_add(ks, k)) != 0) {
         goto out;
     }
@@ -658,6 +692,7 @@ int keystore_destroy(struct keystore *ks, const struct workload_entry *e, const 
     struct ks_key *k = find_key(ks, e->name, key);
     char path[4200];
     char marker[4200];
+    char cert[4200];
 
     if (k == NULL || (!k->is_generated && conf_find_key(e, key) == NULL && !is_admin)) {
         return AD_ERR_NOT_FOUND;
@@ -666,7 +701,8 @@ int keystore_destroy(struct keystore *ks, const struct workload_entry *e, const 
         return AD_ERR_DENIED;
     }
     if (key_path(ks, k->dir, k->file, ".tss2", path, sizeof(path)) != 0 ||
-        key_path(ks, k->dir, k->file, ".gen", marker, sizeof(marker)) != 0) {
+        key_path(ks, k->dir, k->file, ".gen", marker, sizeof(marker)) != 0 ||
+        key_path(ks, k->dir, k->file, ".crt", cert, sizeof(cert)) != 0) {
         return AD_ERR_INTERNAL;
     }
     /* Key file first: a crash in between leaves a marker without a key, which is ignored. */
@@ -675,6 +711,7 @@ int keystore_destroy(struct keystore *ks, const struct workload_entry *e, const 
         return AD_ERR_SYSTEM;
     }
     unlink(marker);
+    unlink(cert);
     table_remove(ks, k);
     log_info("keystore: destroyed %s/%s", e->name, key);
     key_free(ks, k);
@@ -731,6 +768,14 @@ int keystore_get_pub(struct keystore *ks, const struct workload_entry *e, const 
     return keystore_pub_copy(&k->pub, ret);
 }
 
+/* An expired certificate is never listed (the key still is). */
+static void drop_expired(struct keystore_pub *p, int64_t now)
+{
+    if (p->cert.der != NULL && p->cert.not_after <= now) {
+        certinfo_clear(&p->cert);
+    }
+}
+
 int keystore_list(struct keystore *ks, const struct workload_entry *e, struct keystore_pub **ret,
                   size_t *ret_n)
 {
@@ -757,6 +802,7 @@ int keystore_list(struct keystore *ks, const struct workload_entry *e, struct ke
         if ((r = keystore_pub_copy(&k->pub, &out[n])) != 0) {
             goto out;
         }
+        drop_expired(&out[n], (int64_t)time(NULL));
         n++;
     }
     for (size_t i = 0; i < ks->n_keys && n < cap; i++) {
@@ -768,6 +814,7 @@ int keystore_list(struct keystore *ks, const struct workload_entry *e, struct ke
         if ((r = keystore_pub_copy(&k->pub, &out[n])) != 0) {
             goto out;
         }
+        drop_expired(&out[n], (int64_t)time(NULL));
         n++;
     }
     *ret = out;
@@ -782,4 +829,68 @@ out:
 int keystore_random(struct keystore *ks, uint8_t *out, size_t n)
 {
     return tpm_get_random(ks->tpm, out, n);
+}
+
+struct tpm *keystore_tpm(struct keystore *ks)
+{
+    return ks->tpm;
+}
+
+int keystore_certify(struct keystore *ks, const struct workload_entry *e, const char *key,
+                     struct tpm_key *ak, const uint8_t *nonce, size_t nonce_len,
+                     struct tpm_bytes *ret_key_pub, struct tpm_bytes *ret_attest,
+                     struct tpm_bytes *ret_sig)
+{
+    const struct keyblob *kb;
+    struct ks_key *k = NULL;
+    uint8_t *pub = NULL;
+    int r;
+
+    if ((r = key_get(ks, e, key, &k)) != 0) {
+        return r;
+    }
+    kb = tpm_key_blob(k->tk);
+    if ((r = dup_bytes(kb->pub, kb->pub_len, &pub)) != 0) {
+        return r;
+    }
+    if ((r = tpm_certify(ks->tpm, ak, k->tk, nonce, nonce_len, ret_attest, ret_sig)) != 0) {
+        free(pub);
+        return r;
+    }
+    ret_key_pub->data = pub;
+    ret_key_pub->len = kb->pub_len;
+    return AD_OK;
+}
+
+int keystore_set_cert(struct keystore *ks, const struct workload_entry *e, const char *key,
+                      const char *pem)
+{
+    struct certinfo ci;
+    struct ks_key *k = NULL;
+    char path[4200];
+    int r;
+
+    memset(&ci, 0, sizeof(ci));
+    if ((r = key_get(ks, e, key, &k)) != 0) {
+        return r;
+    }
+    if ((r = certinfo_from_pem(pem, &ci)) != 0) {
+        return r;
+    }
+    if (!certinfo_has_spki(&ci, k->pub.spki, k->pub.spki_len)) {
+        log_warn("keystore: %s/%s: certificate is for another key; not installed", e->name, key);
+        r = AD_ERR_INVALID;
+        goto out;
+    }
+    if ((r = key_path(ks, k->dir, k->file, ".crt", path, sizeof(path))) != 0 ||
+        (r = atomic_file_write(path, pem, strlen(pem), 0600)) != 0) {
+        goto out;
+    }
+    certinfo_clear(&k->pub.cert);
+    k->pub.cert = ci;
+    k->pub.cert_issued_at = (int64_t)time(NULL);
+    memset(&ci, 0, sizeof(ci));
+out:
+    certinfo_clear(&ci);
+    return r;
 }

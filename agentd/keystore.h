@@ -11,6 +11,11 @@
  * the worker thread (the keystore owns the struct tpm). keystore_query() is
  * the one call the loop thread makes; it takes the table lock.
  *
+ * Certificates: a key's X.509-SVID (from the enrollment thread through
+ * keystore_set_cert) is kept next to its blob as <key>.crt (PEM, 0600), read
+ * back at start when its public key is the key's, and listed only while it
+ * has not expired.
+ *
  * Names on disk: an entry or key name made only of [A-Za-z0-9._-] (not
  * starting with '.') is used as is; any other name becomes "~" followed by
  * the hex SHA-256 of the name.
@@ -22,10 +27,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "certinfo.h"
 #include "conf.h"
 #include "err.h"
 
 struct tpm;
+struct tpm_bytes;
+struct tpm_key;
 struct keystore;
 
 /* Public information of one key (LIST_OBJECTS, VERIFY). Buffers owned. */
@@ -45,6 +53,8 @@ struct keystore_pub {
     size_t modulus_len;
     uint8_t *exponent;
     size_t exponent_len;
+    struct certinfo cert;   /* cert.der NULL: none (or expired, from keystore_list) */
+    int64_t cert_issued_at; /* when it was stored (file mtime after a restart) */
 };
 
 /* Frees the buffers of p (not p itself); NULL is fine. */
@@ -123,6 +133,27 @@ AD_MUST_CHECK int keystore_create(struct keystore *ks, const struct workload_ent
  */
 AD_MUST_CHECK int keystore_destroy(struct keystore *ks, const struct workload_entry *e,
                                    const char *key, bool is_admin);
+
+/* Worker thread. The TPM the keystore owns, for the enrollment verbs (AK, host key). */
+struct tpm *keystore_tpm(struct keystore *ks);
+
+/*
+ * Worker thread. TPM2_Certify of key of e (a configured key is created
+ * first) by ak over nonce. ret_key_pub gets the key's TPM2B_PUBLIC,
+ * ret_attest the TPM2B_ATTEST, ret_sig the TPMT_SIGNATURE (caller clears).
+ */
+AD_MUST_CHECK int keystore_certify(struct keystore *ks, const struct workload_entry *e,
+                                   const char *key, struct tpm_key *ak, const uint8_t *nonce,
+                                   size_t nonce_len, struct tpm_bytes *ret_key_pub,
+                                   struct tpm_bytes *ret_attest, struct tpm_bytes *ret_sig);
+
+/*
+ * Worker thread. Make pem (one certificate) key's certificate: refused with
+ * AD_ERR_INVALID unless its public key is the key's; written atomically to
+ * <key>.crt before it replaces the one in memory. AD_ERR_NOT_FOUND, AD_ERR_SYSTEM.
+ */
+AD_MUST_CHECK int keystore_set_cert(struct keystore *ks, const struct workload_entry *e,
+                                    const char *key, const char *pem);
 
 /* Worker thread. n random bytes from the TPM into out. */
 AD_MUST_CHECK int keystore_random(struct keystore *ks, uint8_t *out, size_t n);

@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "audit_verify.h"
 #include "conf.h"
+#include "identity.h"
 #include "keystore.h"
 #include "log.h"
 #include "policy.h"
@@ -183,10 +184,13 @@ int main(int argc, char **argv)
     topt.srk_handle = d.conf->c->srk_handle;
     /*
      * swtpm has 3 transient slots and no resource manager: SRK + loaded keys
-     * + the slot TPM2_Create needs. Until the tpm layer evicts before a
-     * create, keep one key loaded there (a hot key still costs one command).
+     * + the slot TPM2_Create needs. Without enrollment one loaded key is
+     * enough there (a hot key still costs one command); with it, TPM2_Certify
+     * needs the AK and the key loaded together, and the tpm layer frees a
+     * slot for TPM2_Create when the TPM runs out (TPM_RC_OBJECT_MEMORY).
      */
-    if (strncmp(topt.tcti, "swtpm", 5) == 0 || strncmp(topt.tcti, "mssim", 5) == 0) {
+    if ((strncmp(topt.tcti, "swtpm", 5) == 0 || strncmp(topt.tcti, "mssim", 5) == 0) &&
+        !d.conf->c->enroll.is_enabled) {
         topt.max_loaded = 1;
     }
     if ((r = tpm_open(&topt, &tpm)) != 0) {
@@ -215,10 +219,15 @@ int main(int argc, char **argv)
     if ((r = worker_new(d.ks, &d.worker)) != 0) {
         goto out;
     }
+    if (d.conf->c->enroll.is_enabled && (r = identity_new(d.worker, d.conf, &d.identity)) != 0) {
+        log_error("agentd: identity: %s", ad_strerror(r));
+        goto out;
+    }
     log_info("agentd %s: ready (%zu workload entries)", AGENTD_VERSION, d.conf->c->n_workloads);
     r = server_run(d.srv);
 out:
-    /* Order: finish queued TPM jobs (their replies and audit records) first. */
+    /* Order: the identity thread (it uses the worker), then queued TPM jobs. */
+    identity_free(d.identity);
     worker_free(d.worker);
     server_free(d.srv);
     workload_cache_free(d.wcache);

@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "identity.h"
 #include "log.h"
 #include "match.h"
 #include "policy.h"
@@ -25,6 +26,7 @@
 #define EV_LISTEN 1ULL
 #define EV_SIGNAL 2ULL
 #define EV_WORKER 3ULL
+#define EV_IDENTITY 4ULL
 #define EV_CONN_MIN 16ULL /* larger values are struct conn pointers */
 
 #define SHUTDOWN_DRAIN_MS 10000 /* in-flight requests get this long at SIGTERM */
@@ -45,13 +47,13 @@ struct server {
 
 struct conf_ref *conf_ref_get(struct conf_ref *r)
 {
-    r->refs++;
+    __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
     return r;
 }
 
 void conf_ref_put(struct conf_ref *r)
 {
-    if (r == NULL || --r->refs > 0) {
+    if (r == NULL || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) > 0) {
         return;
     }
     conf_free(r->c);
@@ -316,6 +318,9 @@ static void reload(struct server *s)
     ref->refs = 1;
     conf_ref_put(d->conf);
     d->conf = ref;
+    if (d->identity != NULL) {
+        identity_set_conf(d->identity, ref);
+    }
     log_info("reload: %s: %zu workload entries", nc->path, nc->n_workloads);
 }
 
@@ -368,7 +373,9 @@ int server_run(struct server *s)
     uint64_t last_sweep = 0;
     int n;
 
-    if (ep_add(s->epfd, worker_fd(s->d->worker), EPOLLIN, EV_WORKER) != 0) {
+    if (ep_add(s->epfd, worker_fd(s->d->worker), EPOLLIN, EV_WORKER) != 0 ||
+        (s->d->identity != NULL &&
+         ep_add(s->epfd, identity_fd(s->d->identity), EPOLLIN, EV_IDENTITY) != 0)) {
         return AD_ERR_SYSTEM;
     }
     log_info("server: listening on %s", s->sock_path);
@@ -408,6 +415,8 @@ int server_run(struct server *s)
                 }
             } else if (tag == EV_WORKER) {
                 worker_complete(s->d->worker);
+            } else if (tag == EV_IDENTITY) {
+                identity_complete(s->d->identity);
             } else {
                 conn_event(s, (struct conn *)(uintptr_t)tag, evs[i].events);
             }

@@ -17,6 +17,7 @@
 #include "err.h"
 
 struct audit;
+struct identity;
 struct keystore;
 struct policy;
 struct worker;
@@ -24,9 +25,9 @@ struct workload_cache;
 struct conn;
 
 /*
- * A loaded config with a reference count (loop thread only), so a request
- * queued to the worker keeps the entry it was decided on alive across a
- * SIGHUP reload.
+ * A loaded config with a reference count, so a request queued to the worker
+ * keeps the entry it was decided on alive across a SIGHUP reload. The count
+ * is atomic: the identity thread holds a reference too (identity.h).
  */
 struct conf_ref {
     struct agentd_conf *c;
@@ -45,6 +46,7 @@ struct daemon {
     struct keystore *ks;   /* worker thread (and keystore_query under its lock) */
     struct worker *worker;
     struct workload_cache *wcache; /* exe hashes (loop thread) */
+    struct identity *identity;     /* NULL without an agentd.enroll group */
     struct server *srv;
     uint64_t started_ns;
 };

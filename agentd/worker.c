@@ -15,6 +15,7 @@ struct worker {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    pthread_cond_t sync_cond; /* a worker_run_sync job finished */
     void *ctx;
     int efd;
     bool is_stopping;
@@ -60,6 +61,13 @@ static void *worker_main(void *arg)
         j->run(j, w->ctx);
 
         pthread_mutex_lock(&w->lock);
+        if (j->done == NULL) {
+            /* worker_run_sync: a self-link marks it finished (a queued job never points at
+             * itself); its submitter waits on sync_cond, the loop never sees it. */
+            j->next = j;
+            pthread_cond_broadcast(&w->sync_cond);
+            continue;
+        }
         queue_push(&w->done_head, &w->done_tail, j);
         /* The counter saturating is harmless: readers drain the list, not the count. */
         if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
@@ -81,6 +89,7 @@ int worker_new(void *ctx, struct worker **ret)
     w->ctx = ctx;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->sync_cond, NULL);
     if ((w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
         log_error("worker: eventfd: %s", strerror(errno));
         r = AD_ERR_SYSTEM;
@@ -99,6 +108,7 @@ out:
     if (w != NULL) {
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
+        pthread_cond_destroy(&w->sync_cond);
         free(w);
     }
     return r;
@@ -205,6 +215,32 @@ void worker_call(struct worker *w, void (*fn)(void *ctx, void *arg), void *arg)
     pthread_cond_destroy(&c.cond);
 }
 
+struct sync_job {
+    struct worker_job job; /* first: run() gets &job */
+    void (*fn)(void *ctx, void *arg);
+    void *arg;
+};
+
+static void sync_run(struct worker_job *job, void *ctx)
+{
+    struct sync_job *s = (struct sync_job *)job;
+
+    s->fn(ctx, s->arg);
+}
+
+void worker_run_sync(struct worker *w, void (*fn)(void *ctx, void *arg), void *arg)
+{
+    struct sync_job s = {.job = {.run = sync_run, .done = NULL}, .fn = fn, .arg = arg};
+
+    pthread_mutex_lock(&w->lock);
+    queue_push(&w->todo_head, &w->todo_tail, &s.job);
+    pthread_cond_signal(&w->cond);
+    while (s.job.next != &s.job) {
+        pthread_cond_wait(&w->sync_cond, &w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
 void worker_free(struct worker *w)
 {
     if (w == NULL) {
@@ -219,5 +255,6 @@ void worker_free(struct worker *w)
     close(w->efd);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->sync_cond);
     free(w);
 }

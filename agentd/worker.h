@@ -49,6 +49,15 @@ void worker_complete(struct worker *w);
 void worker_call(struct worker *w, void (*fn)(void *ctx, void *arg), void *arg);
 
 /*
+ * Run fn(ctx, arg) on the worker thread and wait for it, from a thread that
+ * is neither the worker nor the loop (the enrollment thread): it queues
+ * behind the requests already submitted and never touches the loop's
+ * completion list or pending count, so it is safe while the loop runs.
+ * The job lives on the caller's stack: the queue still never allocates.
+ */
+void worker_run_sync(struct worker *w, void (*fn)(void *ctx, void *arg), void *arg);
+
+/*
  * Finish every queued job (their done() runs here), stop and join the thread.
  * NULL is fine.
  */

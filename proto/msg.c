@@ -50,6 +50,7 @@ const struct msg_info msg_table[MSG_TABLE_LEN] = {
     [MSG_ADMIN_KEY_DELETE] = {MSG_ADMIN_KEY_DELETE, "ADMIN_KEY_DELETE", true,
                               S(ENTRY_MAX) + S(KEY_NAME_MAX), ADMIN_REPLY},
     [MSG_ADMIN_AUDIT_TAIL] = {MSG_ADMIN_AUDIT_TAIL, "ADMIN_AUDIT_TAIL", true, U32, ADMIN_REPLY},
+    [MSG_ADMIN_ENROLL] = {MSG_ADMIN_ENROLL, "ADMIN_ENROLL", true, U32, ADMIN_REPLY},
 };
 
 const struct msg_info *msg_lookup(uint8_t type)
@@ -248,6 +249,8 @@ int msg_request_decode(uint8_t type, struct buf *in, union msg_request *ret)
         return msg_admin_key_delete_request_decode(in, &ret->admin_key_delete);
     case MSG_ADMIN_AUDIT_TAIL:
         return msg_admin_audit_tail_request_decode(in, &ret->admin_audit_tail);
+    case MSG_ADMIN_ENROLL:
+        return msg_admin_enroll_request_decode(in, &ret->admin_enroll);
     default:
         return AD_ERR_UNSUPPORTED;
     }
@@ -280,6 +283,7 @@ int msg_reply_decode(uint8_t type, struct buf *in, union msg_reply *ret)
     case MSG_ADMIN_KEY_CREATE:
     case MSG_ADMIN_KEY_DELETE:
     case MSG_ADMIN_AUDIT_TAIL:
+    case MSG_ADMIN_ENROLL:
         return msg_admin_reply_decode(in, &ret->admin);
     default:
         return AD_ERR_UNSUPPORTED;

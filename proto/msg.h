@@ -42,8 +42,9 @@ enum msg_type {
     MSG_ADMIN_KEY_CREATE = 0x23,
     MSG_ADMIN_KEY_DELETE = 0x24,
     MSG_ADMIN_AUDIT_TAIL = 0x25,
+    MSG_ADMIN_ENROLL = 0x26,
 };
-#define MSG_TABLE_LEN 0x26 /* msg_table[type] for type < MSG_TABLE_LEN */
+#define MSG_TABLE_LEN 0x27 /* msg_table[type] for type < MSG_TABLE_LEN */
 
 struct msg_info {
     uint8_t type;       /* equals the row index; 0 in unused rows */
@@ -272,7 +273,7 @@ AD_MUST_CHECK int msg_destroy_key_request_encode(struct buf *out,
 AD_MUST_CHECK int msg_destroy_key_request_decode(struct buf *in,
                                                  struct msg_destroy_key_request *ret);
 
-/* ---- 0x20..0x25 admin (requests of STATUS and WORKLOADS: msg_empty_request_*) ---- */
+/* ---- 0x20..0x26 admin (requests of STATUS and WORKLOADS: msg_empty_request_*) ---- */
 
 /* The reply of every admin message. */
 struct msg_admin_reply {
@@ -297,6 +298,12 @@ struct msg_admin_key_delete_request {
 struct msg_admin_audit_tail_request {
     uint32_t count; /* 1..AUDIT_TAIL_MAX, else AD_ERR_INVALID */
 };
+/* ADMIN_ENROLL flags; any other bit is AD_ERR_INVALID. */
+#define MSG_ENROLL_CERTS_ONLY 0x1u /* keep the host enrollment, (re)issue workload certificates */
+#define MSG_ENROLL_FLAGS_ALL MSG_ENROLL_CERTS_ONLY
+struct msg_admin_enroll_request {
+    uint32_t flags;
+};
 AD_MUST_CHECK int msg_admin_keys_request_encode(struct buf *out,
                                                 const struct msg_admin_keys_request *m);
 AD_MUST_CHECK int msg_admin_keys_request_decode(struct buf *in, struct msg_admin_keys_request *ret);
@@ -313,6 +320,11 @@ AD_MUST_CHECK int msg_admin_audit_tail_request_encode(struct buf *out,
 AD_MUST_CHECK int msg_admin_audit_tail_request_decode(struct buf *in,
                                                       struct msg_admin_audit_tail_request *ret);
 
+AD_MUST_CHECK int msg_admin_enroll_request_encode(struct buf *out,
+                                                  const struct msg_admin_enroll_request *m);
+AD_MUST_CHECK int msg_admin_enroll_request_decode(struct buf *in,
+                                                  struct msg_admin_enroll_request *ret);
+
 /* ---- generic dispatch (daemon dispatch, fuzzers) ---- */
 
 union msg_request {
@@ -327,6 +339,7 @@ union msg_request {
     struct msg_admin_key_create_request admin_key_create;
     struct msg_admin_key_delete_request admin_key_delete;
     struct msg_admin_audit_tail_request admin_audit_tail;
+    struct msg_admin_enroll_request admin_enroll;
 };
 
 /* Decode the request body of type into the matching member of *ret (nothing for the

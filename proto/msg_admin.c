@@ -1,6 +1,6 @@
 /*
- * 0x20..0x25 admin messages. One file for the family: the requests are one or
- * two fields each and every reply is the same JSON string, so six files would
+ * 0x20..0x26 admin messages. One file for the family: the requests are one or
+ * two fields each and every reply is the same JSON string, so seven files would
  * repeat one function. ADMIN_STATUS and ADMIN_WORKLOADS have no request fields
  * (msg_empty_request_*).
  */
@@ -127,6 +127,31 @@ int msg_admin_audit_tail_request_decode(struct buf *in, struct msg_admin_audit_t
         return r;
     }
     if (m.count == 0 || m.count > AUDIT_TAIL_MAX) {
+        return AD_ERR_INVALID;
+    }
+    *ret = m;
+    return AD_OK;
+}
+
+/* 0x26 ADMIN_ENROLL */
+int msg_admin_enroll_request_encode(struct buf *out, const struct msg_admin_enroll_request *m)
+{
+    if ((m->flags & ~MSG_ENROLL_FLAGS_ALL) != 0) {
+        return AD_ERR_INVALID;
+    }
+    return buf_put_u32(out, m->flags);
+}
+
+int msg_admin_enroll_request_decode(struct buf *in, struct msg_admin_enroll_request *ret)
+{
+    struct msg_admin_enroll_request m;
+    int r;
+
+    if ((r = buf_get_u32(in, &m.flags)) != 0 || /* u32 flags */
+        (r = buf_expect_end(in)) != 0) {
+        return r;
+    }
+    if ((m.flags & ~MSG_ENROLL_FLAGS_ALL) != 0) {
         return AD_ERR_INVALID;
     }
     *ret = m;

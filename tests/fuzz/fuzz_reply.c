@@ -38,6 +38,7 @@ static int encode(uint8_t type, const union msg_reply *m, struct buf *out)
     case MSG_ADMIN_KEY_CREATE:
     case MSG_ADMIN_KEY_DELETE:
     case MSG_ADMIN_AUDIT_TAIL:
+    case MSG_ADMIN_ENROLL:
         return msg_admin_reply_encode(out, &m->admin);
     default:
         return AD_ERR_UNSUPPORTED;

@@ -42,6 +42,8 @@ static int encode(uint8_t type, const union msg_request *m, struct buf *out)
         return msg_admin_key_delete_request_encode(out, &m->admin_key_delete);
     case MSG_ADMIN_AUDIT_TAIL:
         return msg_admin_audit_tail_request_encode(out, &m->admin_audit_tail);
+    case MSG_ADMIN_ENROLL:
+        return msg_admin_enroll_request_encode(out, &m->admin_enroll);
     default:
         return AD_ERR_UNSUPPORTED;
     }

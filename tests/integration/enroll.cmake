@@ -12,3 +12,27 @@ foreach(_t enroll_e2e enroll_refusals enroll_pkcs11 enroll_agentd)
         set_tests_properties(${_t} PROPERTIES LABELS integration TIMEOUT 600 SKIP_RETURN_CODE 77)
     endif()
 endforeach()
+# The daemon's own enrollment and renewal (agentctl enroll, PKCS#11 view of
+# the certificates): real agentd, agentd-ca, pkcs11-tool and openssl.
+if(TARGET agentd AND TARGET agentd-pkcs11 AND TARGET agentd-ca)
+    set(_enroll_env "P11_MODULE=$<TARGET_FILE:agentd-pkcs11>")
+    if(AGENTD_SANITIZE)
+        set(_rt "")
+        foreach(_lib asan ubsan)
+            execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=lib${_lib}.so
+                            OUTPUT_VARIABLE _path OUTPUT_STRIP_TRAILING_WHITESPACE)
+            list(APPEND _rt ${_path})
+        endforeach()
+        list(JOIN _rt ":" _rt)
+        list(APPEND _enroll_env "P11_PRELOAD=${_rt}"
+            "P11_ASAN_SUPP=${CMAKE_CURRENT_LIST_DIR}/asan_clients.supp")
+    endif()
+    foreach(_t enroll_daemon enroll_renew)
+        if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh)
+            add_test(NAME ${_t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh
+                ${AGENTD_TEST_HARNESS} ${PROJECT_BINARY_DIR})
+            set_tests_properties(${_t} PROPERTIES LABELS integration TIMEOUT 300
+                SKIP_RETURN_CODE 77 ENVIRONMENT "${_enroll_env}")
+        endif()
+    endforeach()
+endif()

@@ -52,6 +52,7 @@ static const struct schema schemas[] = {
     {MSG_ADMIN_KEY_CREATE, 0, "s128 s64 u64 u32"},
     {MSG_ADMIN_KEY_DELETE, 0, "s128 s64"},
     {MSG_ADMIN_AUDIT_TAIL, 0, "u32"},
+    {MSG_ADMIN_ENROLL, 0, "u32"},
     {MSG_HELLO, 1, "S u32 s32 s32 s16 s64"},
     {MSG_WHOAMI, 1, "S u32 u32 u32 s4096 b32 s4096 s128 s2048 s16"},
     {MSG_LIST_OBJECTS, 1, "S u32 " KEY_REC " u32 " CA_REC},
@@ -67,6 +68,7 @@ static const struct schema schemas[] = {
     {MSG_ADMIN_KEY_CREATE, 1, "S s200000"},
     {MSG_ADMIN_KEY_DELETE, 1, "S s200000"},
     {MSG_ADMIN_AUDIT_TAIL, 1, "S s200000"},
+    {MSG_ADMIN_ENROLL, 1, "S s200000"},
 };
 #define N_SCHEMAS (sizeof(schemas) / sizeof(schemas[0]))
 
@@ -236,8 +238,8 @@ static void test_table_index(void **state)
         assert_int_equal(msg_table[i].is_admin, i >= 0x20);
         n++;
     }
-    assert_int_equal(n, 15);
-    assert_null(msg_lookup(0x26));
+    assert_int_equal(n, 16);
+    assert_null(msg_lookup(0x27));
     assert_null(msg_lookup(0xff));
     assert_string_equal(msg_lookup(MSG_SIGN)->name, "SIGN");
     /* every schema type is in the table, every table row has both schemas */
@@ -563,6 +565,7 @@ static void test_rt_admin(void **state)
                                         c2;
     struct msg_admin_key_delete_request d = {msg_str_c("web"), msg_str_c("tls")}, d2;
     struct msg_admin_audit_tail_request t = {AUDIT_TAIL_MAX}, t2;
+    struct msg_admin_enroll_request en = {MSG_ENROLL_CERTS_ONLY}, en2 = {0};
 
     (void)state;
     assert_int_equal(msg_admin_reply_encode(fresh(), &p), 0);
@@ -588,6 +591,18 @@ static void test_rt_admin(void **state)
     assert_int_equal(msg_admin_audit_tail_request_encode(fresh(), &t), AD_ERR_INVALID);
     assert_int_equal(buf_put_u32(fresh(), 0), 0);
     assert_int_equal(msg_admin_audit_tail_request_decode(encoded, &t2), AD_ERR_INVALID);
+    assert_int_equal(msg_admin_enroll_request_encode(fresh(), &en), 0);
+    assert_int_equal(msg_admin_enroll_request_decode(encoded, &en2), 0);
+    assert_int_equal(en2.flags, MSG_ENROLL_CERTS_ONLY);
+    en.flags = 0;
+    assert_int_equal(msg_admin_enroll_request_encode(fresh(), &en), 0);
+    assert_int_equal(msg_admin_enroll_request_decode(encoded, &en2), 0);
+    assert_int_equal(en2.flags, 0);
+    /* an undefined flag bit is refused both ways */
+    en.flags = 0x2;
+    assert_int_equal(msg_admin_enroll_request_encode(fresh(), &en), AD_ERR_INVALID);
+    assert_int_equal(buf_put_u32(fresh(), 0x80000000u), 0);
+    assert_int_equal(msg_admin_enroll_request_decode(encoded, &en2), AD_ERR_INVALID);
 }
 
 static void test_error_reply(void **state)
