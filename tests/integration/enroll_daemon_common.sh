@@ -29,10 +29,36 @@ ca_stop() {
     wait "$CA_PID" 2>/dev/null || true
 }
 
-# Start agentd-ca again with the same config (port, database): agentd's URL stays valid.
+# agentd-ca's port below the ephemeral range: the swtpm TCTI's client
+# connections take ephemeral ports, and one of them holding the CA's port
+# would keep a restarted CA from binding it. CA_EXTRA: lines added to its config.
+ca_config_extra() {
+    local p
+    p=$(pkcs11_free_port) || die "no free port"
+    sed -i "s|^listen = .*|listen = \"127.0.0.1:$p\";|" "$CA_CONF"
+    CA_PORT=$p
+    CA_URL=https://127.0.0.1:$p
+    [[ -z ${CA_EXTRA:-} ]] || echo "$CA_EXTRA" >>"$CA_CONF"
+}
+
+# Start agentd-ca again with the same config (port, database): agentd's URL
+# stays valid. Should the port be taken meanwhile, move the CA to another
+# one and point agentd at it (SIGHUP), so the test still sees a restart.
 ca_restart() {
-    local before
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local before old
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        if ((attempt > 4)); then
+            old=$CA_URL
+            ca_config_extra
+            sed -i "s|$old|$CA_URL|" "$AGENTD_CONF"
+            before=$(grep -c "reload:" "$T/agentd.log" || true)
+            agentd_hup
+            for _ in $(seq 1 100); do
+                (($(grep -c "reload:" "$T/agentd.log" || true) > before)) && break
+                sleep 0.05
+            done
+            echo "note: agentd-ca moved from $old to $CA_URL (port taken)"
+        fi
         before=$(grep -c "listening on" "$T/ca/stdout" 2>/dev/null || true)
         "$AGENTD_CA" -c "$CA_CONF" serve >>"$T/ca/stdout" 2>>"$T/ca/stderr" &
         CA_PID=$!
