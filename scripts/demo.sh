@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job end to end on a software TPM, all on loopback, in a fresh
-# temporary directory: swtpm with a vendor-signed EK certificate, agentd-ca,
-# host enrollment by attestation, agentd with one workload key, a PKCS#11
-# signature verified by openssl, a workload X.509-SVID, agentctl and the
-# audit log. Installs missing packages and builds build/release first.
+# temporary directory: swtpm with a vendor-signed EK certificate, agentd-ca
+# with SQLite, agentd with one workload key, `agentctl enroll` (the daemon
+# enrolls the host by attestation and gets the key's X.509-SVID), a PKCS#11
+# signature verified by openssl with the key's certificate read through the
+# module and checked against the trust bundle, agentctl and the audit log.
+# Installs missing packages and builds build/release first.
 #   scripts/demo.sh            (as root, or a user with sudo; from any directory)
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,8 +46,7 @@ P11_MODULE=$BUILD/pkcs11/libagentd-pkcs11.so
 . "$top/tests/integration/pkcs11_common.sh"
 AGENTD_BIN=$BUILD/agentd/agentd
 AGENTCTL=$BUILD/agentd/agentctl
-ENROLL=$BUILD/agentd/agentd-enroll
-for b in "$AGENTD_CA" "$AGENTD_BIN" "$AGENTCTL" "$ENROLL" "$P11_MODULE"; do
+for b in "$AGENTD_CA" "$AGENTD_BIN" "$AGENTCTL" "$P11_MODULE"; do
     [[ -e $b ]] || fail "$b was not built"
 done
 ctl() { "$AGENTCTL" -s "$AGENTD_SOCK" "$@"; }
@@ -70,31 +71,10 @@ echo "   agentd-ca pid $CA_PID at $CA_URL"
 sed -n 's/^\(trust_domain\|database\|ek_roots\) = /   \1 = /p' "$CA_CONF"
 show <"$T/ca/stdout"
 
-step "enroll the host with agentd-enroll over the TPM"
-"$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --out host.pem \
-    --key-out host.key --ak-out ak.key --bundle-out bundle.pem 2>enroll.err | show ||
-    fail "agentd-enroll: $(cat enroll.err) / agentd-ca: $(tail -n 5 ca/stderr)"
-openssl x509 -in host.pem -noout -ext subjectAltName | grep -o 'URI:.*' | sed 's/^/   host certificate /' ||
-    fail "host certificate has no SPIFFE URI"
-openssl verify -CAfile bundle.pem host.pem | show || fail "host certificate does not verify"
-ca_admin hosts | show
-
-step "workload X.509-SVID from agentd-ca (agentd-enroll --svid)"
-# Before agentd starts: swtpm has 3 transient slots and no resource manager,
-# so agentd-enroll (SRK, AK, new key) and agentd must not use it at once.
-echo "   note: agentd-enroll --svid certifies a NEW TPM key it creates itself (svid.key);"
-echo "   it cannot certify a key agentd holds, so this SVID is not for agentd's key below."
-"$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --svid workload/demo \
-    --ak ak.key --host-cert host.pem --out svid.pem --key-out svid.key 2>svid.err | show ||
-    fail "workload certificate: $(cat svid.err)"
-openssl x509 -in svid.pem -noout -ext subjectAltName | grep -o 'URI:.*' | sed 's/^/   SVID /' ||
-    fail "SVID has no SPIFFE URI"
-openssl x509 -in svid.pem -noout -enddate | sed 's/^/   SVID /'
-openssl verify -CAfile bundle.pem svid.pem | show || fail "SVID does not verify"
-
-step "agentd with one workload entry (uid $(id -u)) owning an EC P-256 key"
+step "agentd with an enroll group and one workload entry (uid $(id -u)) owning an EC P-256 key"
 # Root is always admin; another user gets agentctl's admin view through its group.
 [[ $(id -u) == 0 ]] || AGENTD_ADMIN_GROUP=$(id -gn)
+AGENTD_EXTRA="  enroll = { url = \"$CA_URL\"; ca_bundle = \"$CA_BUNDLE\"; host_class = \"default\"; };"
 agentd_write_conf <<EOW
 { name = "demo"; spiffe_id = "spiffe://test.example/workload/demo";
   selectors = { uid = $(id -u); };
@@ -102,25 +82,48 @@ agentd_write_conf <<EOW
 EOW
 agentd_start
 echo "   agentd pid $AGENTD_PID, socket $AGENTD_SOCK, config $AGENTD_CONF"
-grep -E "ready|listening" "$T/agentd.log" | show
-ctl keys list demo | show || fail "agentctl keys list: $(agentd_log 2>&1)"
+sed -n '/enroll = {/p' "$AGENTD_CONF" | show
+grep -E "ready|listening|identity" "$T/agentd.log" | sed 's/^<[0-9]>//' | show
 
-step "sign as the workload through PKCS#11 (OpenSC pkcs11-tool), verify with openssl"
+step "agentctl enroll: the daemon enrolls the host and certifies its workload key"
+echo "   \$ agentctl -s $AGENTD_SOCK enroll"
+ctl enroll >enroll.out 2>&1 || { show <enroll.out; fail "agentctl enroll: $(tail -n 5 ca/stderr)"; }
+show <enroll.out
+ID=$AGENTD_STATE/identity
+ls -l "$ID" | tail -n +2 | awk '{print $1, $NF}' | show
+ctl status | sed 's|\\/|/|g' >status.json || fail "agentctl status"
+echo "   \$ agentctl status (identity part)"
+grep -o '"identity":.*' status.json | tr ',' '\n' | sed 's/^"identity":{//; s/[]}]*$//' |
+    grep -E '"(spiffe_id|host_cert_not_after|last_contact|next_renewal|key|serial|not_after)"' | show
+ca_admin hosts | show
+
+step "sign as the workload through PKCS#11 (OpenSC pkcs11-tool); its certificate, read through the module, verifies"
 export AGENTD_SOCKET=$AGENTD_SOCK
 p11() { pkcs11-tool --module "$P11_MODULE" "$@"; }
 p11 --list-objects >objects.txt 2>&1 || fail "pkcs11-tool --list-objects: $(cat objects.txt)"
-grep -E "Object|label|ID:|Usage" objects.txt | show
+grep -E "Object|label|ID:|subject|Usage" objects.txt | show
 id=$(pkcs11_id_of signing || true)
 [[ -n $id ]] || fail "the module does not show the key 'signing'"
-pkcs11_pubkey_pem signing signing.pub.pem
-echo "   exported public key (CKA_ID $id) to signing.pub.pem:"
-openssl pkey -pubin -in signing.pub.pem -noout -text | sed -n '1p;/ASN1 OID/p;/NIST/p' | show
+p11 --read-object --type cert --id "$id" -o signing.crt.der >/dev/null 2>&1 ||
+    fail "the module shows no certificate for the key"
+openssl x509 -inform DER -in signing.crt.der -out signing.crt.pem
+p11 --read-object --type cert --label "agentd trust bundle 1" -o bundle.der >/dev/null 2>&1 ||
+    fail "the module shows no trust bundle"
+openssl x509 -inform DER -in bundle.der -out bundle.pem
+echo "   certificate of CKA_ID $id: $(openssl x509 -in signing.crt.pem -noout -ext subjectAltName | grep -o 'URI:.*')"
+openssl x509 -in signing.crt.pem -noout -serial -enddate | show
+echo "   \$ openssl verify -CAfile bundle.pem signing.crt.pem   (both read through the module)"
+openssl verify -CAfile bundle.pem signing.crt.pem | show || fail "the key's certificate does not verify"
+openssl x509 -in signing.crt.pem -noout -pubkey >signing.pub.pem
+pkcs11_pubkey_pem signing key.pub.pem
+cmp -s signing.pub.pem key.pub.pem || fail "the certificate is not for the key"
+echo "   (the certificate's public key is the TPM key's, CKA_ID $id)"
 echo "hello from the agentd demo, $(date -u +%FT%TZ)" >msg.txt
 echo "   \$ pkcs11-tool --module $P11_MODULE --sign --id $id -m ECDSA-SHA256 --signature-format openssl -i msg.txt -o msg.sig"
 p11 --sign --id "$id" -m ECDSA-SHA256 --signature-format openssl -i msg.txt -o msg.sig 2>&1 | show ||
     fail "PKCS#11 sign: $(agentd_log 2>&1 | tail -n 5)"
 echo "   signature: $(stat -c %s msg.sig) bytes DER"
-echo "   \$ openssl dgst -sha256 -verify signing.pub.pem -signature msg.sig msg.txt"
+echo "   \$ openssl dgst -sha256 -verify signing.pub.pem -signature msg.sig msg.txt   (key from the certificate)"
 openssl dgst -sha256 -verify signing.pub.pem -signature msg.sig msg.txt | show ||
     fail "openssl does not verify the PKCS#11 signature"
 echo "tampered" >>msg.txt
