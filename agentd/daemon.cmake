@@ -6,6 +6,8 @@ endif()
 
 # Pure helpers (no TPM): also linked by tests and tools.
 add_library(agentd_daemon_util STATIC
+    ${CMAKE_CURRENT_LIST_DIR}/atomic_file.c
+    ${CMAKE_CURRENT_LIST_DIR}/certinfo.c
     ${CMAKE_CURRENT_LIST_DIR}/digest.c
     ${CMAKE_CURRENT_LIST_DIR}/log.c
     ${CMAKE_CURRENT_LIST_DIR}/worker.c)
@@ -23,8 +25,7 @@ function(agentd_daemon_targets)
     endif()
     set(_d ${CMAKE_CURRENT_SOURCE_DIR})
     add_library(agentd_daemon STATIC
-        ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/dispatch_wire.c ${_d}/keystore.c ${_d}/server.c
-        ${_d}/atomic_file.c ${_d}/certinfo.c)
+        ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/dispatch_wire.c ${_d}/keystore.c ${_d}/server.c)
     target_include_directories(agentd_daemon PUBLIC ${_d})
     target_link_libraries(agentd_daemon
         PUBLIC agentd_daemon_util agentd_workload agentd_policy agentd_conf agentd_tpm agentd_proto
@@ -32,7 +33,8 @@ function(agentd_daemon_targets)
     # The identity thread (enrollment client in the daemon). Its own library:
     # it includes attest's msg.h (through enroll.h), the rest of the daemon
     # proto's msg.h, and the two must not share an include path.
-    add_library(agentd_identity STATIC ${_d}/identity.c ${_d}/identity_tpm.c)
+    add_library(agentd_identity STATIC ${_d}/identity.c ${_d}/identity_certs.c ${_d}/identity_host.c
+        ${_d}/identity_tpm.c)
     target_include_directories(agentd_identity PRIVATE ${_d})
     target_link_libraries(agentd_identity
         PRIVATE agentd_enroll agentd_tpm agentd_conf agentd_daemon_util PkgConfig::JSONC
