@@ -10,10 +10,16 @@ add_library(agentd_daemon_util STATIC
     ${CMAKE_CURRENT_LIST_DIR}/certinfo.c
     ${CMAKE_CURRENT_LIST_DIR}/digest.c
     ${CMAKE_CURRENT_LIST_DIR}/log.c
+    ${CMAKE_CURRENT_LIST_DIR}/spans.c
     ${CMAKE_CURRENT_LIST_DIR}/worker.c)
 target_include_directories(agentd_daemon_util PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(agentd_daemon_util PUBLIC agentd_proto PkgConfig::CRYPTO Threads::Threads
     PRIVATE agentd_warnings)
+# A measuring build: per-request time spans on the sign path in the log (spans.h).
+option(AGENTD_SPANS "Log where a SIGN's time goes in the daemon (measuring builds only)" OFF)
+if(AGENTD_SPANS)
+    target_compile_definitions(agentd_daemon_util PUBLIC AGENTD_SPANS)
+endif()
 
 # The daemon proper needs the tpm area's library; it is defined in another
 # fragment (included after this one), so the targets are created at the end

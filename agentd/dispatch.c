@@ -19,6 +19,7 @@
 #include "match.h"
 #include "msg.h"
 #include "policy.h"
+#include "spans.h"
 #include "status.h"
 #include "worker.h"
 
@@ -147,7 +148,8 @@ struct djob {
     bool is_valid;
     uint8_t sig[1024];
     size_t sig_len;
-    uint8_t *bytes; /* RANDOM output */
+    struct spans spans; /* AGENTD_SPANS builds only */
+    uint8_t *bytes;     /* RANDOM output */
     size_t bytes_len;
     struct keystore_pub *pubs;
     size_t n_pubs;
@@ -374,19 +376,24 @@ static void sign_run(struct worker_job *wj, void *ctx)
 {
     struct djob *j = (struct djob *)wj;
 
+    spans_mark(&j->spans, SPAN_RUN);
     j->r = keystore_sign(ctx, j->e, j->key, j->scheme, j->hash, j->digest, j->digest_len, j->sig,
                          &j->sig_len);
+    spans_mark(&j->spans, SPAN_SIGNED);
 }
 
 static void sign_done(struct worker_job *wj)
 {
     struct djob *j = (struct djob *)wj;
 
+    spans_mark(&j->spans, SPAN_DONE);
     if (j->r != 0) {
         reply_result_error(j);
     } else {
         (void)glue_send_bytes(j->c, j->type, j->id, j->sig, j->sig_len);
     }
+    spans_mark(&j->spans, SPAN_SENT);
+    spans_finish(&j->spans);
     job_finish(j);
 }
 
@@ -504,8 +511,10 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     uint8_t data_sha[32];
     size_t dlen = 0;
     struct djob *j = NULL;
+    struct spans sp = {{0}};
     uint32_t st;
 
+    spans_mark(&sp, SPAN_RECV);
     if (glue_sign_decode(body, len, type == MT_VERIFY, &m) != 0) {
         reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
@@ -522,6 +531,7 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     if (!decide(d, c, type, id, &rq, rule != NULL ? rule->name : NULL, data_sha, &e)) {
         return AD_OK;
     }
+    spans_mark(&sp, SPAN_DECIDED);
     if (rule == NULL) {
         reply_error(c, type, id, STATUS_MECHANISM_INVALID, "mechanism not offered");
         return AD_OK;
@@ -564,6 +574,8 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
         j->wj.run = verify_run;
         j->wj.done = verify_done;
     }
+    j->spans = sp;
+    spans_mark(&j->spans, SPAN_SUBMIT);
     job_submit(j);
     return AD_OK;
 }
