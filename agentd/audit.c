@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "audit_head.h"
 #include "audit_verify.h"
 
 struct audit {
@@ -27,13 +28,13 @@ struct audit {
     uint64_t rotate_bytes;
     uint32_t keep;
     enum conf_audit_sync sync;
-    uint64_t size;       /* bytes in the current file */
-    uint64_t next_seq;   /* seq of the next record */
-    uint8_t prev[32];    /* hash of the newest record's line (zeros before the first) */
-    uint64_t first_seq;  /* first seq of the oldest kept file, 0 unknown */
-    unsigned since_head; /* records since path.head was written */
-    bool is_broken;      /* a short write left a torn line: refuse until reopened */
-    char note[256];      /* what audit_open() found worth logging */
+    uint64_t size;             /* bytes in the current file */
+    uint64_t next_seq;         /* seq of the next record */
+    uint8_t prev[32];          /* hash of the newest record's line (zeros before the first) */
+    uint64_t head_seq;         /* newest seq a durable path.head covers (as if at open) */
+    struct audit_headw *headw; /* background head writes; NULL until needed */
+    bool is_broken;            /* a short write left a torn line: refuse until reopened */
+    char note[256];            /* what audit_open() found worth logging */
 };
 
 /* ---- helpers shared with audit_verify.c -------------------------------- */
@@ -201,30 +202,6 @@ out:
 
 /* ---- files ------------------------------------------------------------- */
 
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd = -1;
-    int r = AD_ERR_SYSTEM;
-
-    if (copy == NULL) {
-        return AD_ERR_NOMEM;
-    }
-    if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        goto out;
-    }
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        goto out;
-    }
-    r = AD_OK;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    free(copy);
-    return r;
-}
-
 /* mkdir -p of path's directory, new components 0700. */
 static int make_parent(const char *path)
 {
@@ -255,77 +232,18 @@ out:
     return r;
 }
 
-/* First seq of file name (0 when empty, missing or unreadable). */
-static uint64_t first_seq_of(const char *name)
-{
-    FILE *f = fopen(name, "re");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    uint64_t seq = 0;
-    uint8_t prev[32];
-
-    if (f == NULL) {
-        return 0;
-    }
-    if ((n = getline(&line, &cap, f)) > 1 && line[n - 1] == '\n' &&
-        audit_parse_line(line, (size_t)n - 1, &seq, prev) != 0) {
-        seq = 0;
-    }
-    free(line);
-    fclose(f);
-    return seq;
-}
-
-static uint64_t oldest_first_seq(const char *path)
-{
-    char name[PATH_MAX];
-    unsigned oldest = audit_oldest_rotated(path);
-
-    if (oldest > 0 && audit_rotated_name(path, oldest, name, sizeof(name)) == 0) {
-        return first_seq_of(name);
-    }
-    return first_seq_of(path);
-}
-
 int audit_write_head(struct audit *a)
 {
-    char name[PATH_MAX];
-    char tmp[PATH_MAX + 8];
-    char hex[65];
-    char buf[256];
-    int fd = -1;
-    int len;
-    int r = AD_ERR_SYSTEM;
+    int r;
 
     if (a == NULL) {
         return AD_ERR_INVALID;
     }
-    if (audit_head_name(a->path, name, sizeof(name)) != 0) {
-        return AD_ERR_TOO_LARGE;
+    if (a->headw != NULL) {
+        audit_headw_wait(a->headw); /* one writer of path.head.tmp at a time */
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-    audit_hex(a->prev, 32, hex);
-    a->first_seq = oldest_first_seq(a->path);
-    len = snprintf(buf, sizeof(buf), "{\"seq\":%llu,\"hash\":\"%s\",\"first_seq\":%llu}\n",
-                   (unsigned long long)(a->next_seq - 1), hex, (unsigned long long)a->first_seq);
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-        goto out;
-    }
-    if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0) {
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, name) != 0) {
-        goto out;
-    }
-    r = fsync_dir_of(name);
-    a->since_head = 0;
-out:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
+    if ((r = audit_head_write(a->path, a->next_seq - 1, a->prev)) == AD_OK) {
+        a->head_seq = a->next_seq - 1;
     }
     return r;
 }
@@ -507,7 +425,8 @@ int audit_open(const char *path, uint64_t rotate_bytes, uint32_t keep, enum conf
         goto out;
     }
     a->size = (uint64_t)st.st_size;
-    *ret = a; /* caller owns it now */
+    a->head_seq = a->next_seq - 1; /* the lag bound counts from here */
+    *ret = a;                      /* caller owns it now */
     a = NULL;
 out:
     free(line);
@@ -684,6 +603,9 @@ static int rotate(struct audit *a)
     int fd;
     int r;
 
+    if (a->headw != NULL) {
+        audit_headw_wait(a->headw); /* it reads the files about to be renamed */
+    }
     for (unsigned i = a->keep; i > 1; i--) {
         if ((r = audit_rotated_name(a->path, i - 1, from, sizeof(from))) != 0 ||
             (r = audit_rotated_name(a->path, i, to, sizeof(to))) != 0) {
@@ -709,10 +631,40 @@ static int rotate(struct audit *a)
     close(a->fd);
     a->fd = fd;
     a->size = 0;
-    if ((r = fsync_dir_of(a->path)) != 0) {
+    if ((r = audit_fsync_dir_of(a->path)) != 0) {
         return r;
     }
     return audit_write_head(a);
+}
+
+/*
+ * The head may lag the newest record by at most AUDIT_HEAD_EVERY - 1 records
+ * once audit_append() returns (audit.h). A background write starts at half
+ * that lag, so the fsyncs run while requests go on; only when the lag reaches
+ * the bound (writes slower than AUDIT_HEAD_EVERY / 2 records, or failing)
+ * does the loop wait, and then write inline as before. A failed head write is
+ * retried with the next record and is not a reason to deny.
+ */
+static void keep_head_fresh(struct audit *a)
+{
+    uint64_t last = a->next_seq - 1;
+    uint64_t written;
+
+    if (a->headw != NULL && (written = audit_headw_written(a->headw)) > a->head_seq) {
+        a->head_seq = written;
+    }
+    if (last - a->head_seq >= AUDIT_HEAD_EVERY) {
+        (void)!audit_write_head(a); /* waits for a running background write first */
+        return;
+    }
+    if (last - a->head_seq < AUDIT_HEAD_EVERY / 2) {
+        return;
+    }
+    if (a->headw == NULL && audit_headw_new(a->path, &a->headw) != 0) {
+        a->headw = NULL; /* no memory: the inline write at the bound still happens */
+        return;
+    }
+    (void)audit_headw_start(a->headw, last, a->prev); /* false: one is running already */
 }
 
 int audit_append(struct audit *a, const struct audit_record *rec)
@@ -755,9 +707,7 @@ int audit_append(struct audit *a, const struct audit_record *rec)
         r = AD_ERR_SYSTEM; /* the line is in the file but may not survive a power cut */
         goto out;
     }
-    if (++a->since_head >= AUDIT_HEAD_EVERY) {
-        (void)!audit_write_head(a); /* retried on the next record; not a reason to deny */
-    }
+    keep_head_fresh(a);
     r = AD_OK;
 out:
     free(line);
@@ -771,6 +721,8 @@ int audit_close(struct audit *a)
     if (a == NULL) {
         return AD_OK;
     }
+    audit_headw_free(a->headw); /* finishes a running write first */
+    a->headw = NULL;
     if (a->next_seq > 1 && !a->is_broken) {
         r = audit_write_head(a);
     }

@@ -14,8 +14,11 @@
  * path.<keep> (the oldest beyond keep is deleted), and the first record of the
  * new file chains to the last record of the rotated one. path.head holds
  * {"seq":N,"hash":"<hex>"} of the newest record, replaced atomically (temp,
- * fsync, rename, fsync dir) on rotation, on audit_close() and every
- * AUDIT_HEAD_EVERY records. Files are 0600; a missing directory is created 0700.
+ * fsync, rename, fsync dir) on rotation and on audit_close(); in between, a
+ * background thread (audit_head.h) rewrites it from half of AUDIT_HEAD_EVERY
+ * records on, and audit_append() waits (writing inline if need be) rather than
+ * return with the head AUDIT_HEAD_EVERY or more records behind. Files are
+ * 0600; a missing directory is created 0700.
  *
  * Durability: audit_append() issues the whole line with one write() to an
  * O_APPEND fd. With CONF_AUDIT_SYNC_WRITE the line is in the kernel before
@@ -41,7 +44,8 @@
  * attacker with write access (the chain is not signed; shipping lines off the
  * host is what defends against root).
  *
- * Thread-safety: none; the daemon calls this from its event-loop thread.
+ * Thread-safety: none; the daemon calls this from its event-loop thread (the
+ * head writer thread is internal and touches only path.head and reads).
  */
 #ifndef AGENTD_AUDIT_H
 #define AGENTD_AUDIT_H
@@ -54,7 +58,7 @@
 #include "conf.h"
 #include "err.h"
 
-#define AUDIT_HEAD_EVERY 64  /* path.head is rewritten at least every this many records */
+#define AUDIT_HEAD_EVERY 64  /* path.head never lags the newest record by this many */
 #define AUDIT_LINE_MAX 65536 /* longest line written or accepted by verify */
 #define AUDIT_KEEP_MAX 1000  /* rotated files */
 
