@@ -148,6 +148,7 @@ struct djob {
     bool is_valid;
     uint8_t sig[1024];
     size_t sig_len;
+    bool is_unaudited;  /* SIGN/VERIFY: the allow record could not be written: deny */
     struct spans spans; /* AGENTD_SPANS builds only */
     uint8_t *bytes;     /* RANDOM output */
     size_t bytes_len;
@@ -258,12 +259,14 @@ static int audit_decision(struct daemon *d, struct conn *c, const struct decided
 /*
  * Resolve the caller's entry against the current config and run policy.
  * On a deny the record is audited and the error reply queued; returns
- * false. On allow the record is audited; an audit failure turns it into a
- * deny (fail closed).
+ * false. On allow returns true with *ret_allow, the record the caller must
+ * append (audit_decision) before any result of the request goes out; the
+ * strings it points to are the request's and rq's.
  */
-static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
-                   const struct policy_request *rq, const char *mech, const uint8_t *data_sha256,
-                   const struct workload_entry **ret_entry)
+static bool decide_deferred(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                            const struct policy_request *rq, const char *mech,
+                            const uint8_t *data_sha256, const struct workload_entry **ret_entry,
+                            struct decided *ret_allow)
 {
     const struct workload_entry *e = NULL;
     const char *why = NULL;
@@ -307,10 +310,7 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
         status = status_of_reason(pd.reason);
         goto deny;
     }
-    if (audit_decision(d, c, &x) != 0) {
-        reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
-        return false;
-    }
+    *ret_allow = x;
     *ret_entry = e;
     return true;
 deny:
@@ -320,6 +320,28 @@ deny:
     }
     reply_error(c, type, id, status, x.reason);
     return false;
+}
+
+/*
+ * decide_deferred() with the allow record appended at once: an audit failure
+ * turns the allow into a deny (fail closed).
+ */
+static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                   const struct policy_request *rq, const char *mech, const uint8_t *data_sha256,
+                   const struct workload_entry **ret_entry)
+{
+    const struct workload_entry *e = NULL;
+    struct decided allow;
+
+    if (!decide_deferred(d, c, type, id, rq, mech, data_sha256, &e, &allow)) {
+        return false;
+    }
+    if (audit_decision(d, c, &allow) != 0) {
+        reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
+        return false;
+    }
+    *ret_entry = e;
+    return true;
 }
 
 /* Jobs ---------------------------------------------------------------------- */
@@ -387,7 +409,9 @@ static void sign_done(struct worker_job *wj)
     struct djob *j = (struct djob *)wj;
 
     spans_mark(&j->spans, SPAN_DONE);
-    if (j->r != 0) {
+    if (j->is_unaudited) {
+        reply_error(j->c, j->type, j->id, STATUS_DENIED, "audit log unavailable");
+    } else if (j->r != 0) {
         reply_result_error(j);
     } else {
         (void)glue_send_bytes(j->c, j->type, j->id, j->sig, j->sig_len);
@@ -422,7 +446,9 @@ static void verify_done(struct worker_job *wj)
 {
     struct djob *j = (struct djob *)wj;
 
-    if (j->r != 0) {
+    if (j->is_unaudited) {
+        reply_error(j->c, j->type, j->id, STATUS_DENIED, "audit log unavailable");
+    } else if (j->r != 0) {
         reply_result_error(j);
     } else {
         (void)glue_send_u8(j->c, j->type, j->id, j->is_valid ? 1 : 0);
@@ -501,6 +527,72 @@ static uint32_t sign_prepare(const struct mech_rule *m, const struct glue_pss *p
     return STATUS_INTERNAL;
 }
 
+/*
+ * The worker job for an allowed SIGN/VERIFY. STATUS_OK and *ret, or a wire
+ * status and *ret_why for the error reply (no job).
+ */
+static uint32_t sign_job_new(struct daemon *d, struct conn *c, const struct workload_entry *e,
+                             uint8_t type, uint32_t id, const struct glue_sign *m,
+                             const struct mech_rule *rule, const uint8_t *data_sha,
+                             struct djob **ret, const char **ret_why)
+{
+    struct djob *j = NULL;
+    uint8_t di[DIGEST_INFO_MAX];
+    size_t di_len = 0;
+    uint32_t st;
+
+    if (rule == NULL) {
+        *ret_why = "mechanism not offered";
+        return STATUS_MECHANISM_INVALID;
+    }
+    if ((j = job_new(d, c, e, type, id, sign_run, sign_done)) == NULL) {
+        *ret_why = "out of memory";
+        return STATUS_NO_MEMORY;
+    }
+    snprintf(j->key, sizeof(j->key), "%s", m->key);
+    j->scheme = rule->scheme;
+    st = sign_prepare(rule, &m->pss, m->data, m->data_len, data_sha, &j->hash, j->digest,
+                      &j->digest_len);
+    *ret_why = "bad input for mechanism";
+    if (st == STATUS_OK && type == MT_VERIFY) {
+        if (m->sig_len > sizeof(j->sig)) {
+            *ret_why = "signature too long";
+            st = STATUS_BAD_REQUEST;
+            goto out;
+        }
+        memcpy(j->sig, m->sig, m->sig_len);
+        j->sig_len = m->sig_len;
+        j->vscheme = rule->vscheme;
+        /* PKCS#1 v1.5 verifies the DigestInfo the signer padded. */
+        if (rule->scheme == KEYSTORE_RSASSA) {
+            if (digest_info_encode(j->hash, j->digest, di, &di_len) != 0) {
+                *ret_why = "digest info";
+                st = STATUS_INTERNAL;
+                goto out;
+            }
+            memcpy(j->digest, di, di_len);
+            j->digest_len = di_len;
+        }
+        j->wj.run = verify_run;
+        j->wj.done = verify_done;
+    }
+out:
+    if (st != STATUS_OK) {
+        free(j);
+        return st;
+    }
+    *ret = j;
+    return STATUS_OK;
+}
+
+/*
+ * SIGN and VERIFY. The allow record is appended while the worker already
+ * runs the job, so the write overlaps the TPM's work. The result still never
+ * goes out before its record: sign_done()/verify_done() run on this (loop)
+ * thread after this function returns, and a failed append turns the result
+ * into a deny there (fail closed). Identity and policy checks come first,
+ * unchanged: nothing reaches the TPM before the decision.
+ */
 static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
                    size_t len)
 {
@@ -508,9 +600,11 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     const struct mech_rule *rule;
     const struct workload_entry *e = NULL;
     struct policy_request rq = {.op = POLICY_OP_SIGN};
+    struct decided allow;
     uint8_t data_sha[32];
     size_t dlen = 0;
     struct djob *j = NULL;
+    const char *why = NULL;
     struct spans sp = {{0}};
     uint32_t st;
 
@@ -528,55 +622,30 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     rq.key = m.key;
     rq.mechanism = m.mechanism;
     rq.data_len = m.data_len;
-    if (!decide(d, c, type, id, &rq, rule != NULL ? rule->name : NULL, data_sha, &e)) {
+    if (!decide_deferred(d, c, type, id, &rq, rule != NULL ? rule->name : NULL, data_sha, &e,
+                         &allow)) {
         return AD_OK;
     }
     spans_mark(&sp, SPAN_DECIDED);
-    if (rule == NULL) {
-        reply_error(c, type, id, STATUS_MECHANISM_INVALID, "mechanism not offered");
-        return AD_OK;
+    st = sign_job_new(d, c, e, type, id, &m, rule, data_sha, &j, &why);
+    if (j != NULL) {
+        j->spans = sp;
+        spans_mark(&j->spans, SPAN_SUBMIT);
+        job_submit(j); /* the TPM starts; j stays valid until its done() on this thread */
     }
-    if ((j = job_new(d, c, e, type, id, sign_run, sign_done)) == NULL) {
-        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
-        return AD_OK;
-    }
-    snprintf(j->key, sizeof(j->key), "%s", m.key);
-    j->scheme = rule->scheme;
-    st = sign_prepare(rule, &m.pss, m.data, m.data_len, data_sha, &j->hash, j->digest,
-                      &j->digest_len);
-    if (st != STATUS_OK) {
-        reply_error(c, type, id, st, "bad input for mechanism");
-        free(j);
-        return AD_OK;
-    }
-    if (type == MT_VERIFY) {
-        uint8_t di[DIGEST_INFO_MAX];
-        size_t di_len = 0;
-
-        if (m.sig_len > sizeof(j->sig)) {
-            reply_error(c, type, id, STATUS_BAD_REQUEST, "signature too long");
-            free(j);
-            return AD_OK;
+    if (audit_decision(d, c, &allow) != 0) {
+        if (j != NULL) {
+            j->is_unaudited = true; /* the worker never reads this field */
+        } else {
+            reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
         }
-        memcpy(j->sig, m.sig, m.sig_len);
-        j->sig_len = m.sig_len;
-        j->vscheme = rule->vscheme;
-        if (rule->scheme == KEYSTORE_RSASSA) {
-            /* PKCS#1 v1.5 verifies the DigestInfo the signer padded. */
-            if (digest_info_encode(j->hash, j->digest, di, &di_len) != 0) {
-                reply_error(c, type, id, STATUS_INTERNAL, "digest info");
-                free(j);
-                return AD_OK;
-            }
-            memcpy(j->digest, di, di_len);
-            j->digest_len = di_len;
-        }
-        j->wj.run = verify_run;
-        j->wj.done = verify_done;
+        return AD_OK;
     }
-    j->spans = sp;
-    spans_mark(&j->spans, SPAN_SUBMIT);
-    job_submit(j);
+    if (j == NULL) {
+        reply_error(c, type, id, st, why);
+        return AD_OK;
+    }
+    spans_mark(&j->spans, SPAN_AUDITED);
     return AD_OK;
 }
 
