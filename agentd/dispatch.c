@@ -812,6 +812,9 @@ static void generate_done(struct worker_job *wj)
 {
     struct djob *j = (struct djob *)wj;
 
+    if (j->r == 0 && j->d->identity != NULL) {
+        identity_poke(j->d->identity); /* the new key gets its certificate */
+    }
     if (j->r != 0) {
         reply_result_error(j);
     } else {
@@ -972,6 +975,9 @@ static void json_done(struct worker_job *wj)
 {
     struct djob *j = (struct djob *)wj;
 
+    if (j->r == 0 && j->type == MT_ADMIN_KEY_CREATE && j->d->identity != NULL) {
+        identity_poke(j->d->identity); /* the new key gets its certificate */
+    }
     if (j->r != 0) {
         reply_result_error(j);
     } else {

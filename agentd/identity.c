@@ -271,6 +271,17 @@ void identity_set_conf(struct identity *id, struct conf_ref *conf)
     conf_ref_put(old);
 }
 
+void identity_poke(struct identity *id)
+{
+    pthread_mutex_lock(&id->lock);
+    /* next_due 0: no timer (not enrolled, renew off) or a pass is running right now */
+    if (id->next_due > 1 && !id->is_backing_off) {
+        id->next_due = 1;
+        pthread_cond_signal(&id->cond);
+    }
+    pthread_mutex_unlock(&id->lock);
+}
+
 int identity_enroll(struct identity *id, struct identity_request *rq)
 {
     struct identity_request **pp;

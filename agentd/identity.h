@@ -67,6 +67,12 @@ void identity_complete(struct identity *id);
 /* Loop thread (reload): the entries to certify from now on; takes a reference. */
 void identity_set_conf(struct identity *id, struct conf_ref *conf);
 
+/*
+ * Loop thread: a key was created; certify it soon (a pass right away when
+ * renewal is on and the CA is not being retried after a failure).
+ */
+void identity_poke(struct identity *id);
+
 /* Loop thread: queue rq. AD_ERR_RATE when IDENTITY_REQUESTS_MAX are pending. */
 AD_MUST_CHECK int identity_enroll(struct identity *id, struct identity_request *rq);
 

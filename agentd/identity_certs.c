@@ -312,6 +312,7 @@ unsigned identity_run_cycle(struct identity *id, const struct agentd_conf *c, bo
     json_object_put(cy.keys);
     pthread_mutex_lock(&id->lock);
     id->next_due = due;
+    id->is_backing_off = cy.failed > 0;
     if (text != NULL) {
         free(id->keys_json);
         id->keys_json = text;

@@ -40,7 +40,8 @@ struct identity {
     int64_t last_contact;
     int64_t last_error_at;
     char last_error[ERR_MAX];
-    int64_t next_due; /* 0: nothing scheduled */
+    int64_t next_due;    /* 0: nothing scheduled */
+    bool is_backing_off; /* the last pass failed: next_due is a retry */
     char *keys_json;
     /* Loop thread only. */
     size_t n_pending;

@@ -73,7 +73,7 @@ check_module() {
     cert_id=$(cert_id_of k1)
     [[ -n $key_id ]] || die "no private key k1: $objs"
     [[ $cert_id == "$key_id" ]] || die "certificate CKA_ID '$cert_id' is not the key's '$key_id': $objs"
-    (($(grep -c "^Certificate Object" <<<"$objs") == 2)) ||
+    (($(grep -c "^Certificate Object" <<<"$objs") >= 2)) ||
         die "expected the key's and the CA's certificate objects: $objs"
     grep -q "subject: *DN: CN=agentd test CA" <<<"$objs" || die "no CA certificate listed: $objs"
     key_cert_pem "$key_id" "$T/k1.pem"
@@ -99,6 +99,18 @@ check_module() {
 check_module
 serial=$(listed_serial)
 [[ -f $(find "$T/state/keys" -name 'k1.crt') ]] || die "no k1.crt next to the key blob"
+
+# A key created later gets its certificate without another agentctl enroll.
+ctl keys create w1 k2 ec-p256 >/dev/null || die "agentctl keys create"
+for _ in $(seq 1 50); do
+    [[ -n $(cert_id_of k2) ]] && break
+    sleep 0.2
+done
+k2=$(pkcs11_id_of k2)
+[[ -n $k2 && $(cert_id_of k2) == "$k2" ]] || { agentd_log; die "no certificate for the new key k2"; }
+key_cert_pem "$k2" "$T/k2.pem"
+openssl verify -CAfile "$ID/bundle.pem" "$T/k2.pem" >/dev/null || die "k2's certificate"
+echo "ok: a key created after enrollment was certified on its own"
 
 # 4. Restart: the saved identity and certificates are served again.
 agentd_stop
