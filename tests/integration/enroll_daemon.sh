@@ -69,7 +69,7 @@ grep -q '"entry":"w1","key":"k1","spiffe_id":"spiffe://test.example/workload/w1"
 check_module() {
     local objs key_id cert_id
     objs=$(p11 --list-objects 2>&1)
-    key_id=$(pkcs11_id_of k1)
+    key_id=$(key_id_of k1)
     cert_id=$(cert_id_of k1)
     [[ -n $key_id ]] || die "no private key k1: $objs"
     [[ $cert_id == "$key_id" ]] || die "certificate CKA_ID '$cert_id' is not the key's '$key_id': $objs"
@@ -106,7 +106,7 @@ for _ in $(seq 1 50); do
     [[ -n $(cert_id_of k2) ]] && break
     sleep 0.2
 done
-k2=$(pkcs11_id_of k2)
+k2=$(key_id_of k2)
 [[ -n $k2 && $(cert_id_of k2) == "$k2" ]] || { agentd_log; die "no certificate for the new key k2"; }
 key_cert_pem "$k2" "$T/k2.pem"
 openssl verify -CAfile "$ID/bundle.pem" "$T/k2.pem" >/dev/null || die "k2's certificate"

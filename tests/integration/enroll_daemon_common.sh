@@ -94,9 +94,17 @@ EOW
 
 # CKA_ID (hex) of the certificate object listed with label $1 (empty: none).
 cert_id_of() {
+    # awk reads to the end: an early exit could SIGPIPE pkcs11-tool (pipefail).
     p11 --list-objects --type cert 2>/dev/null |
         awk -v l="$1" '/^Certificate Object/ {hit=0} $1=="label:" && $2==l {hit=1}
-                       hit && $1=="ID:" {print $2; exit}'
+                       hit && $1=="ID:" && !done {print $2; done=1}'
+}
+
+# CKA_ID of the private key labelled $1 (pkcs11_id_of, whose awk may stop early).
+key_id_of() {
+    p11 --list-objects --type privkey 2>/dev/null |
+        awk -v l="$1" '/^Private Key Object/ {hit=0} $1=="label:" && $2==l {hit=1}
+                       hit && $1=="ID:" && !done {print $2; done=1}'
 }
 
 # Read the certificate with CKA_ID $1 through the module into $2 (PEM).
@@ -109,7 +117,7 @@ key_cert_pem() {
 # Serial of the workload key's certificate as the module shows it (empty: none listed).
 listed_serial() {
     local id
-    id=$(pkcs11_id_of k1)
+    id=$(key_id_of k1)
     [[ -n $id ]] || return 0
     p11 --read-object --type cert --id "$id" -o "$T/serial.der" >/dev/null 2>&1 || return 0
     openssl x509 -inform DER -in "$T/serial.der" -noout -serial | sed 's/^serial=//'
