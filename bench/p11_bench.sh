@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # PKCS#11 signing benchmark, side by side in one run (area "pkcs11"):
-#   agentd's module (ECDSA P-256, RSA-2048; 1 and 2 threads; cold start),
+#   agentd's module (ECDSA P-256, RSA-2048; 1 and 2 threads, 64 client
+#   processes (bench/p11_procs.c); cold start),
 #   the raw TPM layer (esysbench: key loaded, password session; and
 #   tpm_bench from "tpm" when it is built), tpm2-pkcs11 on its own swtpm,
 #   SoftHSM2 in a temporary SOFTHSM2_CONF.
@@ -11,7 +12,8 @@
 #
 # usage: bench/p11_bench.sh [BUILD_DIR]      (default: build/pkcs11)
 #   AGENTD_BIN (default BUILD_DIR/agentd/agentd), P11_BENCH_OPS (300) timed
-#   signatures per thread, P11_BENCH_ROUNDS (5), P11_BENCH_COLD (9) cold runs.
+#   signatures per thread, P11_BENCH_ROUNDS (5), P11_BENCH_COLD (9) cold runs,
+#   P11_BENCH_PROCS (64) client processes signing for P11_BENCH_SECONDS (2).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build/pkcs11}" && pwd)
@@ -19,6 +21,8 @@ tools=${P11_BENCH_TOOLS:-/work/shared/tools}
 ops=${P11_BENCH_OPS:-300}
 rounds=${P11_BENCH_ROUNDS:-5}
 cold_runs=${P11_BENCH_COLD:-9}
+procs=${P11_BENCH_PROCS:-64}
+seconds=${P11_BENCH_SECONDS:-2}
 source "$root/tests/harness/lib.sh"
 source "$root/tests/integration/lib_agentd.sh"
 
@@ -91,6 +95,16 @@ p11_pass() { # ROW MODULE EC_LABEL RSA_LABEL [p11bench args...]
             }
             add "$row" "$m-$t" "$(field ops_s "$line")"
         done
+        [[ -n $p11_procs && $row != tpm2-pkcs11 ]] || continue
+        # The many-processes case: every process its own connection and session.
+        line=$("$p11_procs" -m "$mod" "$@" -l "$label" -M "$m" -P "$procs" -d "$seconds" \
+            -q "$row" 2>"$T0/p11_procs.err" | grep '^RESULT') || {
+            echo "$row $m $procs processes failed: $(tail -n 3 "$T0/p11_procs.err")" >&2
+            continue
+        }
+        add "$row" "$m-P" "$(field ops_s "$line")"
+        add "$row" "$m-P50" "$(field p50_us "$line")"
+        add "$row" "$m-P99" "$(field p99_us "$line")"
     done
 }
 
@@ -147,6 +161,9 @@ EOW
 else
     echo "note: agentd ($AGENTD_BIN), the module or p11bench missing: our row skipped" >&2
 fi
+p11_procs=$(find "$build" -name p11_procs -type f -perm -u+x 2>/dev/null | head -n1)
+[[ -n $p11_procs ]] ||
+    echo "note: p11_procs not built in $build (target p11_procs): $procs-process column skipped" >&2
 tpm_bench=$(find "$build" -name tpm_bench -type f -perm -u+x 2>/dev/null | head -n1)
 [[ -n $tpm_bench ]] ||
     echo "note: tpm_bench (area tpm) not built in $build (target tpm_bench): row skipped" >&2
@@ -171,7 +188,11 @@ if [[ $have_ours == 1 ]]; then
     agentd_stop
 fi
 
-# 2. tpm2-pkcs11 on its own fresh swtpm "c".
+# 2. tpm2-pkcs11 on its own fresh swtpm "c". Not with many processes: each
+# process loads its own transient objects and swtpm (no resource manager) has
+# three slots; tried, the processes failed C_Login or hung, and the token's
+# wrapping key could not be unsealed afterwards.
+echo "note: tpm2-pkcs11 runs 1 and 2 threads only (no $procs-process case on swtpm)" >&2
 if [[ -f $TPM2_PKCS11 && $have_p11bench == 1 ]]; then
     swtpm_in c
     export TPM2_PKCS11_STORE=$T/tpm2-pkcs11 TPM2_PKCS11_TCTI=$SWTPM_TCTI TPM2TOOLS_TCTI=$SWTPM_TCTI
@@ -215,22 +236,46 @@ else
 fi
 
 echo
-echo "signatures/s, median of $rounds rounds x $ops per thread; cold start (ms) = dlopen ->"
-echo "first signature, median of $cold_runs; $(nproc) CPUs"
-printf '%-36s %10s %10s %10s %10s %9s\n' "path" "ECDSA 1t" "ECDSA 2t" "RSA 1t" "RSA 2t" "cold ms"
-for row in "${rows[@]}"; do
+echo "signatures/s, median of $rounds rounds x $ops per thread ($procs processes: $seconds s"
+echo "each round); cold start (ms) = dlopen -> first signature, median of $cold_runs; $(nproc) CPUs"
+fmt='%-36s %9s %9s %9s %8s %8s %8s %8s\n'
+# shellcheck disable=SC2059
+printf "$fmt" "path" "ECDSA 1t" "ECDSA 2t" "ECDSA ${procs}p" "RSA 1t" "RSA 2t" "RSA ${procs}p" "cold ms"
+med() { # ROW COLUMN
     # shellcheck disable=SC2086
-    printf '%-36s %10s %10s %10s %10s %9s\n' "$row" "$(median ${R[$row|ecdsa-1]:-})" \
-        "$(median ${R[$row|ecdsa-2]:-})" "$(median ${R[$row|rsa-pkcs-1]:-})" \
-        "$(median ${R[$row|rsa-pkcs-2]:-})" "$(median ${R[$row|cold]:-})"
+    median ${R["$1|$2"]:-}
+}
+for row in "${rows[@]}"; do
+    # shellcheck disable=SC2059
+    printf "$fmt" "$row" "$(med "$row" ecdsa-1)" "$(med "$row" ecdsa-2)" "$(med "$row" ecdsa-P)" \
+        "$(med "$row" rsa-pkcs-1)" "$(med "$row" rsa-pkcs-2)" "$(med "$row" rsa-pkcs-P)" \
+        "$(med "$row" cold)"
 done
 echo
+echo "$procs processes, latency of one SignInit+Sign over all processes (median of rounds):"
+for row in "${rows[@]}"; do
+    for m in ecdsa rsa-pkcs; do
+        p50=$(med "$row" "$m-P50") p99=$(med "$row" "$m-P99")
+        [[ $p50 != - ]] || continue
+        awk -v r="$row" -v m="$m" -v a="$p50" -v b="$p99" 'BEGIN {
+            printf "  %-36s %-9s p50 %9.0f us  p99 %9.0f us  p99/p50 %.1f (target <= 5)\n",
+                r, m, a, b, b / a }'
+    done
+done
+echo
+# Ratios against the raw layer's single-thread rate: the TPM is serial, so
+# more clients cannot sign faster than it; targets are issue 4's.
 for base in "$LAYER" "$RAW"; do
     for m in ecdsa rsa-pkcs; do
-        # shellcheck disable=SC2086
-        ours=$(median ${R["$OURS|$m-1"]:-}) raw=$(median ${R["$base|$m-1"]:-})
-        [[ $ours != - && $raw != - ]] || continue
-        awk -v o="$ours" -v r="$raw" -v m="$m" -v b="$base" 'BEGIN {
-            printf "agentd module / %s, %s, 1 thread: %.0f%% (target >= 90%%)\n", b, m, 100 * o / r }'
+        raw=$(med "$base" "$m-1")
+        [[ $raw != - ]] || continue
+        for c in 1 2 P; do
+            ours=$(med "$OURS" "$m-$c")
+            [[ $ours != - ]] || continue
+            awk -v o="$ours" -v r="$raw" -v m="$m" -v b="$base" -v c="$c" -v p="$procs" 'BEGIN {
+                who = c == "1" ? "1 thread" : c == "2" ? "2 threads" : p " processes"
+                printf "agentd module / %s, %s, %s: %.0f%% (target >= %d%%)\n",
+                    b, m, who, 100 * o / r, c == "1" ? 90 : 95 }'
+        done
     done
 done
