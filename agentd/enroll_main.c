@@ -30,25 +30,6 @@ struct ctx {
     struct keyblob *key_blob; /* the last certified key, written to --key-out */
 };
 
-static int copy_bin(const uint8_t *p, size_t n, struct msg_bin *ret)
-{
-    if ((ret->data = malloc(n == 0 ? 1 : n)) == NULL) {
-        return AD_ERR_NOMEM;
-    }
-    memcpy(ret->data, p, n);
-    ret->len = n;
-    return AD_OK;
-}
-
-/* tpm_quote/tpm_certify give a TPM2B_ATTEST; the CA takes its TPMS_ATTEST contents. */
-static int attest_contents(const struct tpm_bytes *b, struct msg_bin *ret)
-{
-    if (b->len < 2 || ((size_t)b->data[0] << 8 | b->data[1]) != b->len - 2) {
-        return AD_ERR_FORMAT;
-    }
-    return copy_bin(b->data + 2, b->len - 2, ret);
-}
-
 static int op_ek(void *arg, struct msg_bin *ret_cert, struct msg_bin *ret_pub)
 {
     struct ctx *c = arg;
@@ -59,7 +40,7 @@ static int op_ek(void *arg, struct msg_bin *ret_cert, struct msg_bin *ret_pub)
 
     if ((r = tpm_read_ek_cert(c->t, c->ek_type, &der, &len)) == AD_OK &&
         (r = tpm_ek_public(c->t, c->ek_type, &pub)) == AD_OK &&
-        (r = copy_bin(pub.data, pub.len, ret_pub)) == AD_OK) {
+        (r = msg_bin_copy(pub.data, pub.len, ret_pub)) == AD_OK) {
         ret_cert->data = der;
         ret_cert->len = len;
         der = NULL;
@@ -78,7 +59,7 @@ static int op_ak(void *arg, struct msg_bin *ret_pub)
         (r = tpm_key_new(c->t, c->ak_blob, &c->ak)) != AD_OK) {
         return r;
     }
-    return copy_bin(c->ak_blob->pub, c->ak_blob->pub_len, ret_pub);
+    return msg_bin_copy(c->ak_blob->pub, c->ak_blob->pub_len, ret_pub);
 }
 
 static int op_activate(void *arg, const struct msg_bin *blob, const struct msg_bin *enc,
@@ -91,7 +72,7 @@ static int op_activate(void *arg, const struct msg_bin *blob, const struct msg_b
 
     if ((r = tpm_activate_credential(c->t, c->ak, c->ek_type, blob->data, blob->len, enc->data,
                                      enc->len, secret, &len)) == AD_OK) {
-        r = copy_bin(secret, len, ret_secret);
+        r = msg_bin_copy(secret, len, ret_secret);
     }
     explicit_bzero(secret, sizeof(secret));
     return r;
@@ -106,8 +87,8 @@ static int op_quote(void *arg, const struct msg_bin *nonce, uint32_t mask,
 
     if ((r = tpm_quote(c->t, c->ak, nonce->data, nonce->len, TPM_HASH_SHA256, mask, &att, &sig)) ==
             AD_OK &&
-        (r = attest_contents(&att, ret_attest)) == AD_OK) {
-        r = copy_bin(sig.data, sig.len, ret_sig);
+        (r = msg_bin_from_tpm2b(att.data, att.len, ret_attest)) == AD_OK) {
+        r = msg_bin_copy(sig.data, sig.len, ret_sig);
     }
     tpm_bytes_clear(&att);
     tpm_bytes_clear(&sig);
@@ -126,9 +107,9 @@ static int op_certify(void *arg, const struct msg_bin *nonce, struct msg_bin *re
     if ((r = tpm_create_key(c->t, TPM_KEY_EC_P256, &kb)) != AD_OK ||
         (r = tpm_key_new(c->t, kb, &key)) != AD_OK ||
         (r = tpm_certify(c->t, c->ak, key, nonce->data, nonce->len, &att, &sig)) != AD_OK ||
-        (r = attest_contents(&att, ret_attest)) != AD_OK ||
-        (r = copy_bin(sig.data, sig.len, ret_sig)) != AD_OK ||
-        (r = copy_bin(kb->pub, kb->pub_len, ret_key_pub)) != AD_OK) {
+        (r = msg_bin_from_tpm2b(att.data, att.len, ret_attest)) != AD_OK ||
+        (r = msg_bin_copy(sig.data, sig.len, ret_sig)) != AD_OK ||
+        (r = msg_bin_copy(kb->pub, kb->pub_len, ret_key_pub)) != AD_OK) {
         goto out;
     }
     keyblob_free(c->key_blob);

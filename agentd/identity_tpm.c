@@ -21,25 +21,6 @@ static enum tpm_ek_type ek_of(enum conf_ek_type t)
     }
 }
 
-static int copy_bin(const uint8_t *p, size_t n, struct msg_bin *ret)
-{
-    if ((ret->data = malloc(n == 0 ? 1 : n)) == NULL) {
-        return AD_ERR_NOMEM;
-    }
-    memcpy(ret->data, p, n);
-    ret->len = n;
-    return AD_OK;
-}
-
-/* tpm_quote/tpm_certify give a TPM2B_ATTEST; the CA takes its TPMS_ATTEST contents. */
-static int attest_contents(const struct tpm_bytes *b, struct msg_bin *ret)
-{
-    if (b->len < 2 || ((size_t)b->data[0] << 8 | b->data[1]) != b->len - 2) {
-        return AD_ERR_FORMAT;
-    }
-    return copy_bin(b->data + 2, b->len - 2, ret);
-}
-
 /* One call to the worker: the op's arguments and results. */
 struct call {
     struct identity_tpm *it;
@@ -88,7 +69,7 @@ static void run_ek(void *ctx, void *arg)
 
     if ((c->r = tpm_read_ek_cert(t, ek_of(c->it->ek), &der, &len)) == AD_OK &&
         (c->r = tpm_ek_public(t, ek_of(c->it->ek), &pub)) == AD_OK &&
-        (c->r = copy_bin(pub.data, pub.len, c->out2)) == AD_OK) {
+        (c->r = msg_bin_copy(pub.data, pub.len, c->out2)) == AD_OK) {
         c->out1->data = der;
         c->out1->len = len;
         der = NULL;
@@ -125,7 +106,7 @@ static void run_ak(void *ctx, void *arg)
         (c->r = tpm_key_new(t, c->it->new_ak_blob, &c->it->new_ak)) != AD_OK) {
         return;
     }
-    c->r = copy_bin(c->it->new_ak_blob->pub, c->it->new_ak_blob->pub_len, c->out1);
+    c->r = msg_bin_copy(c->it->new_ak_blob->pub, c->it->new_ak_blob->pub_len, c->out1);
 }
 
 static int op_ak(void *arg, struct msg_bin *ret_pub)
@@ -149,7 +130,7 @@ static void run_activate(void *ctx, void *arg)
     c->r = tpm_activate_credential(keystore_tpm(ctx), c->it->new_ak, ek_of(c->it->ek), c->in1->data,
                                    c->in1->len, c->in2->data, c->in2->len, secret, &len);
     if (c->r == AD_OK) {
-        c->r = copy_bin(secret, len, c->out1);
+        c->r = msg_bin_copy(secret, len, c->out1);
     }
     OPENSSL_cleanse(secret, sizeof(secret));
 }
@@ -174,8 +155,8 @@ static void run_quote(void *ctx, void *arg)
     }
     if ((c->r = tpm_quote(keystore_tpm(ctx), c->it->new_ak, c->in1->data, c->in1->len,
                           TPM_HASH_SHA256, c->mask, &att, &sig)) == AD_OK &&
-        (c->r = attest_contents(&att, c->out1)) == AD_OK) {
-        c->r = copy_bin(sig.data, sig.len, c->out2);
+        (c->r = msg_bin_from_tpm2b(att.data, att.len, c->out1)) == AD_OK) {
+        c->r = msg_bin_copy(sig.data, sig.len, c->out2);
     }
     tpm_bytes_clear(&att);
     tpm_bytes_clear(&sig);
@@ -207,9 +188,9 @@ static void run_certify_host(void *ctx, void *arg)
         (c->r = tpm_key_new(t, kb, &key)) != AD_OK ||
         (c->r = tpm_certify(t, c->it->new_ak, key, c->in1->data, c->in1->len, &att, &sig)) !=
             AD_OK ||
-        (c->r = attest_contents(&att, c->out2)) != AD_OK ||
-        (c->r = copy_bin(sig.data, sig.len, c->out3)) != AD_OK ||
-        (c->r = copy_bin(kb->pub, kb->pub_len, c->out1)) != AD_OK) {
+        (c->r = msg_bin_from_tpm2b(att.data, att.len, c->out2)) != AD_OK ||
+        (c->r = msg_bin_copy(sig.data, sig.len, c->out3)) != AD_OK ||
+        (c->r = msg_bin_copy(kb->pub, kb->pub_len, c->out1)) != AD_OK) {
         goto out;
     }
     keyblob_free(c->it->new_host_blob);
@@ -244,9 +225,9 @@ static void run_certify_workload(void *ctx, void *arg)
     }
     if ((c->r = keystore_certify(ctx, c->it->e, c->it->key, c->it->ak, c->in1->data, c->in1->len,
                                  &pub, &att, &sig)) == AD_OK &&
-        (c->r = attest_contents(&att, c->out2)) == AD_OK &&
-        (c->r = copy_bin(sig.data, sig.len, c->out3)) == AD_OK) {
-        c->r = copy_bin(pub.data, pub.len, c->out1);
+        (c->r = msg_bin_from_tpm2b(att.data, att.len, c->out2)) == AD_OK &&
+        (c->r = msg_bin_copy(sig.data, sig.len, c->out3)) == AD_OK) {
+        c->r = msg_bin_copy(pub.data, pub.len, c->out1);
     }
     tpm_bytes_clear(&pub);
     tpm_bytes_clear(&att);

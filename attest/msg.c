@@ -12,6 +12,26 @@ struct msg_reply {
     json_object *obj;
 };
 
+int msg_bin_copy(const uint8_t *p, size_t n, struct msg_bin *ret)
+{
+    if ((ret->data = malloc(n == 0 ? 1 : n)) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    if (n > 0) {
+        memcpy(ret->data, p, n);
+    }
+    ret->len = n;
+    return AD_OK;
+}
+
+int msg_bin_from_tpm2b(const uint8_t *p, size_t n, struct msg_bin *ret)
+{
+    if (n < 2 || ((size_t)p[0] << 8 | p[1]) != n - 2) {
+        return AD_ERR_FORMAT;
+    }
+    return msg_bin_copy(p + 2, n - 2, ret);
+}
+
 void msg_bin_clear(struct msg_bin *b)
 {
     if (b == NULL) {

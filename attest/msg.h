@@ -124,4 +124,14 @@ AD_MUST_CHECK int msg_reply_uints(const struct msg_reply *r, const char *key, si
 AD_MUST_CHECK int msg_b64_decode(const char *in, size_t in_len, size_t max, struct msg_bin *ret);
 void msg_bin_clear(struct msg_bin *b);
 
+/* A malloc'd copy of n bytes (n may be 0) into *ret. AD_ERR_NOMEM. */
+AD_MUST_CHECK int msg_bin_copy(const uint8_t *p, size_t n, struct msg_bin *ret);
+
+/*
+ * The contents of a TPM2B (2-byte big-endian size, then that many bytes),
+ * e.g. the TPMS_ATTEST the CA takes out of the TPM2B_ATTEST that Quote and
+ * Certify return. AD_ERR_FORMAT when the size does not match n.
+ */
+AD_MUST_CHECK int msg_bin_from_tpm2b(const uint8_t *p, size_t n, struct msg_bin *ret);
+
 #endif

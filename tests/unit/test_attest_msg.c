@@ -200,13 +200,33 @@ static void test_encode_reply_roundtrip(void **state)
     msg_reply_free(rep);
 }
 
+/* A TPM2B's contents come out only when its size field matches. */
+static void test_bin_from_tpm2b(void **state)
+{
+    const uint8_t ok[] = {0x00, 0x03, 'a', 'b', 'c'};
+    const uint8_t longer[] = {0x00, 0x04, 'a', 'b', 'c'};
+    const uint8_t shorter[] = {0x00, 0x02, 'a', 'b', 'c'};
+    struct msg_bin b = {0};
+
+    (void)state;
+    assert_int_equal(msg_bin_from_tpm2b(ok, sizeof(ok), &b), AD_OK);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.data, "abc", 3);
+    msg_bin_clear(&b);
+    assert_int_equal(msg_bin_from_tpm2b(longer, sizeof(longer), &b), AD_ERR_FORMAT);
+    assert_int_equal(msg_bin_from_tpm2b(shorter, sizeof(shorter), &b), AD_ERR_FORMAT);
+    assert_int_equal(msg_bin_from_tpm2b(ok, 1, &b), AD_ERR_FORMAT);
+    assert_null(b.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_ok), cmocka_unit_test(test_truncated_and_trailing),
-        cmocka_unit_test(test_body_cap), cmocka_unit_test(test_field_checks),
-        cmocka_unit_test(test_base64),   cmocka_unit_test(test_session_and_secret),
-        cmocka_unit_test(test_svid),     cmocka_unit_test(test_encode_reply_roundtrip),
+        cmocka_unit_test(test_start_ok),       cmocka_unit_test(test_truncated_and_trailing),
+        cmocka_unit_test(test_body_cap),       cmocka_unit_test(test_field_checks),
+        cmocka_unit_test(test_base64),         cmocka_unit_test(test_session_and_secret),
+        cmocka_unit_test(test_svid),           cmocka_unit_test(test_encode_reply_roundtrip),
+        cmocka_unit_test(test_bin_from_tpm2b),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
