@@ -227,7 +227,7 @@ static const CK_VERSION *version_of(const struct p11_interface *i)
 /*
  * NULL name: the default interface; NULL version: the named interface's
  * default (the newest). The interface must offer every flag asked for. No
- * match is CKR_ARGUMENTS_BAD (3.0 §5.4.7).
+ * match is CKR_ARGUMENTS_BAD (3.0 §5.4, C_GetInterface).
  */
 EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
                             struct p11_interface **ret, CK_FLAGS flags)

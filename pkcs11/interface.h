@@ -23,7 +23,7 @@ CK_RV C_LoginUser(CK_SESSION_HANDLE hs, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, 
                   CK_UTF8CHAR_PTR username, CK_ULONG username_len);
 CK_RV C_SessionCancel(CK_SESSION_HANDLE hs, CK_FLAGS flags);
 
-/* unsupported.c: the message-based functions (3.0 §5.13-5.19, not offered). */
+/* unsupported.c: the message-based functions of 3.0 (not offered). */
 CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE hs, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key);
 CK_RV C_EncryptMessage(CK_SESSION_HANDLE hs, CK_VOID_PTR param, CK_ULONG param_len, CK_BYTE_PTR aad,
                        CK_ULONG aad_len, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,

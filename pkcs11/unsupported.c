@@ -2,7 +2,7 @@
  * Entry points the module does not offer: the key never leaves the TPM and
  * the daemon owns every object, so there is nothing to encrypt, wrap, derive,
  * create or copy; the 3.0 message-based functions have no mechanism here
- * (3.0 §5.13-5.19: a token without them answers CKR_FUNCTION_NOT_SUPPORTED).
+ * (a token without them answers CKR_FUNCTION_NOT_SUPPORTED).
  * Each answers CKR_CRYPTOKI_NOT_INITIALIZED before
  * initialization and CKR_FUNCTION_NOT_SUPPORTED after; none asserts.
  */
