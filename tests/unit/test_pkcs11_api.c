@@ -636,6 +636,19 @@ static struct p11_function_list_3_0 *get_30(void)
     return one->pFunctionList;
 }
 
+/* Every function pointer of a list from first to the end of its struct is set. */
+static void assert_all_entries(const void *list, size_t first, size_t size)
+{
+    for (size_t off = first; off + sizeof(void (*)(void)) <= size; off += sizeof(void (*)(void))) {
+        void (*fn)(void) = NULL;
+
+        memcpy(&fn, (const char *)list + off, sizeof(fn));
+        if (fn == NULL) {
+            fail_msg("function list entry at offset %zu is NULL", off);
+        }
+    }
+}
+
 static void test_interfaces(void **state)
 {
     get_list_fn get_list = (get_list_fn)dlsym(lib, "C_GetInterfaceList");
@@ -666,6 +679,9 @@ static void test_interfaces(void **state)
     assert_ptr_equal(list[1].pFunctionList, p11); /* C_GetFunctionList's 2.40 list */
     assert_int_equal(p11->version.major, 2);
     assert_int_equal(p11->version.minor, 40);
+    assert_all_entries(p11, offsetof(CK_FUNCTION_LIST, C_Initialize), sizeof(CK_FUNCTION_LIST));
+    assert_all_entries(list[0].pFunctionList, offsetof(struct p11_function_list_3_0, C_Initialize),
+                       sizeof(struct p11_function_list_3_0));
     /* Defaults: no name, no version → 3.0; a name without a version → its newest. */
     assert_int_equal(get(NULL, NULL, NULL, 0), CKR_ARGUMENTS_BAD);
     assert_int_equal(get(NULL, NULL, &one, 0), CKR_OK);
