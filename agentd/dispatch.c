@@ -1,4 +1,5 @@
 #include "dispatch.h"
+#include "dispatch_job.h"
 #include "dispatch_wire.h"
 
 #include <stdbool.h>
@@ -8,7 +9,6 @@
 
 #include <openssl/crypto.h>
 
-#include "admin.h"
 #include "audit.h"
 #include "conn.h"
 #include "digest.h"
@@ -124,47 +124,15 @@ static enum digest_alg digest_of_mgf(uint64_t mgf)
     }
 }
 
-/* A request that goes to the worker. One allocation per request. */
-struct djob {
-    struct worker_job wj;
-    struct daemon *d;
-    struct conn *c;
-    struct conf_ref *conf; /* keeps entry alive */
-    const struct workload_entry *e;
-    uint8_t type;
-    uint32_t id;
-    int r; /* result of the worker part */
-    /* inputs */
-    char key[CONF_KEY_NAME_MAX + 1];
-    enum keystore_scheme scheme;
-    enum digest_alg hash;
-    uint8_t digest[DIGEST_INFO_MAX];
-    size_t digest_len;
-    uint64_t key_type;
-    uint32_t bits;
-    bool is_admin;
-    enum digest_scheme vscheme; /* VERIFY */
-    /* outputs */
-    bool is_valid;
-    uint8_t sig[1024];
-    size_t sig_len;
-    bool is_unaudited;  /* SIGN/VERIFY: the allow record could not be written: deny */
-    struct spans spans; /* AGENTD_SPANS builds only */
-    uint8_t *bytes;     /* RANDOM output */
-    size_t bytes_len;
-    struct keystore_pub *pubs;
-    size_t n_pubs;
-    char *json;
-};
-
 /* Reply plumbing ---------------------------------------------------------- */
 
-static void reply_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status, const char *msg)
+void dispatch_reply_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status,
+                          const char *msg)
 {
     (void)glue_send_error(c, type, id, status, msg);
 }
 
-static uint32_t status_of_err(int r)
+uint32_t dispatch_status_of_err(int r)
 {
     switch (r) {
     case AD_OK:
@@ -219,18 +187,8 @@ static uint32_t status_of_reason(enum policy_reason reason)
 
 /* Audit --------------------------------------------------------------------- */
 
-struct decided {
-    const struct workload_entry *e; /* NULL: no entry */
-    const char *op;
-    const char *key;
-    const char *mech;
-    const uint8_t *data_sha256;
-    const char *verdict;
-    const char *reason;
-};
-
 /* Append the record; AD_OK or the error that makes the caller deny (fail closed). */
-static int audit_decision(struct daemon *d, struct conn *c, const struct decided *x)
+int dispatch_audit(struct daemon *d, struct conn *c, const struct decided *x)
 {
     const struct caller_facts *f = conn_facts(c);
     struct audit_record rec = {
@@ -281,8 +239,8 @@ static bool decide_deferred(struct daemon *d, struct conn *c, uint8_t type, uint
         /* The process that connected exited or exec'd: nothing it sends now is its own. */
         x.verdict = policy_verdict_name(POLICY_DENY);
         x.reason = "caller_changed";
-        (void)audit_decision(d, c, &x);
-        reply_error(c, type, id, STATUS_DENIED, x.reason);
+        (void)dispatch_audit(d, c, &x);
+        dispatch_reply_error(c, type, id, STATUS_DENIED, x.reason);
         conn_close_after_flush(c);
         return false;
     }
@@ -315,10 +273,10 @@ static bool decide_deferred(struct daemon *d, struct conn *c, uint8_t type, uint
     return true;
 deny:
     x.e = e;
-    if (audit_decision(d, c, &x) != 0) {
+    if (dispatch_audit(d, c, &x) != 0) {
         status = STATUS_DENIED;
     }
-    reply_error(c, type, id, status, x.reason);
+    dispatch_reply_error(c, type, id, status, x.reason);
     return false;
 }
 
@@ -336,8 +294,8 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     if (!decide_deferred(d, c, type, id, rq, mech, data_sha256, &e, &allow)) {
         return false;
     }
-    if (audit_decision(d, c, &allow) != 0) {
-        reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
+    if (dispatch_audit(d, c, &allow) != 0) {
+        dispatch_reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
         return false;
     }
     *ret_entry = e;
@@ -346,9 +304,9 @@ static bool decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
 
 /* Jobs ---------------------------------------------------------------------- */
 
-static struct djob *job_new(struct daemon *d, struct conn *c, const struct workload_entry *e,
-                            uint8_t type, uint32_t id, void (*run)(struct worker_job *, void *),
-                            void (*done)(struct worker_job *))
+struct djob *djob_new(struct daemon *d, struct conn *c, const struct workload_entry *e,
+                      uint8_t type, uint32_t id, void (*run)(struct worker_job *, void *),
+                      void (*done)(struct worker_job *))
 {
     struct djob *j = calloc(1, sizeof(*j));
 
@@ -365,7 +323,7 @@ static struct djob *job_new(struct daemon *d, struct conn *c, const struct workl
     return j;
 }
 
-static void job_submit(struct djob *j)
+void djob_submit(struct djob *j)
 {
     j->conf = conf_ref_get(j->d->conf);
     conn_hold(j->c);
@@ -373,7 +331,7 @@ static void job_submit(struct djob *j)
 }
 
 /* Common tail of done(): release everything the job held. */
-static void job_finish(struct djob *j)
+void djob_finish(struct djob *j)
 {
     struct conn *c = j->c;
 
@@ -386,10 +344,10 @@ static void job_finish(struct djob *j)
     conn_release(c);
 }
 
-static void reply_result_error(struct djob *j)
+void djob_reply_error(struct djob *j)
 {
     log_debug("request %u type 0x%02x: %s", j->id, j->type, ad_strerror(j->r));
-    reply_error(j->c, j->type, j->id, status_of_err(j->r), ad_strerror(j->r));
+    dispatch_reply_error(j->c, j->type, j->id, dispatch_status_of_err(j->r), ad_strerror(j->r));
 }
 
 /* SIGN ------------------------------------------------------------------- */
@@ -410,15 +368,15 @@ static void sign_done(struct worker_job *wj)
 
     spans_mark(&j->spans, SPAN_DONE);
     if (j->is_unaudited) {
-        reply_error(j->c, j->type, j->id, STATUS_DENIED, "audit log unavailable");
+        dispatch_reply_error(j->c, j->type, j->id, STATUS_DENIED, "audit log unavailable");
     } else if (j->r != 0) {
-        reply_result_error(j);
+        djob_reply_error(j);
     } else {
         (void)glue_send_bytes(j->c, j->type, j->id, j->sig, j->sig_len);
     }
     spans_mark(&j->spans, SPAN_SENT);
     spans_finish(&j->spans);
-    job_finish(j);
+    djob_finish(j);
 }
 
 /* VERIFY: the key's public part from the keystore, then OpenSSL (worker thread). */
@@ -447,13 +405,13 @@ static void verify_done(struct worker_job *wj)
     struct djob *j = (struct djob *)wj;
 
     if (j->is_unaudited) {
-        reply_error(j->c, j->type, j->id, STATUS_DENIED, "audit log unavailable");
+        dispatch_reply_error(j->c, j->type, j->id, STATUS_DENIED, "audit log unavailable");
     } else if (j->r != 0) {
-        reply_result_error(j);
+        djob_reply_error(j);
     } else {
         (void)glue_send_u8(j->c, j->type, j->id, j->is_valid ? 1 : 0);
     }
-    job_finish(j);
+    djob_finish(j);
 }
 
 /*
@@ -545,7 +503,7 @@ static uint32_t sign_job_new(struct daemon *d, struct conn *c, const struct work
         *ret_why = "mechanism not offered";
         return STATUS_MECHANISM_INVALID;
     }
-    if ((j = job_new(d, c, e, type, id, sign_run, sign_done)) == NULL) {
+    if ((j = djob_new(d, c, e, type, id, sign_run, sign_done)) == NULL) {
         *ret_why = "out of memory";
         return STATUS_NO_MEMORY;
     }
@@ -610,11 +568,11 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
 
     spans_mark(&sp, SPAN_RECV);
     if (glue_sign_decode(body, len, type == MT_VERIFY, &m) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (digest_compute(DIGEST_SHA256, m.data, m.data_len, data_sha, &dlen) != 0) {
-        reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
+        dispatch_reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
         return AD_OK;
     }
     rule = mech_rule_find(m.mechanism);
@@ -631,18 +589,18 @@ static int on_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     if (j != NULL) {
         j->spans = sp;
         spans_mark(&j->spans, SPAN_SUBMIT);
-        job_submit(j); /* the TPM starts; j stays valid until its done() on this thread */
+        djob_submit(j); /* the TPM starts; j stays valid until its done() on this thread */
     }
-    if (audit_decision(d, c, &allow) != 0) {
+    if (dispatch_audit(d, c, &allow) != 0) {
         if (j != NULL) {
             j->is_unaudited = true; /* the worker never reads this field */
         } else {
-            reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
+            dispatch_reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
         }
         return AD_OK;
     }
     if (j == NULL) {
-        reply_error(c, type, id, st, why);
+        dispatch_reply_error(c, type, id, st, why);
         return AD_OK;
     }
     spans_mark(&j->spans, SPAN_AUDITED);
@@ -664,25 +622,25 @@ static int on_digest(struct daemon *d, struct conn *c, uint8_t type, uint32_t id
     enum digest_alg h;
 
     if (glue_digest_decode(body, len, &m) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     h = digest_of_ckm(m.mechanism);
     rq.mechanism = m.mechanism;
     rq.data_len = m.data_len;
     if (digest_compute(DIGEST_SHA256, m.data, m.data_len, data_sha, &n) != 0) {
-        reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
+        dispatch_reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
         return AD_OK;
     }
     if (!decide(d, c, type, id, &rq, NULL, data_sha, &e)) {
         return AD_OK;
     }
     if (h == DIGEST_NONE || h == DIGEST_SHA1) {
-        reply_error(c, type, id, STATUS_MECHANISM_INVALID, "digest mechanism not offered");
+        dispatch_reply_error(c, type, id, STATUS_MECHANISM_INVALID, "digest mechanism not offered");
         return AD_OK;
     }
     if (digest_compute(h, m.data, m.data_len, out, &out_len) != 0) {
-        reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
+        dispatch_reply_error(c, type, id, STATUS_INTERNAL, "hash failed");
         return AD_OK;
     }
     (void)glue_send_bytes(c, type, id, out, out_len);
@@ -703,12 +661,12 @@ static void bytes_done(struct worker_job *wj)
     struct djob *j = (struct djob *)wj;
 
     if (j->r != 0) {
-        reply_result_error(j);
+        djob_reply_error(j);
     } else {
         (void)glue_send_bytes(j->c, j->type, j->id, j->bytes, j->bytes_len);
         OPENSSL_cleanse(j->bytes, j->bytes_len);
     }
-    job_finish(j);
+    djob_finish(j);
 }
 
 static int on_random(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
@@ -720,21 +678,21 @@ static int on_random(struct daemon *d, struct conn *c, uint8_t type, uint32_t id
     uint32_t n;
 
     if (glue_random_decode(body, len, &n) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     rq.data_len = n;
     if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
         return AD_OK;
     }
-    if ((j = job_new(d, c, e, type, id, random_run, bytes_done)) == NULL ||
+    if ((j = djob_new(d, c, e, type, id, random_run, bytes_done)) == NULL ||
         (j->bytes = malloc(n)) == NULL) {
         free(j);
-        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
+        dispatch_reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     j->bytes_len = n;
-    job_submit(j);
+    djob_submit(j);
     return AD_OK;
 }
 
@@ -764,12 +722,12 @@ static void list_done(struct worker_job *wj)
         j->r = identity_bundle(j->d->identity, &cas, &n_cas);
     }
     if (j->r != 0) {
-        reply_result_error(j);
+        djob_reply_error(j);
     } else {
         (void)glue_send_list(j->c, j->type, j->id, j->e, j->pubs, j->n_pubs, mask_of, cas, n_cas);
     }
     certinfo_list_free(cas, n_cas);
-    job_finish(j);
+    djob_finish(j);
 }
 
 static int on_list(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
@@ -780,17 +738,17 @@ static int on_list(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
     struct djob *j;
 
     if (glue_empty_decode(body, len) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
         return AD_OK;
     }
-    if ((j = job_new(d, c, e, type, id, list_run, list_done)) == NULL) {
-        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
+    if ((j = djob_new(d, c, e, type, id, list_run, list_done)) == NULL) {
+        dispatch_reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
-    job_submit(j);
+    djob_submit(j);
     return AD_OK;
 }
 
@@ -816,12 +774,12 @@ static void generate_done(struct worker_job *wj)
         identity_poke(j->d->identity); /* the new key gets its certificate */
     }
     if (j->r != 0) {
-        reply_result_error(j);
+        djob_reply_error(j);
     } else {
         (void)glue_send_keyrec(j->c, j->type, j->id, &j->pubs[0],
                                policy_mech_mask_for_type(j->pubs[0].key_type));
     }
-    job_finish(j);
+    djob_finish(j);
 }
 
 static int on_generate(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
@@ -833,7 +791,7 @@ static int on_generate(struct daemon *d, struct conn *c, uint8_t type, uint32_t 
     struct djob *j;
 
     if (glue_generate_decode(body, len, &m) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     rq.key = m.name[0] != '\0' ? m.name : NULL;
@@ -842,14 +800,14 @@ static int on_generate(struct daemon *d, struct conn *c, uint8_t type, uint32_t 
     if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
         return AD_OK;
     }
-    if ((j = job_new(d, c, e, type, id, generate_run, generate_done)) == NULL) {
-        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
+    if ((j = djob_new(d, c, e, type, id, generate_run, generate_done)) == NULL) {
+        dispatch_reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     snprintf(j->key, sizeof(j->key), "%s", m.name);
     j->key_type = m.key_type;
     j->bits = m.bits;
-    job_submit(j);
+    djob_submit(j);
     return AD_OK;
 }
 
@@ -865,11 +823,11 @@ static void empty_done(struct worker_job *wj)
     struct djob *j = (struct djob *)wj;
 
     if (j->r != 0) {
-        reply_result_error(j);
+        djob_reply_error(j);
     } else {
         (void)glue_send_empty(j->c, j->type, j->id);
     }
-    job_finish(j);
+    djob_finish(j);
 }
 
 static int on_destroy(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
@@ -881,19 +839,19 @@ static int on_destroy(struct daemon *d, struct conn *c, uint8_t type, uint32_t i
     struct djob *j;
 
     if (glue_key_decode(body, len, &m) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     rq.key = m.key;
     if (!decide(d, c, type, id, &rq, NULL, NULL, &e)) {
         return AD_OK;
     }
-    if ((j = job_new(d, c, e, type, id, destroy_run, empty_done)) == NULL) {
-        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
+    if ((j = djob_new(d, c, e, type, id, destroy_run, empty_done)) == NULL) {
+        dispatch_reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
         return AD_OK;
     }
     snprintf(j->key, sizeof(j->key), "%s", m.key);
-    job_submit(j);
+    djob_submit(j);
     return AD_OK;
 }
 
@@ -906,11 +864,11 @@ static int on_hello(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
     uint32_t vmax;
 
     if (glue_hello_decode(body, len, &vmin, &vmax) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (vmin > GLUE_VERSION || vmax < GLUE_VERSION) {
-        reply_error(c, type, id, STATUS_VERSION, "no common protocol version");
+        dispatch_reply_error(c, type, id, STATUS_VERSION, "no common protocol version");
         return AD_OK;
     }
     (void)glue_send_hello(c, type, id, d->conf->c->token_label, AGENTD_VERSION);
@@ -923,196 +881,13 @@ static int on_whoami(struct daemon *d, struct conn *c, uint8_t type, uint32_t id
     const struct workload_entry *e = NULL;
 
     if (glue_empty_decode(body, len) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
+        dispatch_reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
         return AD_OK;
     }
     if (match_entry(d->conf->c, conn_facts(c), &e, NULL) != 0) {
         e = NULL;
     }
     (void)glue_send_whoami(c, type, id, conn_facts(c), e);
-    return AD_OK;
-}
-
-/* ADMIN_* ---------------------------------------------------------------- */
-
-static void admin_keys_run(struct worker_job *wj, void *ctx)
-{
-    struct djob *j = (struct djob *)wj;
-
-    j->r = admin_keys_json(ctx, j->conf->c, j->e, &j->json);
-}
-
-static void admin_create_run(struct worker_job *wj, void *ctx)
-{
-    struct djob *j = (struct djob *)wj;
-    struct keystore_pub pub;
-    const struct conf_key *k = conf_find_key(j->e, j->key);
-
-    memset(&pub, 0, sizeof(pub));
-    if (k != NULL) {
-        /* A configured key ahead of first use (or its existing public info). */
-        j->r = keystore_get_pub(ctx, j->e, j->key, &pub);
-    } else {
-        j->r = keystore_create(ctx, j->e, j->key, j->key_type, j->bits, false, &pub);
-    }
-    if (j->r == 0) {
-        j->r = admin_key_json(j->e->name, &pub, &j->json);
-    }
-    keystore_pub_clear(&pub);
-}
-
-static void admin_delete_run(struct worker_job *wj, void *ctx)
-{
-    struct djob *j = (struct djob *)wj;
-
-    j->r = keystore_destroy(ctx, j->e, j->key, true);
-    if (j->r == 0) {
-        j->r = admin_deleted_json(j->e->name, j->key, &j->json);
-    }
-}
-
-static void json_done(struct worker_job *wj)
-{
-    struct djob *j = (struct djob *)wj;
-
-    if (j->r == 0 && j->type == MT_ADMIN_KEY_CREATE && j->d->identity != NULL) {
-        identity_poke(j->d->identity); /* the new key gets its certificate */
-    }
-    if (j->r != 0) {
-        reply_result_error(j);
-    } else {
-        (void)glue_send_text(j->c, j->type, j->id, j->json);
-    }
-    job_finish(j);
-}
-
-/* ADMIN_ENROLL: the identity thread runs it; the reply is its step report. */
-_Static_assert(IDENTITY_CERTS_ONLY == MSG_ENROLL_CERTS_ONLY, "ADMIN_ENROLL flags");
-struct enroll_req {
-    struct identity_request rq; /* first: done() gets &rq */
-    struct conn *c;
-    uint8_t type;
-    uint32_t id;
-};
-
-static void enroll_done(struct identity_request *rq, const char *text, bool is_ok)
-{
-    struct enroll_req *er = (struct enroll_req *)rq;
-
-    (void)is_ok; /* the report's last line says ok or error */
-    (void)glue_send_text(er->c, er->type, er->id, text);
-    conn_release(er->c);
-    free(er);
-}
-
-static int admin_enroll(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, uint32_t flags)
-{
-    struct enroll_req *er;
-    int r;
-
-    if (d->identity == NULL) {
-        reply_error(c, type, id, STATUS_UNSUPPORTED,
-                    "enrollment is not configured (no agentd.enroll group)");
-        return AD_OK;
-    }
-    if ((er = calloc(1, sizeof(*er))) == NULL) {
-        reply_error(c, type, id, STATUS_NO_MEMORY, "out of memory");
-        return AD_OK;
-    }
-    er->rq.flags = flags;
-    er->rq.done = enroll_done;
-    er->c = c;
-    er->type = type;
-    er->id = id;
-    conn_hold(c);
-    if ((r = identity_enroll(d->identity, &er->rq)) != AD_OK) {
-        conn_release(c);
-        free(er);
-        reply_error(c, type, id, STATUS_BUSY, "enrollment requests already pending");
-    }
-    return AD_OK;
-}
-
-static int on_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
-                    const uint8_t *body, size_t len)
-{
-    const struct caller_facts *f = conn_facts(c);
-    struct decided x = {.op = glue_admin_op_name(type)};
-    struct glue_admin m;
-    const struct workload_entry *e = NULL;
-    char *json = NULL;
-    struct djob *j = NULL;
-    int r = AD_OK;
-
-    if (!admin_is_allowed(f->uid, f->gid, d->conf->c->admin_group)) {
-        x.verdict = policy_verdict_name(POLICY_DENY);
-        x.reason = policy_reason_name(POLICY_REASON_ADMIN_ONLY);
-        (void)audit_decision(d, c, &x);
-        reply_error(c, type, id, STATUS_DENIED, x.reason);
-        return AD_OK;
-    }
-    if (glue_admin_decode(type, body, len, &m) != 0) {
-        reply_error(c, type, id, STATUS_BAD_REQUEST, "malformed request");
-        return AD_OK;
-    }
-    if (m.entry[0] != '\0' && (e = conf_find_entry(d->conf->c, m.entry)) == NULL) {
-        reply_error(c, type, id, STATUS_NOT_FOUND, "no such entry");
-        return AD_OK;
-    }
-    x.e = e;
-    x.key = m.key[0] != '\0' ? m.key : NULL;
-    x.verdict = policy_verdict_name(POLICY_ALLOW);
-    x.reason = policy_reason_name(POLICY_REASON_ALLOWED);
-    /* Read-only admin queries are not audited; changes are. */
-    if ((type == MT_ADMIN_KEY_CREATE || type == MT_ADMIN_KEY_DELETE || type == MT_ADMIN_ENROLL) &&
-        audit_decision(d, c, &x) != 0) {
-        reply_error(c, type, id, STATUS_DENIED, "audit log unavailable");
-        return AD_OK;
-    }
-    switch (type) {
-    case MT_ADMIN_STATUS:
-        r = admin_status_json(d, &json);
-        break;
-    case MT_ADMIN_WORKLOADS:
-        r = admin_workloads_json(d, server_conns(d->srv), &json);
-        break;
-    case MT_ADMIN_AUDIT_TAIL:
-        r = admin_audit_tail(d->conf->c->audit.path, m.count, GLUE_ADMIN_TEXT_MAX, &json);
-        break;
-    case MT_ADMIN_ENROLL:
-        return admin_enroll(d, c, type, id, m.flags);
-    case MT_ADMIN_KEYS:
-    case MT_ADMIN_KEY_CREATE:
-    case MT_ADMIN_KEY_DELETE:
-        if (type != MT_ADMIN_KEYS && (e == NULL || m.key[0] == '\0')) {
-            reply_error(c, type, id, STATUS_BAD_REQUEST, "entry and key name required");
-            return AD_OK;
-        }
-        j = job_new(d, c, e, type, id,
-                    type == MT_ADMIN_KEYS         ? admin_keys_run
-                    : type == MT_ADMIN_KEY_CREATE ? admin_create_run
-                                                  : admin_delete_run,
-                    json_done);
-        if (j == NULL) {
-            r = AD_ERR_NOMEM;
-            break;
-        }
-        snprintf(j->key, sizeof(j->key), "%s", m.key);
-        j->key_type = m.key_type;
-        j->bits = m.bits;
-        j->is_admin = true;
-        job_submit(j);
-        return AD_OK;
-    default:
-        r = AD_ERR_UNSUPPORTED;
-        break;
-    }
-    if (r != 0) {
-        reply_error(c, type, id, status_of_err(r), ad_strerror(r));
-    } else {
-        (void)glue_send_text(c, type, id, json);
-    }
-    free(json);
     return AD_OK;
 }
 
@@ -1148,7 +923,7 @@ static handler_fn handler_of(uint8_t type)
     case MT_ADMIN_KEY_DELETE:
     case MT_ADMIN_AUDIT_TAIL:
     case MT_ADMIN_ENROLL:
-        return on_admin;
+        return dispatch_admin;
     default:
         return NULL;
     }
@@ -1161,7 +936,7 @@ int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_info *h,
 
     if (fn == NULL) {
         /* The frame decoder already refuses unknown types; keep the check local too. */
-        reply_error(c, h->type, h->request_id, STATUS_BAD_REQUEST, "unknown message type");
+        dispatch_reply_error(c, h->type, h->request_id, STATUS_BAD_REQUEST, "unknown message type");
         return AD_ERR_FORMAT;
     }
     return fn(d, c, h->type, h->request_id, body, len);

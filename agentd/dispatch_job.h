@@ -1,0 +1,91 @@
+/*
+ * What dispatch.c's handlers share with dispatch_admin.c: the worker job
+ * every TPM-bound request becomes, the audit record of a decision, and the
+ * reply helpers. Internal to the daemon's dispatch.
+ */
+#ifndef AGENTD_DISPATCH_JOB_H
+#define AGENTD_DISPATCH_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "digest.h"
+#include "keystore.h"
+#include "server.h"
+#include "spans.h"
+#include "worker.h"
+
+/* A request that goes to the worker. One allocation per request. */
+struct djob {
+    struct worker_job wj;
+    struct daemon *d;
+    struct conn *c;
+    struct conf_ref *conf; /* keeps entry alive */
+    const struct workload_entry *e;
+    uint8_t type;
+    uint32_t id;
+    int r; /* result of the worker part */
+    /* inputs */
+    char key[CONF_KEY_NAME_MAX + 1];
+    enum keystore_scheme scheme;
+    enum digest_alg hash;
+    uint8_t digest[DIGEST_INFO_MAX];
+    size_t digest_len;
+    uint64_t key_type;
+    uint32_t bits;
+    bool is_admin;
+    enum digest_scheme vscheme; /* VERIFY */
+    /* outputs */
+    bool is_valid;
+    uint8_t sig[1024];
+    size_t sig_len;
+    bool is_unaudited;  /* SIGN/VERIFY: the allow record could not be written: deny */
+    struct spans spans; /* AGENTD_SPANS builds only */
+    uint8_t *bytes;     /* RANDOM output */
+    size_t bytes_len;
+    struct keystore_pub *pubs;
+    size_t n_pubs;
+    char *json;
+};
+
+struct decided {
+    const struct workload_entry *e; /* NULL: no entry */
+    const char *op;
+    const char *key;
+    const char *mech;
+    const uint8_t *data_sha256;
+    const char *verdict;
+    const char *reason;
+};
+
+/* Queue an ERROR reply (status, msg) for request id. */
+void dispatch_reply_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status,
+                          const char *msg);
+
+/* The wire status for one of our error values. */
+uint32_t dispatch_status_of_err(int r);
+
+/* Append x to the audit log: AD_OK, or the error that makes the caller deny (fail closed). */
+int dispatch_audit(struct daemon *d, struct conn *c, const struct decided *x);
+
+/* A zeroed job for request id of type; NULL when out of memory. */
+struct djob *djob_new(struct daemon *d, struct conn *c, const struct workload_entry *e,
+                      uint8_t type, uint32_t id, void (*run)(struct worker_job *, void *),
+                      void (*done)(struct worker_job *));
+
+/* Hand j to the TPM worker; it holds the config and the connection until djob_finish(). */
+void djob_submit(struct djob *j);
+
+/* Common tail of done(): release everything the job held, then j itself. */
+void djob_finish(struct djob *j);
+
+/* Reply with the error the worker part ended in (j->r). */
+void djob_reply_error(struct djob *j);
+
+/* ADMIN_* requests (dispatch_admin.c): admin-only, changes audited. */
+int dispatch_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
+                   size_t len);
+
+#endif
