@@ -16,17 +16,7 @@ endforeach()
 # the certificates): real agentd, agentd-ca, pkcs11-tool and openssl.
 if(TARGET agentd AND TARGET agentd-pkcs11 AND TARGET agentd-ca)
     set(_enroll_env "P11_MODULE=$<TARGET_FILE:agentd-pkcs11>")
-    if(AGENTD_SANITIZE)
-        set(_rt "")
-        foreach(_lib asan ubsan)
-            execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=lib${_lib}.so
-                            OUTPUT_VARIABLE _path OUTPUT_STRIP_TRAILING_WHITESPACE)
-            list(APPEND _rt ${_path})
-        endforeach()
-        list(JOIN _rt ":" _rt)
-        list(APPEND _enroll_env "P11_PRELOAD=${_rt}"
-            "P11_ASAN_SUPP=${CMAKE_CURRENT_LIST_DIR}/asan_clients.supp")
-    endif()
+    list(APPEND _enroll_env ${AGENTD_P11_CLIENT_ENV})
     foreach(_t enroll_daemon enroll_renew)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh)
             add_test(NAME ${_t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh

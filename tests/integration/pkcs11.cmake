@@ -8,21 +8,8 @@ if(TARGET agentd AND TARGET agentd-pkcs11)
     if(TARGET test_pkcs11_api)
         list(APPEND _p11_env "P11_API_TEST=$<TARGET_FILE:test_pkcs11_api>")
     endif()
-    # Sanitizer builds: the module is dlopen()ed by uninstrumented clients
-    # (pkcs11-tool, openssl, ssh-keygen...), which then need the sanitizer
-    # runtime preloaded. pkcs11_common.sh applies P11_PRELOAD to those clients
-    # only, so the shell, coreutils and agentd itself run as usual.
-    if(AGENTD_SANITIZE)
-        set(_rt "")
-        foreach(_lib asan ubsan)
-            execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=lib${_lib}.so
-                            OUTPUT_VARIABLE _path OUTPUT_STRIP_TRAILING_WHITESPACE)
-            list(APPEND _rt ${_path})
-        endforeach()
-        list(JOIN _rt ":" _rt)
-        list(APPEND _p11_env "P11_PRELOAD=${_rt}"
-            "P11_ASAN_SUPP=${CMAKE_CURRENT_LIST_DIR}/asan_clients.supp")
-    endif()
+    # Sanitizer builds: the runtime for the clients (tests/CMakeLists.txt).
+    list(APPEND _p11_env ${AGENTD_P11_CLIENT_ENV})
     foreach(_t tool p11tool engine ssh mtls api p11kit)
         add_test(NAME pkcs11_${_t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/pkcs11_${_t}.sh)
         set_tests_properties(pkcs11_${_t} PROPERTIES
