@@ -132,39 +132,6 @@ void dispatch_reply_error(struct conn *c, uint8_t type, uint32_t id, uint32_t st
     (void)glue_send_error(c, type, id, status, msg);
 }
 
-uint32_t dispatch_status_of_err(int r)
-{
-    switch (r) {
-    case AD_OK:
-        return STATUS_OK;
-    case AD_ERR_NOMEM:
-        return STATUS_NO_MEMORY;
-    case AD_ERR_SHORT:
-    case AD_ERR_FORMAT:
-    case AD_ERR_TOO_LARGE:
-    case AD_ERR_TRAILING:
-    case AD_ERR_INVALID:
-        return STATUS_BAD_REQUEST;
-    case AD_ERR_DENIED:
-        return STATUS_DENIED;
-    case AD_ERR_TPM:
-    case AD_ERR_TPM_LOST:
-        return STATUS_TPM_ERROR;
-    case AD_ERR_TPM_RETRY:
-        return STATUS_BUSY;
-    case AD_ERR_NOT_FOUND:
-        return STATUS_NOT_FOUND;
-    case AD_ERR_UNSUPPORTED:
-        return STATUS_UNSUPPORTED;
-    case AD_ERR_EXISTS:
-        return STATUS_EXISTS;
-    case AD_ERR_RATE:
-        return STATUS_RATE_LIMITED;
-    default:
-        return STATUS_INTERNAL;
-    }
-}
-
 static uint32_t status_of_reason(enum policy_reason reason)
 {
     switch (reason) {
@@ -347,7 +314,7 @@ void djob_finish(struct djob *j)
 void djob_reply_error(struct djob *j)
 {
     log_debug("request %u type 0x%02x: %s", j->id, j->type, ad_strerror(j->r));
-    dispatch_reply_error(j->c, j->type, j->id, dispatch_status_of_err(j->r), ad_strerror(j->r));
+    dispatch_reply_error(j->c, j->type, j->id, status_from_err(j->r), ad_strerror(j->r));
 }
 
 /* SIGN ------------------------------------------------------------------- */

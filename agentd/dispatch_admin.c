@@ -187,7 +187,7 @@ int dispatch_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, 
         break;
     }
     if (r != 0) {
-        dispatch_reply_error(c, type, id, dispatch_status_of_err(r), ad_strerror(r));
+        dispatch_reply_error(c, type, id, status_from_err(r), ad_strerror(r));
     } else {
         (void)glue_send_text(c, type, id, json);
     }

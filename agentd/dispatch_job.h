@@ -64,9 +64,6 @@ struct decided {
 void dispatch_reply_error(struct conn *c, uint8_t type, uint32_t id, uint32_t status,
                           const char *msg);
 
-/* The wire status for one of our error values. */
-uint32_t dispatch_status_of_err(int r);
-
 /* Append x to the audit log: AD_OK, or the error that makes the caller deny (fail closed). */
 int dispatch_audit(struct daemon *d, struct conn *c, const struct decided *x);
 
