@@ -1,6 +1,7 @@
 #include "privs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
@@ -53,17 +54,48 @@ static uid_t give_uid;
 static gid_t give_gid;
 static char give_failed[4096];
 
+static int give_failure(const char *path, int e)
+{
+    snprintf(give_failed, sizeof(give_failed), "%s: %s", path, strerror(e));
+    return 1;
+}
+
+/*
+ * The state directory may have been writable by the unprivileged user in an
+ * earlier run, so its entries are not trusted: only directories and regular
+ * files with a single link are given, through an fd opened without following
+ * links and checked again after the open (a hard link to a root-owned file
+ * elsewhere, or a swap between lstat and chown, would otherwise hand that
+ * file to the user). Symlinks and anything else are left as they are.
+ */
 static int give_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)flag;
+    struct stat now;
+    int fd;
+
     (void)ftw;
-    if ((st->st_uid != give_uid || st->st_gid != give_gid) &&
-        lchown(path, give_uid, give_gid) != 0) {
+    if ((flag != FTW_F && flag != FTW_D) || (flag == FTW_F && !S_ISREG(st->st_mode))) {
+        return 0;
+    }
+    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0) {
+        return give_failure(path, errno);
+    }
+    if (fstat(fd, &now) != 0) {
         int e = errno;
 
-        snprintf(give_failed, sizeof(give_failed), "%s: %s", path, strerror(e));
-        return 1;
+        close(fd);
+        return give_failure(path, e);
     }
+    if ((S_ISREG(now.st_mode) && now.st_nlink == 1) || S_ISDIR(now.st_mode)) {
+        if ((now.st_uid != give_uid || now.st_gid != give_gid) &&
+            fchown(fd, give_uid, give_gid) != 0) {
+            int e = errno;
+
+            close(fd);
+            return give_failure(path, e);
+        }
+    }
+    close(fd);
     return 0;
 }
 

@@ -59,12 +59,12 @@ AD_MUST_CHECK int privs_drop(const char *user);
 
 /*
  * When running as root with a user to switch to: give each path (and, for a
- * directory, everything beneath it, symlinks not followed) to that user and
- * its primary group, so what agentd writes after privs_drop() (keys/<entry>/
- * on first use, certificates, audit rotations) needs no root. Paths that do
- * not exist are skipped. Not root, or user NULL/"": nothing to do.
- * Returns 0, AD_ERR_NOT_FOUND (no such user), AD_ERR_INVALID (uid 0) or
- * AD_ERR_SYSTEM (*ret_failed then says which path and why).
+ * directory, everything beneath it; only directories and singly-linked
+ * regular files, symlinks never followed) to that user and its primary group, so what agentd writes
+ * after privs_drop() (keys/<entry>/ on first use, certificates, audit rotations) needs no root.
+ * Paths that do not exist are skipped. Not root, or user NULL/"": nothing to do. Returns 0,
+ * AD_ERR_NOT_FOUND (no such user), AD_ERR_INVALID (uid 0) or AD_ERR_SYSTEM (*ret_failed then says
+ * which path and why).
  */
 AD_MUST_CHECK int privs_give_paths(const char *user, const char *const *paths, size_t n,
                                    const char **ret_failed);

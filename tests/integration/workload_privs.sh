@@ -35,8 +35,13 @@ EOW
 # (keys/<entry> is created on first use, after the drop).
 mkdir -p "$AGENTD_STATE/keys/old"
 touch "$AGENTD_STATE/keys/old/blob"
+# Planted by a user who could write there: never followed, never given away.
+install -m 0600 /dev/null "$T/outside"
+ln "$T/outside" "$AGENTD_STATE/keys/old/hardlink"
+ln -s "$T/outside" "$AGENTD_STATE/keys/old/symlink"
 agentd_start --user nobody
-bad=$(find "$AGENTD_STATE" ! -user nobody)
+[[ $(stat -c %u "$T/outside") == 0 ]] || die "a hard or symbolic link handed $T/outside to nobody"
+bad=$(find "$AGENTD_STATE" ! -user nobody ! -name hardlink ! -name symlink)
 [[ -z $bad ]] || die "not given to nobody: $bad"
 workload_data
 S=(-s "$AGENTD_SOCK")
