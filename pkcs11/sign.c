@@ -4,6 +4,42 @@
 
 #include "mech.h"
 
+/*
+ * The data of a single- or multi-part operation (sign, verify, digest).
+ * Single-part starts over (a call repeated after a length query must not
+ * take the data twice) and is refused once C_*Update was used; either way a
+ * non-OK return ends the operation (the caller's *_end()).
+ */
+static CK_RV input_once(bool is_multi, uint8_t **buf, size_t *n, const CK_BYTE *data, CK_ULONG len)
+{
+    if (is_multi) {
+        return CKR_OPERATION_ACTIVE;
+    }
+    *n = 0;
+    return session_accumulate(buf, n, data, len, SIGN_INPUT_MAX);
+}
+
+static CK_RV input_update(bool *is_multi, uint8_t **buf, size_t *n, const CK_BYTE *data,
+                          CK_ULONG len)
+{
+    *is_multi = true;
+    return session_accumulate(buf, n, data, len, SIGN_INPUT_MAX);
+}
+
+/* C_SignUpdate and C_VerifyUpdate. */
+static CK_RV sign_op_update(struct sign_op *op, const CK_BYTE *data, CK_ULONG len)
+{
+    CK_RV rv;
+
+    if (!op->is_active) {
+        return CKR_OPERATION_NOT_INITIALIZED;
+    }
+    if ((rv = input_update(&op->is_multi, &op->data, &op->len, data, len)) != CKR_OK) {
+        session_sign_end(op);
+    }
+    return rv;
+}
+
 /* Shared by C_SignInit and C_VerifyInit: key of class cls, mechanism allowed for it. */
 static CK_RV op_init(struct sign_op *op, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
                      CK_OBJECT_CLASS cls)
@@ -87,13 +123,7 @@ CK_RV sign_once(struct session *s, const CK_BYTE *data, CK_ULONG len, CK_BYTE_PT
     if (!op->is_active) {
         return CKR_OPERATION_NOT_INITIALIZED;
     }
-    if (op->is_multi) {
-        session_sign_end(op);
-        return CKR_OPERATION_ACTIVE;
-    }
-    /* A repeated call after a length query must not sign the data twice. */
-    op->len = 0;
-    if ((rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX)) != CKR_OK) {
+    if ((rv = input_once(op->is_multi, &op->data, &op->len, data, len)) != CKR_OK) {
         session_sign_end(op);
         return rv;
     }
@@ -102,18 +132,7 @@ CK_RV sign_once(struct session *s, const CK_BYTE *data, CK_ULONG len, CK_BYTE_PT
 
 CK_RV sign_update(struct session *s, const CK_BYTE *data, CK_ULONG len)
 {
-    struct sign_op *op = &s->sign;
-    CK_RV rv;
-
-    if (!op->is_active) {
-        return CKR_OPERATION_NOT_INITIALIZED;
-    }
-    op->is_multi = true;
-    rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX);
-    if (rv != CKR_OK) {
-        session_sign_end(op);
-    }
-    return rv;
+    return sign_op_update(&s->sign, data, len);
 }
 
 CK_RV sign_final(struct session *s, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
@@ -156,11 +175,7 @@ CK_RV sign_verify_once(struct session *s, const CK_BYTE *data, CK_ULONG len, con
     if (!op->is_active) {
         return CKR_OPERATION_NOT_INITIALIZED;
     }
-    if (op->is_multi) {
-        session_sign_end(op);
-        return CKR_OPERATION_ACTIVE;
-    }
-    if ((rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX)) != CKR_OK) {
+    if ((rv = input_once(op->is_multi, &op->data, &op->len, data, len)) != CKR_OK) {
         session_sign_end(op);
         return rv;
     }
@@ -169,18 +184,7 @@ CK_RV sign_verify_once(struct session *s, const CK_BYTE *data, CK_ULONG len, con
 
 CK_RV sign_verify_update(struct session *s, const CK_BYTE *data, CK_ULONG len)
 {
-    struct sign_op *op = &s->verify;
-    CK_RV rv;
-
-    if (!op->is_active) {
-        return CKR_OPERATION_NOT_INITIALIZED;
-    }
-    op->is_multi = true;
-    rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX);
-    if (rv != CKR_OK) {
-        session_sign_end(op);
-    }
-    return rv;
+    return sign_op_update(&s->verify, data, len);
 }
 
 CK_RV sign_verify_final(struct session *s, const CK_BYTE *sig, CK_ULONG sig_len)
@@ -247,12 +251,7 @@ CK_RV sign_digest_once(struct session *s, const CK_BYTE *data, CK_ULONG len, CK_
     if (!op->is_active) {
         return CKR_OPERATION_NOT_INITIALIZED;
     }
-    if (op->is_multi) {
-        session_digest_end(op);
-        return CKR_OPERATION_ACTIVE;
-    }
-    op->len = 0;
-    if ((rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX)) != CKR_OK) {
+    if ((rv = input_once(op->is_multi, &op->data, &op->len, data, len)) != CKR_OK) {
         session_digest_end(op);
         return rv;
     }
@@ -267,9 +266,7 @@ CK_RV sign_digest_update(struct session *s, const CK_BYTE *data, CK_ULONG len)
     if (!op->is_active) {
         return CKR_OPERATION_NOT_INITIALIZED;
     }
-    op->is_multi = true;
-    rv = session_accumulate(&op->data, &op->len, data, len, SIGN_INPUT_MAX);
-    if (rv != CKR_OK) {
+    if ((rv = input_update(&op->is_multi, &op->data, &op->len, data, len)) != CKR_OK) {
         session_digest_end(op);
     }
     return rv;
