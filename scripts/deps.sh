@@ -18,6 +18,8 @@ PKGS=(
     openssh-client openssl curl
     # harness utilities
     iproute2 procps python3
+    # systemd-analyze checks the shipped unit (workload_unit.sh)
+    systemd
 )
 
 missing=()

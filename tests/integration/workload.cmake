@@ -12,3 +12,9 @@ if(TARGET agentd)
             ENVIRONMENT "AGENTD_BIN=$<TARGET_FILE:agentd>;ADCLIENT=$<TARGET_FILE:adclient>;AGENTCTL=$<TARGET_FILE:agentctl>")
     endforeach()
 endif()
+# The shipped systemd unit: systemd-analyze verify and security (offline).
+if(TARGET agentd)
+    add_test(NAME workload_unit COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/workload_unit.sh)
+    set_tests_properties(workload_unit PROPERTIES LABELS integration TIMEOUT 120
+        SKIP_RETURN_CODE 77 ENVIRONMENT "AGENTD_BIN=$<TARGET_FILE:agentd>")
+endif()
