@@ -73,36 +73,23 @@ static int load_conf(const char *path, struct conf_ref **ret)
  */
 static int give_state(const char *user, const struct agentd_conf *c)
 {
-    enum { MAX_PATHS = 3 + AUDIT_KEEP_MAX };
-    char(*names)[PATH_MAX] = calloc(MAX_PATHS, PATH_MAX);
-    const char **paths = calloc(MAX_PATHS, sizeof(*paths));
+    char name[PATH_MAX];
+    const char *paths[] = {c->state_dir, c->audit.path, name};
     const char *failed = NULL;
-    size_t n = 0;
-    int r = AD_ERR_NOMEM;
+    int r = audit_head_name(c->audit.path, name, sizeof(name));
 
-    if (names == NULL || paths == NULL) {
-        goto out;
+    if (r == 0) {
+        r = privs_give_paths(user, paths, 3, &failed);
     }
-    paths[n++] = c->state_dir;
-    paths[n++] = c->audit.path;
-    if ((r = audit_head_name(c->audit.path, names[n], PATH_MAX)) != 0) {
-        goto out;
-    }
-    paths[n] = names[n];
-    n++;
-    for (unsigned i = 1; i <= c->audit.keep && n < MAX_PATHS; i++, n++) {
-        if ((r = audit_rotated_name(c->audit.path, i, names[n], PATH_MAX)) != 0) {
-            goto out;
+    for (unsigned i = 1; r == 0 && i <= c->audit.keep; i++) {
+        if ((r = audit_rotated_name(c->audit.path, i, name, sizeof(name))) == 0) {
+            r = privs_give_paths(user, &paths[2], 1, &failed);
         }
-        paths[n] = names[n];
     }
-    if ((r = privs_give_paths(user, paths, n, &failed)) != 0) {
+    if (r != 0) {
         log_error("agentd: giving the state to %s: %s", user,
-                  failed[0] != '\0' ? failed : ad_strerror(r));
+                  failed != NULL && failed[0] != '\0' ? failed : ad_strerror(r));
     }
-out:
-    free(paths);
-    free(names);
     return r;
 }
 
