@@ -10,9 +10,11 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "tlskey.h"
 #include "tpms.h"
 
 static unsigned enroll_faults;
@@ -66,6 +68,9 @@ struct client {
     char *err;
     size_t cap;
     const char *step;
+    X509 *host_cert; /* mTLS: the host certificate and its TPM-backed key, or NULL */
+    EVP_PKEY *host_key;
+    int is_cert_withheld; /* test fault: new connections present no certificate */
 };
 
 static void report(const struct client *c, const char *fmt, ...)
@@ -106,7 +111,9 @@ static int ca_error(struct client *c, long status, const struct sink *s)
 {
     struct msg_reply *rep = NULL;
     char *reason = NULL;
-    int r = status == 403 ? AD_ERR_DENIED : status == 503 ? AD_ERR_RATE : AD_ERR_FORMAT;
+    int r = status == 401 || status == 403 ? AD_ERR_DENIED
+            : status == 503                ? AD_ERR_RATE
+                                           : AD_ERR_FORMAT;
 
     if (msg_reply_parse(s->buf != NULL ? s->buf : "", s->len, &rep) == AD_OK &&
         msg_reply_str(rep, "reason", 512, &reason) == AD_OK) {
@@ -168,12 +175,62 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return c->opt->is_cancelled(c->opt->cancel_arg) != 0;
 }
 
+/* libcurl's OpenSSL SSL_CTX for a new connection: our certificate and TPM-backed key. */
+static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
+{
+    const struct client *c = arg;
+
+    (void)curl;
+    if (c->is_cert_withheld) {
+        return CURLE_OK;
+    }
+    if (SSL_CTX_use_certificate(sslctx, c->host_cert) != 1 ||
+        SSL_CTX_use_PrivateKey(sslctx, c->host_key) != 1) {
+        ERR_clear_error();
+        return CURLE_SSL_CERTPROBLEM;
+    }
+    return CURLE_OK;
+}
+
+/* Parse the host certificate and make its TPM-backed key once per client. */
+static int host_key_setup(struct client *c)
+{
+    const struct enroll_host_key *hk = c->opt->host_key;
+    BIO *b = BIO_new_mem_buf(hk->cert_pem, -1);
+    int r = AD_ERR_FORMAT;
+
+    if (b != NULL && (c->host_cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        r = tlskey_new(c->host_cert, hk->sign, hk->ctx, &c->host_key);
+    }
+    BIO_free(b);
+    ERR_clear_error();
+    if (r != AD_OK) {
+        return fail(c, r, "the host certificate cannot be used for TLS: %s",
+                    r == AD_ERR_UNSUPPORTED ? "its key is not ECDSA" : ad_strerror(r));
+    }
+    if (curl_easy_setopt(c->curl, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK ||
+        curl_easy_setopt(c->curl, CURLOPT_SSL_CTX_DATA, c) != CURLE_OK) {
+        return fail(c, AD_ERR_UNSUPPORTED,
+                    "libcurl cannot present a client certificate "
+                    "(CURLOPT_SSL_CTX_FUNCTION needs its OpenSSL backend)");
+    }
+    return AD_OK;
+}
+
+static void client_cleanup(struct client *c)
+{
+    curl_easy_cleanup(c->curl); /* frees the SSL_CTX that holds references to both */
+    EVP_PKEY_free(c->host_key);
+    X509_free(c->host_cert);
+}
+
 static int curl_setup(struct client *c)
 {
     long timeout = c->opt->timeout_s > 0 ? c->opt->timeout_s : 30;
+    int r;
 
     if ((c->curl = curl_easy_init()) == NULL) {
-        return AD_ERR_NOMEM;
+        return fail(c, AD_ERR_NOMEM, "libcurl setup failed");
     }
     if (curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->opt->ca_bundle) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3) != CURLE_OK ||
@@ -182,13 +239,16 @@ static int curl_setup(struct client *c)
         curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK) {
-        return AD_ERR_INTERNAL;
+        return fail(c, AD_ERR_INTERNAL, "libcurl setup failed");
     }
     if (c->opt->is_cancelled != NULL &&
         (curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
          curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
          curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c) != CURLE_OK)) {
-        return AD_ERR_INTERNAL;
+        return fail(c, AD_ERR_INTERNAL, "libcurl setup failed");
+    }
+    if (c->opt->host_key != NULL && (r = host_key_setup(c)) != AD_OK) {
+        return r;
     }
     return AD_OK;
 }
@@ -432,14 +492,13 @@ out:
 int enroll_run(const struct enroll_options *opt, const struct enroll_tpm *tpm,
                struct enroll_result *ret, char *ret_err, size_t cap)
 {
-    struct client c = {opt, NULL, ret_err, cap, "setup"};
+    struct client c = {opt, NULL, ret_err, cap, "setup", NULL, NULL, 0};
     struct state st = {0};
     struct msg_bin blob = {0}, enc = {0};
     int r;
 
     ret_err[0] = '\0';
     if ((r = curl_setup(&c)) != AD_OK) {
-        r = fail(&c, r, "libcurl setup failed");
         goto out;
     }
     if ((r = step_start(&c, tpm, &st, &blob, &enc)) != AD_OK ||
@@ -448,7 +507,7 @@ int enroll_run(const struct enroll_options *opt, const struct enroll_tpm *tpm,
         goto out;
     }
 out:
-    curl_easy_cleanup(c.curl);
+    client_cleanup(&c);
     free(st.session);
     msg_bin_clear(&st.nonce);
     msg_bin_clear(&blob);
@@ -484,6 +543,13 @@ static int svid_request(struct client *c, const struct enroll_tpm *tpm, const ch
     body = NULL;
     msg_reply_free(rep);
     rep = NULL;
+    if (enroll_faults & ENROLL_FAULT_SVID_NO_CERT) {
+        /* A new connection, no resumed session (it would carry the certificate). */
+        report(c, "(test fault) sending the workload certify without a client certificate");
+        c->is_cert_withheld = 1;
+        curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    }
     if ((r = msg_encode(&body, "session", 's', session, "path", 's', path, "key_pub", 'b', key.data,
                         key.len, "attest", 'b', att.data, att.len, "signature", 'b', sig.data,
                         sig.len, MSG_END)) != AD_OK ||
@@ -517,15 +583,13 @@ out:
 int enroll_svid(const struct enroll_options *opt, const struct enroll_tpm *tpm, const char *host_id,
                 const char *path, struct enroll_result *ret, char *ret_err, size_t cap)
 {
-    struct client c = {opt, NULL, ret_err, cap, "setup"};
+    struct client c = {opt, NULL, ret_err, cap, "setup", NULL, NULL, 0};
     int r;
 
     ret_err[0] = '\0';
-    if ((r = curl_setup(&c)) != AD_OK) {
-        r = fail(&c, r, "libcurl setup failed");
-    } else {
+    if ((r = curl_setup(&c)) == AD_OK) {
         r = svid_request(&c, tpm, host_id, path, ret);
     }
-    curl_easy_cleanup(c.curl);
+    client_cleanup(&c);
     return r;
 }

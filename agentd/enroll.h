@@ -3,6 +3,10 @@
  * HTTPS with libcurl, TLS 1.3, the CA's bundle as the only trust anchor.
  * The TPM side is reached through struct enroll_tpm so that the daemon,
  * agentd-enroll and the tests can each bind it to their TPM access.
+ *
+ * Mutual TLS: once a host has its certificate, it presents it on every
+ * connection (struct enroll_host_key); the host key stays in the TPM and
+ * signs the TLS 1.3 CertificateVerify through a callback (tlskey.h).
  */
 #ifndef AGENTD_ENROLL_H
 #define AGENTD_ENROLL_H
@@ -37,11 +41,25 @@ struct enroll_tpm {
                    struct msg_bin *ret_attest, struct msg_bin *ret_sig);
 };
 
+/*
+ * The host certificate for TLS client authentication and a signer for its
+ * key, which lives in the TPM (ECDSA; tlskey.h has the contract of sign).
+ * Borrowed by the client for the duration of a call.
+ */
+struct enroll_host_key {
+    const char *cert_pem; /* the host certificate (PEM) */
+    int (*sign)(void *ctx, const uint8_t *digest, size_t digest_len, uint8_t *ret_sig,
+                size_t *ret_sig_len);
+    void *ctx;
+};
+
 struct enroll_options {
     const char *url;        /* "https://127.0.0.1:8443" */
     const char *ca_bundle;  /* PEM file: the CA that signs agentd-ca's TLS certificate */
     const char *host_class; /* NULL = "default" */
-    long timeout_s;         /* per request; 0 = 30 */
+    /* Present this client certificate; NULL: none (a first enrollment, or an expired one). */
+    const struct enroll_host_key *host_key;
+    long timeout_s; /* per request; 0 = 30 */
     /* One line per protocol step (no newline); NULL = stdout. */
     void (*report)(const char *line, void *arg);
     void *report_arg;
@@ -83,6 +101,7 @@ AD_MUST_CHECK int enroll_svid(const struct enroll_options *opt, const struct enr
  */
 #define ENROLL_FAULT_REPLAY_ACTIVATION 0x1u /* send the activation answer twice */
 #define ENROLL_FAULT_FOREIGN_NONCE 0x2u     /* quote with a nonce of our own */
+#define ENROLL_FAULT_SVID_NO_CERT 0x4u      /* send /v1/svid on a new connection, no client cert */
 void enroll_set_faults(unsigned faults);
 
 #endif

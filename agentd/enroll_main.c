@@ -1,14 +1,18 @@
 /*
  * agentd-enroll: enroll this host with agentd-ca through agentd's TPM layer
- * (agentd/tpm.h), printing each step. The daemon and agentctl will call the
- * same enroll_run() later.
+ * (agentd/tpm.h), printing each step. The daemon runs the same enroll_run()
+ * and enroll_svid() through its TPM worker.
  *
  *   agentd-enroll --tcti T --url https://ca:8443 --cacert ca.pem
  *       [--class default] [--ek rsa2048|p256|p384] [--ak-out ak.key]
  *       [--out host.pem] [--key-out host.key] [--bundle-out bundle.pem]
+ *       [--host-cert old.pem --host-key old.key]
  * A workload certificate for a new TPM key, certified by the saved AK:
  *   agentd-enroll --tcti T --url U --cacert ca.pem --svid PATH --ak ak.key
- *       --host-cert host.pem [--out svid.pem] [--key-out svid.key]
+ *       --host-cert host.pem --host-key host.key [--out svid.pem] [--key-out svid.key]
+ * --host-cert with --host-key (the host key file --key-out wrote at
+ * enrollment) presents the host certificate over mutual TLS; the key signs
+ * the handshake in this TPM. agentd-ca requires it for --svid by default.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,8 +31,44 @@ struct ctx {
     enum tpm_ek_type ek_type;
     struct keyblob *ak_blob;
     struct tpm_key *ak;
-    struct keyblob *key_blob; /* the last certified key, written to --key-out */
+    struct keyblob *key_blob;  /* the last certified key, written to --key-out */
+    struct keyblob *host_blob; /* --host-key: the host key, for TLS client signatures */
+    struct tpm_key *host;
 };
+
+static int hash_of(size_t digest_len, enum tpm_hash *ret)
+{
+    switch (digest_len) {
+    case 20:
+        *ret = TPM_HASH_SHA1;
+        return AD_OK;
+    case 32:
+        *ret = TPM_HASH_SHA256;
+        return AD_OK;
+    case 48:
+        *ret = TPM_HASH_SHA384;
+        return AD_OK;
+    case 64:
+        *ret = TPM_HASH_SHA512;
+        return AD_OK;
+    default:
+        return AD_ERR_UNSUPPORTED;
+    }
+}
+
+/* enroll_host_key.sign: the TLS handshake's signature, by the host key in the TPM. */
+static int host_sign(void *arg, const uint8_t *digest, size_t digest_len, uint8_t *ret_sig,
+                     size_t *ret_sig_len)
+{
+    struct ctx *c = arg;
+    enum tpm_hash hash;
+    int r;
+
+    if ((r = hash_of(digest_len, &hash)) != AD_OK) {
+        return r;
+    }
+    return tpm_sign(c->t, c->host, TPM_SIG_ECDSA, hash, digest, digest_len, ret_sig, ret_sig_len);
+}
 
 static int op_ek(void *arg, struct msg_bin *ret_cert, struct msg_bin *ret_pub)
 {
@@ -165,6 +205,46 @@ static int host_id_from_cert(const char *path, char ret[65])
     return r;
 }
 
+/* The whole of a small text file (a PEM certificate), NUL-terminated; the caller frees. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = f != NULL ? calloc(1, 65536) : NULL;
+    size_t n = 0;
+
+    if (buf != NULL) {
+        n = fread(buf, 1, 65535, f);
+        if (n == 0 || n == 65535) { /* empty, or larger than a certificate */
+            free(buf);
+            buf = NULL;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return buf;
+}
+
+/* --host-cert and --host-key: present the host certificate; the TPM signs the handshake. */
+static int use_host_key(struct ctx *c, const char *cert_path, const char *key_path, char **ret_pem,
+                        struct enroll_host_key *hk, struct enroll_options *eo)
+{
+    int r;
+
+    if ((*ret_pem = read_text(cert_path)) == NULL) {
+        fprintf(stderr, "agentd-enroll: cannot read %s\n", cert_path);
+        return AD_ERR_SYSTEM;
+    }
+    if ((r = keyblob_read_file(key_path, &c->host_blob)) != AD_OK ||
+        (r = tpm_key_new(c->t, c->host_blob, &c->host)) != AD_OK) {
+        fprintf(stderr, "agentd-enroll: host key %s: %s\n", key_path, ad_strerror(r));
+        return r;
+    }
+    *hk = (struct enroll_host_key){*ret_pem, host_sign, c};
+    eo->host_key = hk;
+    return AD_OK;
+}
+
 /* --svid: the AK from --ak certifies a new key; the CA issues PATH for it. */
 static int run_svid(struct ctx *c, const struct enroll_options *eo, const struct enroll_tpm *ops,
                     const char *ak_path, const char *host_cert, const char *path,
@@ -205,11 +285,11 @@ static int parse_ek(const char *s, enum tpm_ek_type *ret)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"tcti", 1, NULL, 't'},    {"url", 1, NULL, 'u'},        {"cacert", 1, NULL, 'c'},
-        {"class", 1, NULL, 'k'},   {"ek", 1, NULL, 'e'},         {"out", 1, NULL, 'o'},
-        {"key-out", 1, NULL, 'K'}, {"bundle-out", 1, NULL, 'b'}, {"ak-out", 1, NULL, 'A'},
-        {"ak", 1, NULL, 'a'},      {"svid", 1, NULL, 's'},       {"host-cert", 1, NULL, 'H'},
-        {NULL, 0, NULL, 0},
+        {"tcti", 1, NULL, 't'},     {"url", 1, NULL, 'u'},        {"cacert", 1, NULL, 'c'},
+        {"class", 1, NULL, 'k'},    {"ek", 1, NULL, 'e'},         {"out", 1, NULL, 'o'},
+        {"key-out", 1, NULL, 'K'},  {"bundle-out", 1, NULL, 'b'}, {"ak-out", 1, NULL, 'A'},
+        {"ak", 1, NULL, 'a'},       {"svid", 1, NULL, 's'},       {"host-cert", 1, NULL, 'H'},
+        {"host-key", 1, NULL, 'P'}, {NULL, 0, NULL, 0},
     };
     struct ctx c = {.ek_type = TPM_EK_RSA_2048};
     struct tpm_options to = {0};
@@ -217,8 +297,9 @@ int main(int argc, char **argv)
     struct enroll_result res = {0};
     struct enroll_tpm ops = {&c, op_ek, op_ak, op_activate, op_quote, op_certify};
     const char *out = NULL, *key_out = NULL, *bundle_out = NULL, *ak_out = NULL, *ak = NULL;
-    const char *svid = NULL, *host_cert = NULL;
-    char err[512];
+    const char *svid = NULL, *host_cert = NULL, *host_key = NULL;
+    struct enroll_host_key hk;
+    char err[512], *host_pem = NULL;
     int opt, r, rc = 1;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -261,19 +342,26 @@ int main(int argc, char **argv)
         case 'H':
             host_cert = optarg;
             break;
+        case 'P':
+            host_key = optarg;
+            break;
         default:
             return 2;
         }
     }
     if (eo.url == NULL || eo.ca_bundle == NULL ||
-        (svid != NULL && (ak == NULL || host_cert == NULL))) {
+        (svid != NULL && (ak == NULL || host_cert == NULL)) ||
+        (host_key != NULL && host_cert == NULL)) {
         fprintf(stderr, "agentd-enroll: --url and --cacert are required (--svid needs --ak and "
-                        "--host-cert)\n");
+                        "--host-cert; --host-key needs --host-cert)\n");
         return 2;
     }
     if ((r = tpm_open(&to, &c.t)) != AD_OK) {
         fprintf(stderr, "agentd-enroll: cannot open the TPM: %s\n", ad_strerror(r));
         return 1;
+    }
+    if (host_key != NULL && use_host_key(&c, host_cert, host_key, &host_pem, &hk, &eo) != AD_OK) {
+        goto out;
     }
     if (svid != NULL) {
         if (run_svid(&c, &eo, &ops, ak, host_cert, svid, &res) != AD_OK) {
@@ -293,6 +381,9 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     enroll_result_clear(&res);
+    free(host_pem);
+    tpm_key_free(c.t, c.host);
+    keyblob_free(c.host_blob);
     keyblob_free(c.key_blob);
     tpm_key_free(c.t, c.ak);
     keyblob_free(c.ak_blob);

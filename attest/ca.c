@@ -203,6 +203,46 @@ static int host_blocked(struct ca *ca, const char *host_id, char *why, size_t ca
     return 1;
 }
 
+/*
+ * mTLS (tls_require_host_cert): the request of an enrolled host must come
+ * over a connection whose client certificate is that host's. Refused
+ * requests are recorded under the host they name but never lock it: the
+ * requester is not authenticated, so locking would let anyone lock out any
+ * host. Returns 1 when the request may go on.
+ */
+static int client_is_host(struct ca *ca, const struct peercert *client, const char *host_id,
+                          const char *peer, struct ca_reply *ret)
+{
+    static const struct peercert none = {.state = PEERCERT_NONE};
+    enum peercert_verdict v;
+    char why[STORE_REASON_MAX + 1], what[96];
+
+    if (!ca->conf.tls_require_host_cert) {
+        return 1;
+    }
+    v = peercert_check_host(client != NULL ? client : &none, ca->conf.trust_domain, host_id, why,
+                            sizeof(why));
+    if (v == PEERCERT_IS_HOST) {
+        return 1;
+    }
+    snprintf(what, sizeof(what), "refused (peer %s)", peer);
+    record(ca, host_id, what, why);
+    fprintf(stderr, "agentd-ca: refused host %s (peer %s): %s\n", host_id, peer, why);
+    if (v == PEERCERT_UNAUTHENTICATED) {
+        reply_error(ret, 401, "unauthenticated", why);
+    } else {
+        reply_error(ret, 403, "refused", why);
+    }
+    return 0;
+}
+
+/* The host is enrolled now (not refused, removed or unknown); *ret its record. */
+static int host_enrolled(struct ca *ca, const char *host_id, struct store_host *ret)
+{
+    return store_host_get(ca->store, host_id, ret) == AD_OK &&
+           strcmp(ret->status, STORE_ENROLLED) == 0 && ret->ak_pub_len > 0;
+}
+
 struct start_ctx {
     TPM2B_PUBLIC ek, ak;
     char host_id[65];
@@ -254,7 +294,7 @@ static const char *start_checks(struct ca *ca, const struct msg_start *m, struct
 }
 
 static void handle_start(struct ca *ca, const char *body, size_t len, const char *peer,
-                         struct ca_reply *ret)
+                         const struct peercert *client, struct ca_reply *ret)
 {
     struct msg_start m;
     struct start_ctx s;
@@ -263,6 +303,8 @@ static void handle_start(struct ca *ca, const char *body, size_t len, const char
     char why[STORE_REASON_MAX + 1];
     const char *reason;
     int r, lock = 0;
+
+    (void)client; /* enrollment needs no client certificate */
 
     memset(&s, 0, sizeof(s));
     memset(&ss, 0, sizeof(ss));
@@ -349,7 +391,7 @@ static void fail_session(struct ca *ca, struct store_session *ss, const char *pe
 }
 
 static void handle_activate(struct ca *ca, const char *body, size_t len, const char *peer,
-                            struct ca_reply *ret)
+                            const struct peercert *client, struct ca_reply *ret)
 {
     const struct ca_conf_class *cls;
     struct msg_activate m;
@@ -358,6 +400,8 @@ static void handle_activate(struct ca *ca, const char *body, size_t len, const c
     unsigned pcrs[QUOTE_PCR_COUNT];
     size_t n = 0, i;
     int r;
+
+    (void)client; /* enrollment needs no client certificate */
 
     if ((r = msg_activate_decode(body, len, &m)) != AD_OK) {
         bad_request(ca, r, peer, ret);
@@ -408,7 +452,7 @@ static int session_ak(const struct store_session *ss, TPMT_PUBLIC *ret)
 }
 
 static void handle_quote(struct ca *ca, const char *body, size_t len, const char *peer,
-                         struct ca_reply *ret)
+                         const struct peercert *client, struct ca_reply *ret)
 {
     const struct ca_conf_class *cls;
     struct quote_clock clk, prev, *prevp = NULL;
@@ -418,6 +462,8 @@ static void handle_quote(struct ca *ca, const char *body, size_t len, const char
     const char *reason = NULL;
     TPMT_PUBLIC ak;
     int r;
+
+    (void)client; /* enrollment needs no client certificate */
 
     if ((r = msg_quote_decode(body, len, &m)) != AD_OK) {
         bad_request(ca, r, peer, ret);
@@ -526,13 +572,15 @@ out:
 }
 
 static void handle_certify(struct ca *ca, const char *body, size_t len, const char *peer,
-                           struct ca_reply *ret)
+                           const struct peercert *client, struct ca_reply *ret)
 {
     struct msg_certify m;
     struct store_session ss;
     const char *reason = NULL;
     TPMT_PUBLIC ak, key;
     int r;
+
+    (void)client; /* enrollment needs no client certificate */
 
     if ((r = msg_certify_decode(body, len, &m)) != AD_OK) {
         bad_request(ca, r, peer, ret);
@@ -564,11 +612,13 @@ out:
 
 /*
  * Workload certificates: the host asks for a nonce, then sends a certify of
- * the workload key by its enrolled AK over that nonce. The AK signature is
- * the authentication: only the TPM that enrolled holds that AK.
+ * the workload key by its enrolled AK over that nonce. Two proofs, both
+ * bound to the host's TPM: the TLS client certificate is the host's own
+ * (its key never leaves the TPM; client_is_host), and the AK signature over
+ * a fresh nonce shows the TPM that enrolled holds the workload key.
  */
 static void handle_svid_challenge(struct ca *ca, const char *body, size_t len, const char *peer,
-                                  struct ca_reply *ret)
+                                  const struct peercert *client, struct ca_reply *ret)
 {
     struct msg_svid_challenge m;
     struct store_session ss;
@@ -581,8 +631,10 @@ static void handle_svid_challenge(struct ca *ca, const char *body, size_t len, c
         bad_request(ca, r, peer, ret);
         return;
     }
-    if (store_host_get(ca->store, m.host_id, &h) != AD_OK ||
-        strcmp(h.status, STORE_ENROLLED) != 0 || h.ak_pub_len == 0) {
+    if (!client_is_host(ca, client, m.host_id, peer, ret)) {
+        return;
+    }
+    if (!host_enrolled(ca, m.host_id, &h)) {
         refuse(ca, m.host_id, NULL, 0, peer, "host is not enrolled", ret);
         return;
     }
@@ -610,10 +662,11 @@ static void handle_svid_challenge(struct ca *ca, const char *body, size_t len, c
 }
 
 static void handle_svid(struct ca *ca, const char *body, size_t len, const char *peer,
-                        struct ca_reply *ret)
+                        const struct peercert *client, struct ca_reply *ret)
 {
     char id[SVID_ID_MAX + 1], *pem = NULL;
     struct store_session ss;
+    struct store_host h;
     struct msg_svid m;
     const char *reason = NULL;
     TPMT_PUBLIC ak, key;
@@ -627,6 +680,14 @@ static void handle_svid(struct ca *ca, const char *body, size_t len, const char 
         goto out;
     }
     drop_session(ca, ss.id); /* one certificate per challenge */
+    if (!client_is_host(ca, client, ss.host_id, peer, ret)) {
+        goto out;
+    }
+    /* Removed (or refused) since the challenge: a still-valid certificate is not enough. */
+    if (!host_enrolled(ca, ss.host_id, &h)) {
+        refuse(ca, ss.host_id, ss.host_class, 0, peer, "host is not enrolled", ret);
+        goto out;
+    }
     snprintf(id, sizeof(id), "spiffe://%s/%s", ca->conf.trust_domain, m.path);
     /* host/... names belong to hosts, issued only by enrollment. */
     if (strncmp(m.path, "host/", 5) == 0 || svid_id_check(ca->conf.trust_domain, id) != AD_OK) {
@@ -657,7 +718,8 @@ out:
 
 static const struct {
     const char *path;
-    void (*fn)(struct ca *ca, const char *body, size_t len, const char *peer, struct ca_reply *ret);
+    void (*fn)(struct ca *ca, const char *body, size_t len, const char *peer,
+               const struct peercert *client, struct ca_reply *ret);
 } routes[] = {
     {"/v1/enroll/start", handle_start},
     {"/v1/enroll/activate", handle_activate},
@@ -668,7 +730,7 @@ static const struct {
 };
 
 void ca_handle(struct ca *ca, const char *path, const char *body, size_t len, const char *peer,
-               struct ca_reply *ret)
+               const struct peercert *client, struct ca_reply *ret)
 {
     size_t i;
 
@@ -680,7 +742,7 @@ void ca_handle(struct ca *ca, const char *path, const char *body, size_t len, co
     }
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(path, routes[i].path) == 0) {
-            routes[i].fn(ca, body, len, peer, ret);
+            routes[i].fn(ca, body, len, peer, client, ret);
             return;
         }
     }

@@ -12,6 +12,7 @@
 
 #include "ca_conf.h"
 #include "err.h"
+#include "peercert.h"
 #include "store.h"
 
 struct ca;
@@ -21,7 +22,7 @@ struct ca;
 
 /* The server's answer. body is malloc'd JSON (the caller frees). */
 struct ca_reply {
-    int status; /* HTTP status: 200, 400, 403, 404, 413, 500, 503 */
+    int status; /* HTTP status: 200, 400, 401, 403, 404, 413, 500, 503 */
     char *body;
 };
 
@@ -43,10 +44,13 @@ const char *ca_bundle_pem(const struct ca *ca);
  * Handle one request. path is the URL path ("/v1/enroll/start", ...), body
  * the raw request body (len bytes, not NUL-terminated, at most
  * MSG_BODY_MAX or the reply is 413), peer a printable peer address for the
- * event log. Always fills *ret (status 500 with a NULL body only when
- * memory ran out).
+ * event log, client the TLS client certificate (borrowed; NULL: none).
+ * With tls_require_host_cert, the requests of an enrolled host
+ * (/v1/svid/challenge, /v1/svid) need a client certificate naming that
+ * host: none or an invalid one is 401, another identity 403, both recorded.
+ * Always fills *ret (status 500 with a NULL body only when memory ran out).
  */
 void ca_handle(struct ca *ca, const char *path, const char *body, size_t len, const char *peer,
-               struct ca_reply *ret);
+               const struct peercert *client, struct ca_reply *ret);
 
 #endif

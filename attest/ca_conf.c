@@ -30,6 +30,18 @@ static int get_str(const config_t *cfg, const char *name, int is_required, char 
     return AD_OK;
 }
 
+static int get_bool(const config_t *cfg, const char *name, int *dst, char *ebuf, size_t ecap)
+{
+    int v = 0;
+
+    if (config_lookup_bool(cfg, name, &v) != CONFIG_TRUE) {
+        return config_lookup(cfg, name) != NULL ? err(ebuf, ecap, name, "must be true or false")
+                                                : AD_OK;
+    }
+    *dst = v != 0;
+    return AD_OK;
+}
+
 static int get_uint(const config_t *cfg, const char *name, unsigned lo, unsigned hi, unsigned *dst,
                     char *ebuf, size_t ecap)
 {
@@ -166,6 +178,10 @@ static int load(const config_t *cfg, struct ca_conf *c, char *ebuf, size_t ecap)
                      ecap)) != AD_OK ||
         (r = get_str(cfg, "tls_cert", 1, c->tls_cert, sizeof(c->tls_cert), ebuf, ecap)) != AD_OK ||
         (r = get_str(cfg, "tls_key", 1, c->tls_key, sizeof(c->tls_key), ebuf, ecap)) != AD_OK ||
+        (r = get_str(cfg, "tls_client_ca", 0, c->tls_client_ca, sizeof(c->tls_client_ca), ebuf,
+                     ecap)) != AD_OK ||
+        (r = get_bool(cfg, "tls_require_host_cert", &c->tls_require_host_cert, ebuf, ecap)) !=
+            AD_OK ||
         (r = get_uint(cfg, "host_cert_lifetime", 60, SVID_LIFETIME_MAX, &c->host_lifetime, ebuf,
                       ecap)) != AD_OK ||
         (r = get_uint(cfg, "workload_cert_lifetime", 60, SVID_LIFETIME_MAX, &c->workload_lifetime,
@@ -178,6 +194,9 @@ static int load(const config_t *cfg, struct ca_conf *c, char *ebuf, size_t ecap)
     if (strspn(c->trust_domain, "abcdefghijklmnopqrstuvwxyz0123456789.-_") !=
         strlen(c->trust_domain)) {
         return err(ebuf, ecap, "trust_domain", "lowercase letters, digits, '.', '-', '_' only");
+    }
+    if (c->tls_client_ca[0] == '\0') {
+        memcpy(c->tls_client_ca, c->ca_cert, sizeof(c->tls_client_ca));
     }
     if (strncmp(c->ca_key, "pkcs11:", 7) == 0 && c->pkcs11_module[0] == '\0') {
         return err(ebuf, ecap, "pkcs11_module", "required when ca_key is a pkcs11: URI");
@@ -197,6 +216,7 @@ int ca_conf_load(const char *path, struct ca_conf *ret, char *ret_err, size_t ca
     c->host_lifetime = 86400;
     c->workload_lifetime = 3600;
     c->session_timeout = 120;
+    c->tls_require_host_cert = 1;
     config_init(&cfg);
     if (config_read_file(&cfg, path) != CONFIG_TRUE) {
         snprintf(ret_err, cap, "%s:%d: %s",

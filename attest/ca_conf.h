@@ -33,9 +33,11 @@ struct ca_conf {
     char pkcs11_module[CA_CONF_PATH_MAX]; /* for a pkcs11: ca_key */
     char tls_cert[CA_CONF_PATH_MAX];
     char tls_key[CA_CONF_PATH_MAX];
-    unsigned host_lifetime;     /* seconds, default 86400 */
-    unsigned workload_lifetime; /* seconds, default 3600 */
-    unsigned session_timeout;   /* seconds, default 120 */
+    char tls_client_ca[CA_CONF_PATH_MAX]; /* client certificates' anchors; default ca_cert */
+    int tls_require_host_cert;            /* mTLS for enrolled hosts' requests; default 1 */
+    unsigned host_lifetime;               /* seconds, default 86400 */
+    unsigned workload_lifetime;           /* seconds, default 3600 */
+    unsigned session_timeout;             /* seconds, default 120 */
     size_t n_classes;
     struct ca_conf_class classes[CA_CONF_CLASSES_MAX];
 };

@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "msg.h"
+#include "peercert.h"
 
 struct server {
     struct ca *ca;
@@ -77,12 +78,30 @@ static void no_delay(struct evhttp_request *req)
     }
 }
 
+/*
+ * The connection's client certificate and its verification result (TLS 1.3:
+ * the handshake is over before the request is read, so both are final).
+ */
+static void client_cert(struct evhttp_request *req, struct peercert *ret)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    struct bufferevent *bev = c != NULL ? evhttp_connection_get_bufferevent(c) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+    if (ssl == NULL) {
+        peercert_from_x509(NULL, X509_V_OK, ret);
+        return;
+    }
+    peercert_from_x509(SSL_get0_peer_certificate(ssl), SSL_get_verify_result(ssl), ret);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct server *srv = arg;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     struct ca_reply rep = {0};
+    struct peercert client;
     size_t len = evbuffer_get_length(in);
     char peer[96];
     char *body = NULL;
@@ -109,10 +128,48 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (body != NULL) {
         evbuffer_remove(in, body, len);
     }
-    ca_handle(srv->ca, path, body != NULL ? body : "", len, peer, &rep);
+    client_cert(req, &client);
+    ca_handle(srv->ca, path, body != NULL ? body : "", len, peer, &client, &rep);
     send_body(req, rep.status, "application/json", rep.body != NULL ? rep.body : "{}");
     free(rep.body);
     free(body);
+}
+
+/*
+ * Accept any client certificate at the handshake and decide per request
+ * (ca.c): enrollment needs none, and a refusal as a JSON answer that the CA
+ * records says more than a failed handshake. SSL_get_verify_result keeps
+ * the chain's verdict; possession of the key is still proven by the TLS 1.3
+ * CertificateVerify, which OpenSSL checks whatever this returns.
+ */
+static int verify_later(int is_ok, X509_STORE_CTX *x)
+{
+    (void)is_ok;
+    (void)x;
+    return 1;
+}
+
+/*
+ * Ask every client for a certificate (SSL_VERIFY_PEER without
+ * FAIL_IF_NO_PEER_CERT: a new host has none) issued by tls_client_ca (the
+ * CA's certificate unless set; a file of several for a root rotation).
+ * PARTIAL_CHAIN: an issuing CA that is not self-signed is an anchor too.
+ */
+static int tls_client_auth(SSL_CTX *ctx, const struct ca_conf *conf)
+{
+    static const unsigned char sid_ctx[] = "agentd-ca";
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(conf->tls_client_ca);
+
+    if (names == NULL || SSL_CTX_load_verify_locations(ctx, conf->tls_client_ca, NULL) != 1 ||
+        X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
+        /* resumed sessions keep the peer certificate; OpenSSL requires a context id */
+        SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) != 1) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        return 0;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names); /* takes names */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_later);
+    return 1;
 }
 
 static SSL_CTX *tls_new(const struct ca_conf *conf)
@@ -122,7 +179,7 @@ static SSL_CTX *tls_new(const struct ca_conf *conf)
     if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
         SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, conf->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_check_private_key(ctx) != 1 || !tls_client_auth(ctx, conf)) {
         SSL_CTX_free(ctx);
         ERR_print_errors_fp(stderr);
         return NULL;
@@ -176,7 +233,7 @@ int ca_http_serve(struct ca *ca, const struct ca_conf *conf)
 
     signal(SIGPIPE, SIG_IGN);
     if ((srv.tls = tls_new(conf)) == NULL) {
-        fprintf(stderr, "agentd-ca: tls_cert/tls_key unusable\n");
+        fprintf(stderr, "agentd-ca: tls_cert/tls_key/tls_client_ca unusable\n");
         goto out;
     }
     r = AD_ERR_NOMEM;

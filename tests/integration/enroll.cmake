@@ -5,7 +5,7 @@
 add_test(NAME enroll_makecred COMMAND ${CMAKE_CURRENT_LIST_DIR}/enroll_makecred.sh
     ${AGENTD_TEST_HARNESS} $<TARGET_FILE:agentd-attest>)
 set_tests_properties(enroll_makecred PROPERTIES LABELS integration TIMEOUT 300)
-foreach(_t enroll_e2e enroll_refusals enroll_pkcs11 enroll_agentd)
+foreach(_t enroll_e2e enroll_refusals enroll_pkcs11 enroll_agentd enroll_mtls)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh AND TARGET test_attest_hostsim)
         add_test(NAME ${_t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh ${AGENTD_TEST_HARNESS}
             ${PROJECT_BINARY_DIR})

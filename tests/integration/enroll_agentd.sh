@@ -22,10 +22,19 @@ openssl verify -CAfile "$T/bundle.pem" "$T/host.pem" || die "host certificate do
 [[ $(stat -c %a "$T/host.key") == 600 ]] || die "host key file mode $(stat -c %a "$T/host.key")"
 ca_admin hosts | grep -q "  enrolled  " || die "CA does not list the host as enrolled"
 
-# A workload certificate for a new TPM key, certified by the saved AK.
+# A workload certificate for a new TPM key, certified by the saved AK, over
+# mutual TLS with the host certificate (its key signs in the TPM). Without
+# the host key there is no client certificate, and the CA refuses.
+if "$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --svid workload/db \
+    --ak "$T/ak.key" --host-cert "$T/host.pem" >"$T/svid.out" 2>"$T/svid.err"; then
+    die "workload certificate issued without a client certificate"
+fi
+grep -q "CA answered 401: a client certificate for the host is required" "$T/svid.err" ||
+    die "no mTLS refusal: $(cat "$T/svid.err")"
 "$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --svid workload/db \
-    --ak "$T/ak.key" --host-cert "$T/host.pem" --out "$T/db.pem" --key-out "$T/db.key" \
-    >"$T/svid.out" 2>"$T/svid.err" || die "workload certificate: $(cat "$T/svid.err")"
+    --ak "$T/ak.key" --host-cert "$T/host.pem" --host-key "$T/host.key" --out "$T/db.pem" \
+    --key-out "$T/db.key" >"$T/svid.out" 2>"$T/svid.err" ||
+    die "workload certificate: $(cat "$T/svid.err") / CA: $(tail -3 "$T/ca/stderr")"
 openssl verify -CAfile "$T/bundle.pem" "$T/db.pem" >/dev/null || die "workload cert"
 openssl x509 -in "$T/db.pem" -noout -ext subjectAltName | grep -q "URI:spiffe://test.example/workload/db" ||
     die "workload SPIFFE ID"
@@ -33,8 +42,11 @@ openssl x509 -in "$T/db.pem" -noout -ext subjectAltName | grep -q "URI:spiffe://
 echo "ok: $(cat "$T/svid.out")"
 
 # The ECC EK: swtpm 0.7.1's is P-384 (certificate at NV 0x01c00016), so the
-# CA's MakeCredential goes through ECDH + KDFe on P-384.
+# CA's MakeCredential goes through ECDH + KDFe on P-384. The enrollment
+# presents the RSA host's certificate (enrollment accepts any or none): the
+# tool's enrollment path signs a TLS handshake in the TPM too.
 "$ENROLL" --tcti "$SWTPM_TCTI" --url "$CA_URL" --cacert "$CA_BUNDLE" --ek p384 \
+    --host-cert "$T/host.pem" --host-key "$T/host.key" \
     --out "$T/host384.pem" >"$T/enroll.out" 2>"$T/enroll.err" ||
     die "P-384 EK enrollment failed: $(cat "$T/enroll.err")"
 openssl verify -CAfile "$CA_BUNDLE" "$T/host384.pem" >/dev/null || die "P-384 host certificate"

@@ -45,6 +45,7 @@ static void test_example(void **state)
     assert_int_equal(c.n_classes, 1);
     assert_int_equal(c.classes[0].pcrs.mask, (1u << 0) | (1u << 16));
     assert_int_equal(c.workload_lifetime, 3600);
+    assert_int_equal(c.tls_require_host_cert, 1);
 }
 
 static void test_minimal_defaults(void **state)
@@ -62,6 +63,14 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(c.classes[0].pcrs.values[16][31], 0xff);
     assert_non_null(ca_conf_class(&c, "default"));
     assert_null(ca_conf_class(&c, "other"));
+    /* mTLS is on unless turned off; client certificates chain to the CA's own. */
+    assert_int_equal(c.tls_require_host_cert, 1);
+    assert_string_equal(c.tls_client_ca, "/x/c");
+    snprintf(text, sizeof(text),
+             "%s%stls_require_host_cert = false; tls_client_ca = \"/x/roots.pem\";\n", base, cls);
+    assert_int_equal(load_text(text, &c, err, sizeof(err)), AD_OK);
+    assert_int_equal(c.tls_require_host_cert, 0);
+    assert_string_equal(c.tls_client_ca, "/x/roots.pem");
 }
 
 static void expect_error(const char *extra, int with_class, const char *needle)
@@ -91,6 +100,8 @@ static void test_errors(void **state)
     expect_error("host_classes = ( { name = \"a\"; pcrs = ( { index = 1; value = \"zz\"; } ); } );",
                  0, "value");
     expect_error("this is not libconfig", 1, ":");
+    expect_error("tls_require_host_cert = 1;", 1, "tls_require_host_cert");
+    expect_error("tls_client_ca = \"\";", 1, "tls_client_ca");
 }
 
 static void test_missing_required(void **state)

@@ -5,12 +5,15 @@
  * Tests may call ESYS (house rules exempt tests/).
  *
  *   test_attest_hostsim --tcti T --ek-cert F --url U --cacert F [--class C]
- *       [--ak-tcti T2] [--fault replay-activation|foreign-nonce|decrypt-key]
+ *       [--ak-tcti T2] [--fault replay-activation|foreign-nonce|decrypt-key|svid-no-cert]
  *       [--out CERT.pem] [--bundle-out BUNDLE.pem] [--quiet]
  *       [--repeat N] [--svids N --svid-path P [--svid-out F]] [--timings FILE]
  * --repeat enrolls N times (EK kept loaded, a new AK each time); --svids
  * then requests N workload certificates; --timings appends "enroll MS" and
- * "svid MS" lines for bench/.
+ * "svid MS" lines for bench/. Once enrolled, every later request (another
+ * enrollment, the workload certificates) presents the host certificate over
+ * mutual TLS; the host key is a primary, so its template (kept) recreates it
+ * in the TPM to sign each handshake.
  * Exit 0 when enrolled, 1 when refused (the reason on stderr), 2 on errors.
  */
 #include <getopt.h>
@@ -39,6 +42,9 @@ struct sim {
     ESYS_CONTEXT *ak_esys;
     int is_decrypt_key;
     int is_foreign_ak;
+    TPM2B_PUBLIC last_tmpl; /* the last key op_certify made */
+    TPM2B_PUBLIC host_tmpl; /* the enrolled host key's, for TLS client signatures */
+    char *host_pem;         /* the host certificate, once enrolled */
 };
 
 static int tpm_open(const char *conf, struct tpmctx *t)
@@ -317,6 +323,7 @@ static int op_certify(void *ctx, const struct msg_bin *nonce, struct msg_bin *re
     ecc_template(&tmpl, attrs | (s->is_decrypt_key ? TPMA_OBJECT_DECRYPT : 0), 0);
     tmpl.publicArea.unique.ecc.x.size = 32;
     RAND_bytes(tmpl.publicArea.unique.ecc.x.buffer, 32);
+    s->last_tmpl = tmpl;
     /* EK, AK and this key fill swtpm's 3 transient slots; the key is flushed below. */
     if ((r = primary(s->ak_esys, ESYS_TR_RH_OWNER, &tmpl, &key, &pub)) != AD_OK ||
         (r = tss(Esys_Certify(s->ak_esys, key, s->ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD,
@@ -334,6 +341,62 @@ out:
     Esys_Free(att);
     Esys_Free(sig);
     return r;
+}
+
+/* TLS client signature by the host key (enroll_host_key.sign): recreate, sign, flush. */
+static int host_sign(void *ctx, const uint8_t *digest, size_t digest_len, uint8_t *ret_sig,
+                     size_t *ret_sig_len)
+{
+    struct sim *s = ctx;
+    TPMT_SIG_SCHEME scheme = {0};
+    TPMT_TK_HASHCHECK check = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
+    TPM2B_DIGEST d = {.size = (UINT16)digest_len};
+    TPMT_SIGNATURE *sig = NULL;
+    ESYS_TR key = ESYS_TR_NONE;
+    const TPMS_SIGNATURE_ECC *ecc;
+    int r;
+
+    if (digest_len != 32 || *ret_sig_len < 64) {
+        return AD_ERR_UNSUPPORTED; /* TLS 1.3 with a P-256 key: ecdsa_secp256r1_sha256 */
+    }
+    scheme.scheme = TPM2_ALG_ECDSA;
+    scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+    memcpy(d.buffer, digest, digest_len);
+    if ((r = primary(s->ak_esys, ESYS_TR_RH_OWNER, &s->host_tmpl, &key, NULL)) != AD_OK ||
+        (r = tss(Esys_Sign(s->ak_esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+                           &scheme, &check, &sig),
+                 "Sign")) != AD_OK) {
+        goto out;
+    }
+    ecc = &sig->signature.ecdsa;
+    if (ecc->signatureR.size > 32 || ecc->signatureS.size > 32) {
+        r = AD_ERR_FORMAT;
+        goto out;
+    }
+    memset(ret_sig, 0, 64);
+    memcpy(ret_sig + 32 - ecc->signatureR.size, ecc->signatureR.buffer, ecc->signatureR.size);
+    memcpy(ret_sig + 64 - ecc->signatureS.size, ecc->signatureS.buffer, ecc->signatureS.size);
+    *ret_sig_len = 64;
+out:
+    if (key != ESYS_TR_NONE) {
+        Esys_FlushContext(s->ak_esys, key);
+    }
+    Esys_Free(sig);
+    return r;
+}
+
+/* Enrolled as res: present that certificate from now on. */
+static int keep_host(struct sim *s, const struct enroll_result *res, struct enroll_options *eo,
+                     struct enroll_host_key *hk)
+{
+    free(s->host_pem);
+    if ((s->host_pem = strdup(res->cert_pem)) == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    s->host_tmpl = s->last_tmpl;
+    *hk = (struct enroll_host_key){s->host_pem, host_sign, s};
+    eo->host_key = hk;
+    return AD_OK;
 }
 
 static int write_text(const char *path, const char *text)
@@ -396,8 +459,9 @@ static int run_svids(const struct enroll_options *eo, const struct enroll_tpm *t
     return 0;
 }
 
-static int run(const struct enroll_options *eo, const struct enroll_tpm *tpm, const struct args *a)
+static int run(struct enroll_options *eo, const struct enroll_tpm *tpm, const struct args *a)
 {
+    struct enroll_host_key hk;
     struct enroll_result res = {0};
     FILE *tf = a->timings != NULL ? fopen(a->timings, "a") : NULL;
     const char *host_id;
@@ -414,6 +478,9 @@ static int run(const struct enroll_options *eo, const struct enroll_tpm *tpm, co
             goto out;
         }
         timing(tf, "enroll", now_ms() - t0);
+        if (keep_host(tpm->ctx, &res, eo, &hk) != AD_OK) {
+            goto out;
+        }
     }
     if (write_text(a->out, res.cert_pem) != 0 || write_text(a->bundle_out, res.bundle_pem) != 0 ||
         (host_id = strrchr(res.spiffe_id, '/')) == NULL) {
@@ -421,6 +488,7 @@ static int run(const struct enroll_options *eo, const struct enroll_tpm *tpm, co
     }
     rc = run_svids(eo, tpm, a, host_id + 1, tf);
 out:
+    eo->host_key = NULL; /* hk goes out of scope */
     if (tf != NULL) {
         fclose(tf);
     }
@@ -476,6 +544,8 @@ int main(int argc, char **argv)
                 enroll_set_faults(ENROLL_FAULT_REPLAY_ACTIVATION);
             } else if (strcmp(optarg, "foreign-nonce") == 0) {
                 enroll_set_faults(ENROLL_FAULT_FOREIGN_NONCE);
+            } else if (strcmp(optarg, "svid-no-cert") == 0) {
+                enroll_set_faults(ENROLL_FAULT_SVID_NO_CERT);
             } else if (strcmp(optarg, "decrypt-key") == 0) {
                 s.is_decrypt_key = 1;
             } else {
@@ -522,6 +592,7 @@ int main(int argc, char **argv)
     rc = run(&eo, &tpm, &args);
 out:
     msg_bin_clear(&s.ek_pub);
+    free(s.host_pem);
     if (s.ek != ESYS_TR_NONE) {
         Esys_FlushContext(s.main.esys, s.ek);
     }
