@@ -134,11 +134,12 @@ static int load_text(const struct identity *id, const char *name, char **ret)
     return atomic_file_read(path, PEM_MAX, ret, &len);
 }
 
-/* host.pem, bundle.pem and ak.tss2 back; anything unusable: not enrolled (enroll again). */
+/* host.pem, bundle.pem, ak.tss2 and host.tss2 back; anything unusable: not enrolled (enroll
+ * again). */
 static void load_saved(struct identity *id)
 {
     struct certinfo host, *list = NULL;
-    struct keyblob *ak = NULL;
+    struct keyblob *ak = NULL, *hk = NULL;
     char *pem = NULL, *bundle = NULL;
     char path[4200];
     struct stat st;
@@ -156,7 +157,11 @@ static void load_saved(struct identity *id)
         (r = certinfo_list_from_pem(bundle, &list, &n)) != AD_OK ||
         (r = identity_path(id, "ak.tss2", path, sizeof(path))) != AD_OK ||
         (r = keyblob_read_file(path, &ak)) != AD_OK ||
-        (r = identity_tpm_load_ak(&id->it, ak)) != AD_OK) {
+        (r = identity_tpm_load_ak(&id->it, ak)) != AD_OK ||
+        (r = identity_path(id, "host.tss2", path, sizeof(path))) != AD_OK ||
+        (r = keyblob_read_file(path, &hk)) != AD_OK ||
+        (r = identity_tpm_load_host(&id->it, hk)) != AD_OK ||
+        (r = identity_set_host_pem(id, pem)) != AD_OK) {
         log_warn("identity: saved identity under %s unusable (%s): enroll again", id->dir,
                  ad_strerror(r));
         goto out;
@@ -177,6 +182,7 @@ out:
     certinfo_list_free(list, n);
     certinfo_clear(&host);
     keyblob_free(ak);
+    keyblob_free(hk);
     free(pem);
     free(bundle);
 }
@@ -393,6 +399,7 @@ void identity_free(struct identity *id)
     conf_ref_put(id->conf);
     free(id->spiffe_id);
     free(id->keys_json);
+    free(id->host_pem);
     free(id->dir);
     pthread_mutex_destroy(&id->lock);
     pthread_cond_destroy(&id->cond);

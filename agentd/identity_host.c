@@ -142,10 +142,31 @@ void identity_note_contact(struct identity *id, int r, const char *err)
 
 /* ---- host enrollment ---------------------------------------------------- */
 
+int identity_set_host_pem(struct identity *id, const char *pem)
+{
+    char *copy = strdup(pem);
+
+    if (copy == NULL) {
+        return AD_ERR_NOMEM;
+    }
+    free(id->host_pem);
+    id->host_pem = copy;
+    id->host_key = (struct enroll_host_key){id->host_pem, identity_tpm_host_sign, &id->it};
+    return AD_OK;
+}
+
 void identity_options(struct identity *id, const struct conf_enroll *ec, struct report *rep,
                       struct enroll_options *ret)
 {
     memset(ret, 0, sizeof(*ret));
+    /* host_not_after is written only by this thread: no lock needed to read it here */
+    if (id->is_enrolled && id->host_pem != NULL && id->it.host != NULL) {
+        if ((int64_t)time(NULL) < id->host_not_after) {
+            ret->host_key = &id->host_key;
+        } else {
+            identity_report(rep, "host certificate expired: no client certificate presented");
+        }
+    }
     ret->url = ec->url;
     ret->ca_bundle = ec->ca_bundle;
     ret->host_class = ec->host_class;
@@ -244,6 +265,11 @@ static int install_host(struct identity *id, const struct enroll_result *res, st
         goto out;
     }
     identity_tpm_commit(&id->it);
+    if (identity_set_host_pem(id, res->cert_pem) != AD_OK) {
+        log_warn("identity: out of memory: the next requests go without a client certificate");
+        free(id->host_pem);
+        id->host_pem = NULL;
+    }
     memcpy(id->td, td, sizeof(td));
     memcpy(id->host_id, hex, sizeof(hex));
     id->host_issued_at = (int64_t)time(NULL);

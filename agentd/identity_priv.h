@@ -51,6 +51,8 @@ struct identity {
     char td[TD_MAX + 1];
     char host_id[HOST_ID_LEN + 1];
     int64_t host_issued_at;
+    char *host_pem; /* the host certificate, presented to the CA (mutual TLS) */
+    struct enroll_host_key host_key;
     unsigned failures; /* consecutive failed cycles: the backoff exponent */
 };
 
@@ -69,13 +71,21 @@ void identity_iso_time(int64_t t, char out[32]);
 /* dir/name into out; AD_ERR_TOO_LARGE when it does not fit. */
 int identity_path(const struct identity *id, const char *name, char *out, size_t size);
 
+/* Keep pem (copied) as the host certificate to present. AD_ERR_NOMEM. */
+int identity_set_host_pem(struct identity *id, const char *pem);
+
 /* Read status.json back (start-up). */
 void identity_status_load(struct identity *id);
 
 /* Record a CA exchange: r == 0 success, else err is the last error. */
 void identity_note_contact(struct identity *id, int r, const char *err);
 
-/* Client options from the enroll group; rep receives the protocol's step lines. */
+/*
+ * Client options from the enroll group; rep receives the protocol's step
+ * lines. Once enrolled, and while the host certificate has not expired, the
+ * options present it (mutual TLS); an expired one is not presented, so the
+ * renewal is a full enrollment without a client certificate.
+ */
 void identity_options(struct identity *id, const struct conf_enroll *ec, struct report *rep,
                       struct enroll_options *ret);
 

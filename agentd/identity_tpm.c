@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "keystore.h"
+#include "log.h"
 #include "tpm.h"
 #include "worker.h"
 
@@ -56,6 +57,68 @@ int identity_tpm_load_ak(struct identity_tpm *it, const struct keyblob *blob)
     struct call c = {.it = it, .blob = blob};
 
     worker_run_sync(it->w, run_load_ak, &c);
+    return c.r;
+}
+
+static void run_load_host(void *ctx, void *arg)
+{
+    struct call *c = arg;
+    struct tpm *t = keystore_tpm(ctx);
+    struct tpm_key *k = NULL;
+
+    if ((c->r = tpm_key_new(t, c->blob, &k)) != AD_OK) {
+        return;
+    }
+    tpm_key_free(t, c->it->host);
+    c->it->host = k;
+}
+
+int identity_tpm_load_host(struct identity_tpm *it, const struct keyblob *blob)
+{
+    struct call c = {.it = it, .blob = blob};
+
+    worker_run_sync(it->w, run_load_host, &c);
+    return c.r;
+}
+
+struct sign_call {
+    struct identity_tpm *it;
+    enum tpm_hash hash;
+    const uint8_t *digest;
+    size_t digest_len;
+    uint8_t *sig;
+    size_t *sig_len;
+    int r;
+};
+
+static void run_host_sign(void *ctx, void *arg)
+{
+    struct sign_call *c = arg;
+
+    if (c->it->host == NULL) {
+        c->r = AD_ERR_NOT_FOUND;
+        return;
+    }
+    c->r = tpm_sign(keystore_tpm(ctx), c->it->host, TPM_SIG_ECDSA, c->hash, c->digest,
+                    c->digest_len, c->sig, c->sig_len);
+}
+
+int identity_tpm_host_sign(void *it, const uint8_t *digest, size_t digest_len, uint8_t *ret_sig,
+                           size_t *ret_sig_len)
+{
+    struct sign_call c = {it,          TPM_HASH_SHA1,     digest, digest_len, ret_sig,
+                          ret_sig_len, AD_ERR_UNSUPPORTED};
+
+    /* TLS 1.3 pairs each ECDSA curve with its hash: SHA-256 for the P-256 host key. */
+    while (tpm_hash_len(c.hash) != digest_len && c.hash < TPM_HASH_SHA512) {
+        c.hash++;
+    }
+    if (tpm_hash_len(c.hash) == digest_len) {
+        worker_run_sync(c.it->w, run_host_sign, &c);
+    }
+    if (c.r != AD_OK) {
+        log_warn("identity: TLS client signature by the host key failed: %s", ad_strerror(c.r));
+    }
     return c.r;
 }
 
@@ -197,7 +260,7 @@ static void run_certify_host(void *ctx, void *arg)
     c->it->new_host_blob = kb;
     kb = NULL;
 out:
-    tpm_key_free(t, key); /* the host key is not used by the daemon yet: not kept loaded */
+    tpm_key_free(t, key); /* registered again by identity_tpm_commit once the CA issued */
     keyblob_free(kb);
     tpm_bytes_clear(&att);
     tpm_bytes_clear(&sig);
@@ -260,13 +323,24 @@ void identity_tpm_workload_ops(struct identity_tpm *it, const struct workload_en
 static void run_commit(void *ctx, void *arg)
 {
     struct identity_tpm *it = arg;
+    struct tpm *t = keystore_tpm(ctx);
+    struct tpm_key *host = NULL;
+    int r;
 
-    tpm_key_free(keystore_tpm(ctx), it->ak);
+    tpm_key_free(t, it->ak);
     keyblob_free(it->ak_blob);
     it->ak = it->new_ak;
     it->ak_blob = it->new_ak_blob;
     it->new_ak = NULL;
     it->new_ak_blob = NULL;
+    /* tpm_key_new only parses and copies the blob: it fails only for want of memory, and then
+     * the next requests go without a client certificate until the next enrollment. */
+    if (it->new_host_blob != NULL && (r = tpm_key_new(t, it->new_host_blob, &host)) != AD_OK) {
+        log_warn("identity: host key not registered (%s): no TLS client certificate",
+                 ad_strerror(r));
+    }
+    tpm_key_free(t, it->host);
+    it->host = host;
     keyblob_free(it->new_host_blob);
     it->new_host_blob = NULL;
 }
@@ -293,6 +367,8 @@ static void run_clear(void *ctx, void *arg)
     drop_new(keystore_tpm(ctx), it);
     tpm_key_free(keystore_tpm(ctx), it->ak);
     it->ak = NULL;
+    tpm_key_free(keystore_tpm(ctx), it->host);
+    it->host = NULL;
     keyblob_free(it->ak_blob);
     it->ak_blob = NULL;
 }

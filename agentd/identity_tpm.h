@@ -7,11 +7,16 @@
  * AK life: the enrolled AK is registered with the TPM layer; an enrollment
  * makes a new AK (and host key) beside it, and identity_tpm_commit makes
  * them current only once the CA has issued the host certificate.
+ *
+ * The enrolled host key is registered too: it signs the TLS handshakes to
+ * agentd-ca (mutual TLS), a job on the worker like every other verb.
  */
 #ifndef AGENTD_IDENTITY_TPM_H
 #define AGENTD_IDENTITY_TPM_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "enroll.h"
@@ -26,6 +31,7 @@ struct identity_tpm {
     enum conf_ek_type ek;
     struct keyblob *ak_blob; /* the enrolled AK, NULL before enrollment */
     struct tpm_key *ak;
+    struct tpm_key *host; /* the enrolled host key (TLS client key), NULL before enrollment */
     struct keyblob *new_ak_blob; /* made by the enrollment in progress */
     struct tpm_key *new_ak;
     struct keyblob *new_host_blob;
@@ -36,6 +42,17 @@ struct identity_tpm {
 /* Register an AK read from disk (takes a copy of blob). Returns 0 or the TPM layer's error. */
 AD_MUST_CHECK int identity_tpm_load_ak(struct identity_tpm *it, const struct keyblob *blob);
 
+/* Register the host key read from disk (takes a copy of blob). 0 or the TPM layer's error. */
+AD_MUST_CHECK int identity_tpm_load_host(struct identity_tpm *it, const struct keyblob *blob);
+
+/*
+ * enroll_host_key.sign with ctx = it: the TLS client signature by the
+ * enrolled host key, run on the TPM worker. AD_ERR_NOT_FOUND before
+ * enrollment, AD_ERR_UNSUPPORTED for a digest size no hash has.
+ */
+int identity_tpm_host_sign(void *it, const uint8_t *digest, size_t digest_len, uint8_t *ret_sig,
+                           size_t *ret_sig_len);
+
 /* Ops for enroll_run: a new AK, and a new host key certified by it. */
 void identity_tpm_host_ops(struct identity_tpm *it, struct enroll_tpm *ret);
 
@@ -43,7 +60,7 @@ void identity_tpm_host_ops(struct identity_tpm *it, struct enroll_tpm *ret);
 void identity_tpm_workload_ops(struct identity_tpm *it, const struct workload_entry *e,
                                const char *key, struct enroll_tpm *ret);
 
-/* After a successful enroll_run: the new AK becomes the enrolled one. */
+/* After a successful enroll_run: the new AK and host key become the enrolled ones. */
 void identity_tpm_commit(struct identity_tpm *it);
 
 /* Forget what a failed enrollment made (new AK, host key). */

@@ -65,6 +65,17 @@ grep -q '"last_contact":"20' "$T/status.json" || die "status lacks the last CA c
 grep -q '"entry":"w1","key":"k1","spiffe_id":"spiffe://test.example/workload/w1","serial":"[0-9a-f]' \
     "$T/status.json" || die "status lacks the workload certificate: $(cat "$T/status.json")"
 
+# The CA requires the host certificate for workload requests (its default):
+# the workload certificate above came over mutual TLS, the host key signing
+# the handshake in the TPM through the worker. Nothing was refused; the same
+# request without a client certificate is.
+! grep -q "refused host" "$T/ca/stderr" || die "CA refused the daemon: $(grep refused "$T/ca/stderr")"
+code=$(curl -s -o "$T/nocert" -w '%{http_code}' --cacert "$CA_BUNDLE" \
+    -H 'Content-Type: application/json' --data-binary "{\"host_id\":\"${host_id##*/}\"}" \
+    "$CA_URL/v1/svid/challenge")
+[[ $code == 401 ]] || die "challenge without a client certificate: HTTP $code $(cat "$T/nocert")"
+echo "ok: workload certificate over mTLS; without a client certificate the CA answers 401"
+
 # 3. Through the module: the key's certificate (same CKA_ID) and the CA certificate.
 check_module() {
     local objs key_id cert_id
@@ -145,6 +156,9 @@ grep -qF 'error: entry foreign: spiffe://other.example/svc is not in the CA'"'"'
 grep -q "certificate for w1/k1: spiffe://test.example/workload/w1" "$T/foreign.out" ||
     die "w1 was not re-issued"
 grep -q "host already enrolled" "$T/foreign.out" || die "--certs-only enrolled the host again"
+# After the restart the host key came back from host.tss2 and still signs the handshake.
+[[ $(grep -c "refused host" "$T/ca/stderr") == 1 ]] ||
+    die "CA refused the restarted daemon: $(grep refused "$T/ca/stderr")"
 [[ -z $(find "$T/state/keys" -name 'f1.crt') ]] || die "a certificate for the foreign entry"
 check_module
 
