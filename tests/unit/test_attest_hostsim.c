@@ -13,7 +13,9 @@
  * "svid MS" lines for bench/. Once enrolled, every later request (another
  * enrollment, the workload certificates) presents the host certificate over
  * mutual TLS; the host key is a primary, so its template (kept) recreates it
- * in the TPM to sign each handshake.
+ * in the TPM to sign each handshake. For the workload certificates the EK
+ * is flushed and the host key stays loaded (swtpm has 3 transient slots:
+ * AK, host key and the key being certified), as agentd keeps its host key.
  * Exit 0 when enrolled, 1 when refused (the reason on stderr), 2 on errors.
  */
 #include <getopt.h>
@@ -39,6 +41,7 @@ struct sim {
     const char *ek_cert_path;
     struct msg_bin ek_pub; /* cached across --repeat runs: RSA primaries are slow */
     ESYS_TR ek, ak;
+    ESYS_TR host; /* the host key, loaded for the workload phase */
     ESYS_CONTEXT *ak_esys;
     int is_decrypt_key;
     int is_foreign_ak;
@@ -352,9 +355,9 @@ static int host_sign(void *ctx, const uint8_t *digest, size_t digest_len, uint8_
     TPMT_TK_HASHCHECK check = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
     TPM2B_DIGEST d = {.size = (UINT16)digest_len};
     TPMT_SIGNATURE *sig = NULL;
-    ESYS_TR key = ESYS_TR_NONE;
+    ESYS_TR key = s->host;
     const TPMS_SIGNATURE_ECC *ecc;
-    int r;
+    int r = AD_OK;
 
     if (digest_len != 32 || *ret_sig_len < 64) {
         return AD_ERR_UNSUPPORTED; /* TLS 1.3 with a P-256 key: ecdsa_secp256r1_sha256 */
@@ -362,7 +365,8 @@ static int host_sign(void *ctx, const uint8_t *digest, size_t digest_len, uint8_
     scheme.scheme = TPM2_ALG_ECDSA;
     scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
     memcpy(d.buffer, digest, digest_len);
-    if ((r = primary(s->ak_esys, ESYS_TR_RH_OWNER, &s->host_tmpl, &key, NULL)) != AD_OK ||
+    if ((key == ESYS_TR_NONE &&
+         (r = primary(s->ak_esys, ESYS_TR_RH_OWNER, &s->host_tmpl, &key, NULL)) != AD_OK) ||
         (r = tss(Esys_Sign(s->ak_esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
                            &scheme, &check, &sig),
                  "Sign")) != AD_OK) {
@@ -378,11 +382,21 @@ static int host_sign(void *ctx, const uint8_t *digest, size_t digest_len, uint8_
     memcpy(ret_sig + 64 - ecc->signatureS.size, ecc->signatureS.buffer, ecc->signatureS.size);
     *ret_sig_len = 64;
 out:
-    if (key != ESYS_TR_NONE) {
+    if (key != ESYS_TR_NONE && key != s->host) {
         Esys_FlushContext(s->ak_esys, key);
     }
     Esys_Free(sig);
     return r;
+}
+
+/* Workload phase: the EK's slot goes to the host key, loaded until the end. */
+static int load_host(struct sim *s)
+{
+    if (s->ek != ESYS_TR_NONE) {
+        Esys_FlushContext(s->main.esys, s->ek);
+        s->ek = ESYS_TR_NONE;
+    }
+    return primary(s->ak_esys, ESYS_TR_RH_OWNER, &s->host_tmpl, &s->host, NULL);
 }
 
 /* Enrolled as res: present that certificate from now on. */
@@ -486,6 +500,9 @@ static int run(struct enroll_options *eo, const struct enroll_tpm *tpm, const st
         (host_id = strrchr(res.spiffe_id, '/')) == NULL) {
         goto out;
     }
+    if (a->svids > 0 && load_host(tpm->ctx) != AD_OK) {
+        goto out;
+    }
     rc = run_svids(eo, tpm, a, host_id + 1, tf);
 out:
     eo->host_key = NULL; /* hk goes out of scope */
@@ -512,7 +529,7 @@ int main(int argc, char **argv)
         {"svid-path", 1, NULL, 'p'}, {"svid-out", 1, NULL, 's'}, {"timings", 1, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
-    struct sim s = {.ek = ESYS_TR_NONE, .ak = ESYS_TR_NONE};
+    struct sim s = {.ek = ESYS_TR_NONE, .ak = ESYS_TR_NONE, .host = ESYS_TR_NONE};
     struct enroll_options eo = {0};
     struct enroll_tpm tpm = {&s, op_ek, op_ak, op_activate, op_quote, op_certify};
     struct args args = {.repeat = 1, .svid_path = "workload/test"};
@@ -598,6 +615,9 @@ out:
     }
     if (s.ak != ESYS_TR_NONE && s.ak_esys != NULL) {
         Esys_FlushContext(s.ak_esys, s.ak);
+    }
+    if (s.host != ESYS_TR_NONE && s.ak_esys != NULL) {
+        Esys_FlushContext(s.ak_esys, s.host);
     }
     tpm_close(&s.main);
     tpm_close(&s.other);
