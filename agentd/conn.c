@@ -427,9 +427,16 @@ static void process_input(struct conn *c)
     }
 }
 
+/*
+ * Read while reads fill the buffer. A short read drained the socket: return
+ * to epoll (level-triggered) rather than read again, because a request
+ * answered inline lets this client send its next one before we would look
+ * at anyone else's.
+ */
 static void on_readable(struct conn *c)
 {
     ssize_t n;
+    size_t space;
 
     while (c->is_live && can_read(c)) {
         if (c->in_len == c->in_cap) {
@@ -440,7 +447,8 @@ static void on_readable(struct conn *c)
             }
             continue;
         }
-        n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        space = c->in_cap - c->in_len;
+        n = read(c->fd, c->in + c->in_len, space);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR) {
                 log_debug("conn %llu: read: %s", (unsigned long long)c->id, strerror(errno));
@@ -459,6 +467,9 @@ static void on_readable(struct conn *c)
         c->last_ns = server_now_ns();
         c->in_len += (size_t)n;
         process_input(c);
+        if ((size_t)n < space) {
+            return;
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 #include "keystore.h"
 #include "server.h"
 #include "spans.h"
+#include "tpm.h"
 #include "worker.h"
 
 /* A request that goes to the worker. One allocation per request. */
@@ -41,9 +42,10 @@ struct djob {
     bool is_valid;
     uint8_t sig[1024];
     size_t sig_len;
-    bool is_unaudited;  /* SIGN/VERIFY: the allow record could not be written: deny */
-    struct spans spans; /* AGENTD_SPANS builds only */
-    uint8_t *bytes;     /* RANDOM output */
+    bool is_unaudited; /* SIGN/VERIFY: the allow record could not be written: deny */
+    const struct tpm_meanwhile *meanwhile; /* SIGN run inline: the audit append */
+    struct spans spans;                    /* AGENTD_SPANS builds only */
+    uint8_t *bytes;                        /* RANDOM output */
     size_t bytes_len;
     struct keystore_pub *pubs;
     size_t n_pubs;
@@ -77,6 +79,9 @@ void djob_submit(struct djob *j);
 
 /* Common tail of done(): release everything the job held, then j itself. */
 void djob_finish(struct djob *j);
+
+/* Free j and what it owns (a job that was never submitted). */
+void djob_free(struct djob *j);
 
 /* Reply with the error the worker part ended in (j->r). */
 void djob_reply_error(struct djob *j);

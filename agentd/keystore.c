@@ -720,40 +720,47 @@ int keystore_destroy(struct keystore *ks, const struct workload_entry *e, const 
 
 int keystore_sign(struct keystore *ks, const struct workload_entry *e, const char *key,
                   enum keystore_scheme scheme, int hash_alg, const uint8_t *digest,
-                  size_t digest_len, uint8_t *sig, size_t *ret_sig_len)
+                  size_t digest_len, const struct tpm_meanwhile *mw, uint8_t *sig,
+                  size_t *ret_sig_len)
 {
     struct ks_key *k = NULL;
-    enum tpm_hash th;
+    enum tpm_hash th = TPM_HASH_SHA256;
     int r;
 
-    if ((r = key_get(ks, e, key, &k)) != 0) {
+    if ((r = key_get(ks, e, key, &k)) == 0 &&
+        (scheme == KEYSTORE_ECDSA) != (k->key_type == CONF_CKK_EC)) {
+        r = AD_ERR_UNSUPPORTED;
+    }
+    if (r == 0) {
+        switch (hash_alg) {
+        case DIGEST_SHA1:
+            th = TPM_HASH_SHA1;
+            break;
+        case DIGEST_SHA256:
+            th = TPM_HASH_SHA256;
+            break;
+        case DIGEST_SHA384:
+            th = TPM_HASH_SHA384;
+            break;
+        case DIGEST_SHA512:
+            th = TPM_HASH_SHA512;
+            break;
+        default:
+            r = AD_ERR_UNSUPPORTED;
+        }
+    }
+    if (r != 0) {
+        if (mw != NULL) {
+            mw->fn(mw->arg); /* once, whatever the outcome */
+        }
         return r;
     }
-    if ((scheme == KEYSTORE_ECDSA) != (k->key_type == CONF_CKK_EC)) {
-        return AD_ERR_UNSUPPORTED;
-    }
-    switch (hash_alg) {
-    case DIGEST_SHA1:
-        th = TPM_HASH_SHA1;
-        break;
-    case DIGEST_SHA256:
-        th = TPM_HASH_SHA256;
-        break;
-    case DIGEST_SHA384:
-        th = TPM_HASH_SHA384;
-        break;
-    case DIGEST_SHA512:
-        th = TPM_HASH_SHA512;
-        break;
-    default:
-        return AD_ERR_UNSUPPORTED;
-    }
     *ret_sig_len = KEYSTORE_SIG_MAX;
-    return tpm_sign(ks->tpm, k->tk,
-                    scheme == KEYSTORE_ECDSA    ? TPM_SIG_ECDSA
-                    : scheme == KEYSTORE_RSASSA ? TPM_SIG_RSASSA
-                                                : TPM_SIG_RSAPSS,
-                    th, digest, digest_len, sig, ret_sig_len);
+    return tpm_sign_meanwhile(ks->tpm, k->tk,
+                              scheme == KEYSTORE_ECDSA    ? TPM_SIG_ECDSA
+                              : scheme == KEYSTORE_RSASSA ? TPM_SIG_RSASSA
+                                                          : TPM_SIG_RSAPSS,
+                              th, digest, digest_len, mw, sig, ret_sig_len);
 }
 
 int keystore_get_pub(struct keystore *ks, const struct workload_entry *e, const char *key,

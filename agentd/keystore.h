@@ -31,6 +31,8 @@
 #include "conf.h"
 #include "err.h"
 
+struct tpm_meanwhile;
+
 struct tpm;
 struct tpm_bytes;
 struct tpm_key;
@@ -95,15 +97,17 @@ enum keystore_scheme {
 };
 
 /*
- * Worker thread. Sign digest (already the hash of hash_alg, a digest.h
- * enum) with key of entry e, creating a configured key on first use.
- * sig must hold KEYSTORE_SIG_MAX bytes. Returns 0, AD_ERR_NOT_FOUND, AD_ERR_TPM*,
- * AD_ERR_UNSUPPORTED (scheme does not fit the key), AD_ERR_SYSTEM.
+ * The thread that owns the TPM. Sign digest (already the hash of hash_alg, a
+ * digest.h enum) with key of entry e, creating a configured key on first use.
+ * mw (may be NULL) runs exactly once, while the TPM signs when it gets that
+ * far (tpm_sign_meanwhile). sig must hold KEYSTORE_SIG_MAX bytes. Returns 0,
+ * AD_ERR_NOT_FOUND, AD_ERR_TPM*, AD_ERR_UNSUPPORTED (scheme does not fit the
+ * key), AD_ERR_SYSTEM.
  */
 AD_MUST_CHECK int keystore_sign(struct keystore *ks, const struct workload_entry *e,
                                 const char *key, enum keystore_scheme scheme, int hash_alg,
-                                const uint8_t *digest, size_t digest_len, uint8_t *sig,
-                                size_t *ret_sig_len);
+                                const uint8_t *digest, size_t digest_len,
+                                const struct tpm_meanwhile *mw, uint8_t *sig, size_t *ret_sig_len);
 
 /*
  * Worker thread. Public info of every key of e (configured keys are created

@@ -43,6 +43,7 @@ struct server {
     uint64_t next_id;
     uint64_t n_requests;
     bool is_stopping;
+    bool is_quiet; /* the event being handled is the only one of this wake-up */
 };
 
 struct conf_ref *conf_ref_get(struct conf_ref *r)
@@ -221,6 +222,11 @@ out:
     return r;
 }
 
+bool server_is_quiet(const struct server *s)
+{
+    return s->is_quiet;
+}
+
 size_t server_n_conns(const struct server *s)
 {
     return s->n_conns;
@@ -396,6 +402,7 @@ int server_run(struct server *s)
             log_error("server: epoll_wait: %s", strerror(errno));
             return AD_ERR_SYSTEM;
         }
+        s->is_quiet = n == 1;
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
 

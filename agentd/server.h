@@ -77,6 +77,12 @@ AD_MUST_CHECK int server_block_signals(void);
 void server_free(struct server *s);
 
 /* Live connections / requests in flight (for ADMIN_STATUS). */
+/*
+ * True while the loop handles the only event its last wake-up returned: no
+ * other client was waiting, so work done inline delays nobody already here.
+ */
+bool server_is_quiet(const struct server *s);
+
 size_t server_n_conns(const struct server *s);
 uint64_t server_n_requests(const struct server *s);
 

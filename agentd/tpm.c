@@ -673,8 +673,45 @@ static int sig_out(const struct tpm_key *k, const TPMT_SIGNATURE *s, uint8_t *re
     return AD_OK;
 }
 
+static void meanwhile_run(const struct tpm_meanwhile **mw)
+{
+    if (*mw != NULL) {
+        (*mw)->fn((*mw)->arg);
+        *mw = NULL;
+    }
+}
+
+/*
+ * One TPM2_Sign in two halves with mw between them. The rc is what Esys_Sign
+ * would have returned, so tpm_step treats both paths alike; TRY_AGAIN is
+ * ESYS resubmitting after TPM_RC_RETRY, as its synchronous call loops on.
+ */
+static TSS2_RC sign_overlapped(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *dig,
+                               const TPMT_SIG_SCHEME *scheme, const TPMT_TK_HASHCHECK *check,
+                               const struct tpm_meanwhile **mw, TPMT_SIGNATURE **s)
+{
+    TSS2_RC rc = Esys_Sign_Async(t->esys, k->handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                 dig, scheme, check);
+
+    meanwhile_run(mw);
+    if (rc != TSS2_RC_SUCCESS) {
+        return rc;
+    }
+    do {
+        rc = Esys_Sign_Finish(t->esys, s);
+    } while ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_TRY_AGAIN);
+    return rc;
+}
+
 int tpm_sign(struct tpm *t, struct tpm_key *k, enum tpm_sig sig, enum tpm_hash hash,
              const uint8_t *digest, size_t digest_len, uint8_t *ret_sig, size_t *ret_sig_len)
+{
+    return tpm_sign_meanwhile(t, k, sig, hash, digest, digest_len, NULL, ret_sig, ret_sig_len);
+}
+
+int tpm_sign_meanwhile(struct tpm *t, struct tpm_key *k, enum tpm_sig sig, enum tpm_hash hash,
+                       const uint8_t *digest, size_t digest_len, const struct tpm_meanwhile *mw,
+                       uint8_t *ret_sig, size_t *ret_sig_len)
 {
     TPMT_SIG_SCHEME scheme = {0};
     TPMT_TK_HASHCHECK check = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
@@ -685,27 +722,35 @@ int tpm_sign(struct tpm *t, struct tpm_key *k, enum tpm_sig sig, enum tpm_hash h
     int r;
 
     if ((r = sign_scheme(k, sig, hash, &scheme)) != 0) {
-        return r;
+        goto out;
     }
     if (digest_len != tpm_hash_len(hash)) {
-        return AD_ERR_INVALID;
+        r = AD_ERR_INVALID;
+        goto out;
     }
     if (*ret_sig_len < tpm_sig_len(k->type)) {
         *ret_sig_len = tpm_sig_len(k->type);
-        return AD_ERR_SHORT;
+        r = AD_ERR_SHORT;
+        goto out;
     }
     dig.size = (UINT16)digest_len;
     memcpy(dig.buffer, digest, digest_len);
     do {
         if ((r = tpm_key_load(t, k)) != 0) {
-            return r;
+            goto out;
         }
-        rc = Esys_Sign(t->esys, k->handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &dig,
-                       &scheme, &check, &s);
+        if (mw != NULL) {
+            rc = sign_overlapped(t, k, &dig, &scheme, &check, &mw, &s);
+        } else {
+            rc = Esys_Sign(t->esys, k->handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &dig,
+                           &scheme, &check, &s);
+        }
     } while ((r = tpm_step(t, "sign", rc, &tr)) > 0);
     if (r == 0) {
         r = sig_out(k, s, ret_sig, ret_sig_len);
     }
     Esys_Free(s);
+out:
+    meanwhile_run(&mw);
     return r;
 }

@@ -159,6 +159,27 @@ AD_MUST_CHECK int tpm_sign(struct tpm *t, struct tpm_key *k, enum tpm_sig sig, e
                            const uint8_t *digest, size_t digest_len, uint8_t *ret_sig,
                            size_t *ret_sig_len);
 
+/*
+ * Work that overlaps a signature: fn(arg) runs while the TPM computes (the
+ * command sent, its answer not yet read), so its time is hidden behind the
+ * TPM's. It must not use this tpm. The caller of the event loop appends its
+ * audit record there.
+ */
+struct tpm_meanwhile {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+/*
+ * tpm_sign, running mw->fn exactly once before it returns, whatever the
+ * outcome: during the first TPM2_Sign when the key is ready to sign, else
+ * before returning. mw NULL is tpm_sign. Retries and recovery as tpm_sign.
+ */
+AD_MUST_CHECK int tpm_sign_meanwhile(struct tpm *t, struct tpm_key *k, enum tpm_sig sig,
+                                     enum tpm_hash hash, const uint8_t *digest, size_t digest_len,
+                                     const struct tpm_meanwhile *mw, uint8_t *ret_sig,
+                                     size_t *ret_sig_len);
+
 /* Size of a signature by a key of this type (64/96 for EC, 256/384 for RSA). */
 size_t tpm_sig_len(enum tpm_key_type type);
 

@@ -19,6 +19,7 @@ struct worker {
     void *ctx;
     int efd;
     bool is_stopping;
+    bool is_busy; /* a job runs, on the worker or inline on the loop: the TPM is taken */
     struct worker_job *todo_head; /* submitted, not yet run */
     struct worker_job *todo_tail;
     struct worker_job *done_head; /* run, not yet completed */
@@ -45,22 +46,27 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (w->todo_head == NULL && !w->is_stopping) {
+        while ((w->todo_head == NULL || w->is_busy) && !w->is_stopping) {
             pthread_cond_wait(&w->cond, &w->lock);
         }
         if (w->todo_head == NULL) {
             break; /* stopping and drained */
+        }
+        while (w->is_busy) { /* stopping while the loop runs a job inline */
+            pthread_cond_wait(&w->cond, &w->lock);
         }
         j = w->todo_head;
         w->todo_head = j->next;
         if (w->todo_head == NULL) {
             w->todo_tail = NULL;
         }
+        w->is_busy = true;
         pthread_mutex_unlock(&w->lock);
 
         j->run(j, w->ctx);
 
         pthread_mutex_lock(&w->lock);
+        w->is_busy = false;
         if (j->done == NULL) {
             /* worker_run_sync: a self-link marks it finished (a queued job never points at
              * itself); its submitter waits on sync_cond, the loop never sees it. */
@@ -126,6 +132,30 @@ void worker_submit(struct worker *w, struct worker_job *job)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     w->pending++;
+}
+
+bool worker_run_inline(struct worker *w, struct worker_job *job)
+{
+    if (w->pending > 0) {
+        return false; /* a reply still to send comes first */
+    }
+    pthread_mutex_lock(&w->lock);
+    if (w->is_busy || w->todo_head != NULL || w->is_stopping) {
+        pthread_mutex_unlock(&w->lock);
+        return false;
+    }
+    w->is_busy = true;
+    pthread_mutex_unlock(&w->lock);
+
+    job->run(job, w->ctx);
+
+    pthread_mutex_lock(&w->lock);
+    w->is_busy = false;
+    if (w->todo_head != NULL) {
+        pthread_cond_signal(&w->cond); /* an enrollment-thread job queued meanwhile */
+    }
+    pthread_mutex_unlock(&w->lock);
+    return true;
 }
 
 size_t worker_pending(const struct worker *w)

@@ -3,12 +3,15 @@
  * (ESYS is not thread-safe and the TPM is serial). The event-loop thread
  * submits jobs; the worker runs them in order and posts them back through an
  * eventfd; the loop thread then calls each job's done() from
- * worker_complete(). Jobs are caller-allocated (embed struct worker_job), so
+ * worker_complete(). When the worker is idle the loop may run a job itself
+ * (worker_run_inline): the TPM context then belongs to the loop thread until
+ * the job returns. Jobs are caller-allocated (embed struct worker_job), so
  * the queue itself never allocates.
  */
 #ifndef AGENTD_WORKER_H
 #define AGENTD_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -35,6 +38,17 @@ int worker_fd(const struct worker *w);
 
 /* Queue job (loop thread). Never fails; the caller bounds the queue. */
 void worker_submit(struct worker *w, struct worker_job *job);
+
+/*
+ * Run job->run() on the calling (loop) thread, now, when the worker is idle:
+ * nothing queued or running and no finished job waiting for its done(). The
+ * TPM is one serial resource, so an idle worker gains nothing from a
+ * hand-off, and each hand-off costs a thread wake-up both ways. The worker
+ * thread starts nothing until run() returns. Returns false (nothing ran)
+ * when the worker is not idle: submit the job instead. done() is not called:
+ * the caller finishes the job. Loop thread.
+ */
+bool worker_run_inline(struct worker *w, struct worker_job *job);
 
 /* Jobs submitted and not yet passed to done(). Loop thread. */
 size_t worker_pending(const struct worker *w);

@@ -1,4 +1,6 @@
 # daemon area unit tests: certificate parsing for the identity thread and
-# LIST_OBJECTS, and the worker's synchronous jobs.
+# LIST_OBJECTS, and who runs the TPM worker's jobs (worker thread or inline).
 agentd_unit_test(test_certinfo SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_certinfo.c
     LIBS agentd_daemon_util PkgConfig::CRYPTO)
+agentd_unit_test(test_worker SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker.c
+    LIBS agentd_daemon_util)

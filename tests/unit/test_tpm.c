@@ -2,10 +2,12 @@
  * The TPM layer above ESYS, with ESYS and the TCTI loader mocked by --wrap:
  * TSS2_RC -> ad_err mapping, bounded retries on TPM_RC_RETRY/YIELDED/TESTING,
  * the loaded-key cache (a hot key signs with one TPM2_Sign, LRU eviction) and
- * recovery after a TPM restart.
+ * recovery after a TPM restart; and the overlapped sign (work done between
+ * sending TPM2_Sign and reading its answer).
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -123,7 +125,31 @@ TSS2_RC __wrap_Esys_Startup(ESYS_CONTEXT *esys, TPM2_SU type)
     return TSS2_RC_SUCCESS;
 }
 
-/* Esys_Sign returns the queued rc; on success a P-256 signature with a short r. */
+/* What a successful mocked TPM2_Sign returns: a P-256 signature with a short r. */
+static TPMT_SIGNATURE *fake_sig(void)
+{
+    TPMT_SIGNATURE *s = calloc(1, sizeof(*s)); /* tpm.c frees it with Esys_Free (free) */
+
+    assert_non_null(s);
+    s->sigAlg = TPM2_ALG_ECDSA;
+    s->signature.ecdsa.signatureR.size = 31;
+    memset(s->signature.ecdsa.signatureR.buffer, 0xaa, 31);
+    s->signature.ecdsa.signatureS.size = 32;
+    memset(s->signature.ecdsa.signatureS.buffer, 0xbb, 32);
+    return s;
+}
+
+static void check_sign_args(ESYS_TR s1, ESYS_TR s2, ESYS_TR s3, const TPM2B_DIGEST *digest,
+                            const TPMT_SIG_SCHEME *scheme)
+{
+    assert_int_equal(s1, ESYS_TR_PASSWORD); /* no HMAC session on the sign path */
+    assert_int_equal(s2, ESYS_TR_NONE);
+    assert_int_equal(s3, ESYS_TR_NONE);
+    assert_int_equal(digest->size, 32);
+    assert_int_equal(scheme->scheme, TPM2_ALG_ECDSA);
+}
+
+/* Esys_Sign returns the queued rc; on success fake_sig(). */
 TSS2_RC __wrap_Esys_Sign(ESYS_CONTEXT *esys, ESYS_TR key, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
                          const TPM2B_DIGEST *digest, const TPMT_SIG_SCHEME *scheme,
                          const TPMT_TK_HASHCHECK *check, TPMT_SIGNATURE **sig);
@@ -134,22 +160,52 @@ TSS2_RC __wrap_Esys_Sign(ESYS_CONTEXT *esys, ESYS_TR key, ESYS_TR s1, ESYS_TR s2
     TSS2_RC rc = mock_type(TSS2_RC);
 
     (void)esys, (void)key, (void)check;
-    assert_int_equal(s1, ESYS_TR_PASSWORD); /* no HMAC session on the sign path */
-    assert_int_equal(s2, ESYS_TR_NONE);
-    assert_int_equal(s3, ESYS_TR_NONE);
-    assert_int_equal(digest->size, 32);
-    assert_int_equal(scheme->scheme, TPM2_ALG_ECDSA);
+    check_sign_args(s1, s2, s3, digest, scheme);
     n_sign++;
     if (rc != TSS2_RC_SUCCESS) {
         return rc;
     }
-    TPMT_SIGNATURE *s = calloc(1, sizeof(*s)); /* tpm.c frees it with Esys_Free (free) */
-    s->sigAlg = TPM2_ALG_ECDSA;
-    s->signature.ecdsa.signatureR.size = 31;
-    memset(s->signature.ecdsa.signatureR.buffer, 0xaa, 31);
-    s->signature.ecdsa.signatureS.size = 32;
-    memset(s->signature.ecdsa.signatureS.buffer, 0xbb, 32);
-    *sig = s;
+    *sig = fake_sig();
+    return TSS2_RC_SUCCESS;
+}
+
+/* The two halves of an overlapped TPM2_Sign, each answering its queued rc. */
+static unsigned n_async, n_finish;
+static bool is_sent; /* _Async succeeded and _Finish has not yet answered */
+
+TSS2_RC __wrap_Esys_Sign_Async(ESYS_CONTEXT *esys, ESYS_TR key, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                               const TPM2B_DIGEST *digest, const TPMT_SIG_SCHEME *scheme,
+                               const TPMT_TK_HASHCHECK *check);
+TSS2_RC __wrap_Esys_Sign_Async(ESYS_CONTEXT *esys, ESYS_TR key, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                               const TPM2B_DIGEST *digest, const TPMT_SIG_SCHEME *scheme,
+                               const TPMT_TK_HASHCHECK *check)
+{
+    TSS2_RC rc = mock_type(TSS2_RC);
+
+    (void)esys, (void)key, (void)check;
+    assert_false(is_sent);
+    check_sign_args(s1, s2, s3, digest, scheme);
+    n_async++;
+    is_sent = rc == TSS2_RC_SUCCESS;
+    return rc;
+}
+
+TSS2_RC __wrap_Esys_Sign_Finish(ESYS_CONTEXT *esys, TPMT_SIGNATURE **sig);
+TSS2_RC __wrap_Esys_Sign_Finish(ESYS_CONTEXT *esys, TPMT_SIGNATURE **sig)
+{
+    TSS2_RC rc = mock_type(TSS2_RC);
+
+    (void)esys;
+    assert_true(is_sent);
+    n_finish++;
+    if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_TRY_AGAIN) {
+        return rc; /* still sent: ESYS resubmitted */
+    }
+    is_sent = false;
+    if (rc != TSS2_RC_SUCCESS) {
+        return rc;
+    }
+    *sig = fake_sig();
     return TSS2_RC_SUCCESS;
 }
 
@@ -187,6 +243,8 @@ static int setup(void **state)
     struct tpm_options opt = {.tcti = "mock", .retries = 3};
 
     n_tcti_init = n_primary = n_load = n_sign = n_flush = load_full_after = n_startup = 0;
+    n_async = n_finish = 0;
+    is_sent = false;
     memset(&f, 0, sizeof(f));
     assert_int_equal(tpm_open(&opt, &f.t), 0);
     f.kb = p256_blob();
@@ -395,6 +453,105 @@ static void test_sign_args(void **state)
     assert_int_equal(n_sign, 0);
 }
 
+/* The meanwhile callback: counts its runs and what the TPM had seen by then. */
+struct seen {
+    unsigned runs;
+    bool was_sent; /* the command was out, its answer not yet read */
+    unsigned n_sign;
+};
+
+static void meanwhile(void *arg)
+{
+    struct seen *w = arg;
+
+    w->runs++;
+    w->was_sent = is_sent;
+    w->n_sign = n_sign;
+}
+
+static int sign_meanwhile(struct fixture *f, size_t digest_len, struct seen *w, uint8_t *sig,
+                          size_t *len)
+{
+    const struct tpm_meanwhile mw = {meanwhile, w};
+    uint8_t digest[48] = {1, 2, 3};
+
+    *len = TPM_SIG_MAX;
+    return tpm_sign_meanwhile(f->t, f->k, TPM_SIG_ECDSA, TPM_HASH_SHA256, digest, digest_len, &mw,
+                              sig, len);
+}
+
+/* The callback runs between sending TPM2_Sign and reading its answer. */
+static void test_meanwhile_overlaps(void **state)
+{
+    struct fixture *f = *state;
+    struct seen w = {0};
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    will_return(__wrap_Esys_Sign_Async, TSS2_RC_SUCCESS);
+    will_return(__wrap_Esys_Sign_Finish, TSS2_ESYS_RC_TRY_AGAIN); /* ESYS resubmitted */
+    will_return(__wrap_Esys_Sign_Finish, TSS2_RC_SUCCESS);
+    assert_int_equal(sign_meanwhile(f, 32, &w, sig, &len), 0);
+    assert_int_equal(w.runs, 1);
+    assert_true(w.was_sent);
+    assert_int_equal(n_async, 1);
+    assert_int_equal(n_finish, 2);
+    assert_int_equal(n_sign, 0);
+    assert_int_equal(len, 64);
+    assert_int_equal(sig[0], 0);
+    assert_int_equal(sig[1], 0xaa);
+    assert_int_equal(sig[32], 0xbb);
+}
+
+/* A lost TPM on either half: recovery, then the plain retry path; the callback ran once. */
+static void test_meanwhile_recovers(void **state)
+{
+    struct fixture *f = *state;
+    struct seen w = {0};
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    will_return(__wrap_Esys_Sign_Async, TSS2_TCTI_RC_IO_ERROR);
+    will_return(__wrap_Esys_Sign, TSS2_RC_SUCCESS);
+    assert_int_equal(sign_meanwhile(f, 32, &w, sig, &len), 0);
+    assert_int_equal(w.runs, 1);
+    assert_false(w.was_sent);
+    assert_int_equal(n_sign, 1);
+    assert_int_equal(n_tcti_init, 2); /* reconnected */
+
+    memset(&w, 0, sizeof(w));
+    will_return(__wrap_Esys_Sign_Async, TSS2_RC_SUCCESS);
+    will_return(__wrap_Esys_Sign_Finish, TPM2_RC_INITIALIZE); /* the TPM restarted meanwhile */
+    will_return(__wrap_Esys_Sign, TPM2_RC_RETRY);
+    will_return(__wrap_Esys_Sign, TSS2_RC_SUCCESS);
+    assert_int_equal(sign_meanwhile(f, 32, &w, sig, &len), 0);
+    assert_int_equal(w.runs, 1);
+    assert_true(w.was_sent);
+    assert_int_equal(w.n_sign, 1); /* nothing signed synchronously before it */
+    assert_int_equal(n_sign, 3);
+    assert_int_equal(n_async, 2);
+}
+
+/* Refused before the TPM, or failed for good: the callback still runs, once. */
+static void test_meanwhile_runs_on_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct seen w = {0};
+    uint8_t sig[TPM_SIG_MAX];
+    size_t len;
+
+    assert_int_equal(sign_meanwhile(f, 48, &w, sig, &len), AD_ERR_INVALID);
+    assert_int_equal(w.runs, 1);
+    assert_int_equal(n_async + n_sign, 0);
+
+    memset(&w, 0, sizeof(w));
+    will_return(__wrap_Esys_Sign_Async, TSS2_RC_SUCCESS);
+    will_return(__wrap_Esys_Sign_Finish, TPM2_RC_SCHEME | TPM2_RC_P | TPM2_RC_2);
+    assert_int_equal(sign_meanwhile(f, 32, &w, sig, &len), AD_ERR_TPM);
+    assert_int_equal(w.runs, 1);
+    assert_int_equal(n_sign, 0);
+}
+
 /* Blob whose public area holds pub (TPMT_PUBLIC) and a dummy private part. */
 static struct keyblob *blob_of(const TPM2B_PUBLIC *p)
 {
@@ -509,6 +666,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recover_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sign_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meanwhile_overlaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meanwhile_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meanwhile_runs_on_failure, setup, teardown),
     };
     tpm_set_log(NULL);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,217 @@
+/*
+ * The TPM worker's ownership of its context: jobs run one at a time, either
+ * on the worker thread or inline on the loop thread when the worker is idle,
+ * never both at once; an inline run never overtakes a job still queued,
+ * running, or waiting for its done().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "worker.h"
+
+/* A job that can be held inside run() until the test opens its gate. */
+struct gated {
+    struct worker_job wj;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool is_gated;
+    bool is_running;
+    bool is_done;
+    pthread_t ran_on;
+    void *ctx;
+};
+
+static int ctx_token;
+static int in_run; /* jobs inside run() right now, across threads */
+static int max_in_run;
+
+static void gated_run(struct worker_job *wj, void *ctx)
+{
+    struct gated *g = (struct gated *)wj;
+
+    if (__atomic_add_fetch(&in_run, 1, __ATOMIC_SEQ_CST) > max_in_run) {
+        max_in_run = in_run;
+    }
+    pthread_mutex_lock(&g->lock);
+    g->ran_on = pthread_self();
+    g->ctx = ctx;
+    g->is_running = true;
+    pthread_cond_broadcast(&g->cond);
+    while (g->is_gated) {
+        pthread_cond_wait(&g->cond, &g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    __atomic_sub_fetch(&in_run, 1, __ATOMIC_SEQ_CST);
+}
+
+static void gated_done(struct worker_job *wj)
+{
+    ((struct gated *)wj)->is_done = true;
+}
+
+static void gated_init(struct gated *g, bool is_gated)
+{
+    *g = (struct gated){.wj = {.run = gated_run, .done = gated_done}, .is_gated = is_gated};
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+}
+
+static void gated_wait_running(struct gated *g)
+{
+    pthread_mutex_lock(&g->lock);
+    while (!g->is_running) {
+        pthread_cond_wait(&g->cond, &g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void gated_open(struct gated *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->is_gated = false;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void wait_readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    assert_int_equal(poll(&p, 1, 5000), 1);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static void test_inline_when_idle(void **state)
+{
+    struct worker *w = NULL;
+    struct gated g;
+
+    (void)state;
+    assert_int_equal(worker_new(&ctx_token, &w), 0);
+    gated_init(&g, false);
+    assert_true(worker_run_inline(w, &g.wj));
+    assert_true(pthread_equal(g.ran_on, pthread_self()));
+    assert_ptr_equal(g.ctx, &ctx_token);
+    assert_false(g.is_done); /* the caller finishes an inline job */
+    assert_int_equal(worker_pending(w), 0);
+    worker_free(w);
+}
+
+static void test_not_inline_while_worker_has_jobs(void **state)
+{
+    struct worker *w = NULL;
+    struct gated busy, other;
+
+    (void)state;
+    assert_int_equal(worker_new(&ctx_token, &w), 0);
+    gated_init(&busy, true);
+    gated_init(&other, false);
+    worker_submit(w, &busy.wj);
+    gated_wait_running(&busy);
+    assert_false(pthread_equal(busy.ran_on, pthread_self()));
+    /* Running on the worker: the TPM is taken. */
+    assert_false(worker_run_inline(w, &other.wj));
+    assert_false(other.is_running);
+    gated_open(&busy);
+    wait_readable(worker_fd(w));
+    /* Finished but its done() not yet called: its reply goes first. */
+    assert_false(worker_run_inline(w, &other.wj));
+    assert_false(other.is_running);
+    worker_complete(w);
+    assert_true(busy.is_done);
+    assert_true(worker_run_inline(w, &other.wj));
+    assert_true(other.is_running);
+    worker_free(w);
+}
+
+struct sync_arg {
+    struct gated *inline_job; /* must have left run() before fn runs */
+    bool was_inline_finished;
+    bool has_run;
+};
+
+static void sync_fn(void *ctx, void *arg)
+{
+    struct sync_arg *a = arg;
+
+    assert_ptr_equal(ctx, &ctx_token);
+    a->was_inline_finished = __atomic_load_n(&in_run, __ATOMIC_SEQ_CST) == 0;
+    __atomic_store_n(&a->has_run, true, __ATOMIC_SEQ_CST);
+}
+
+struct thread_arg {
+    struct worker *w;
+    struct gated *g;
+    struct sync_arg *s;
+    bool ran_inline;
+};
+
+static void *loop_thread(void *p)
+{
+    struct thread_arg *t = p;
+
+    t->ran_inline = worker_run_inline(t->w, &t->g->wj);
+    return NULL;
+}
+
+static void *enroll_thread(void *p)
+{
+    struct thread_arg *t = p;
+
+    worker_run_sync(t->w, sync_fn, t->s);
+    return NULL;
+}
+
+/* A job queued from another thread while the loop runs one inline waits for it. */
+static void test_sync_waits_for_inline(void **state)
+{
+    struct worker *w = NULL;
+    struct gated g;
+    struct sync_arg s = {.inline_job = &g};
+    struct thread_arg ta = {.g = &g, .s = &s};
+    pthread_t loop, enroll;
+
+    (void)state;
+    max_in_run = 0;
+    assert_int_equal(worker_new(&ctx_token, &w), 0);
+    ta.w = w;
+    gated_init(&g, true);
+    assert_int_equal(pthread_create(&loop, NULL, loop_thread, &ta), 0);
+    gated_wait_running(&g);
+    assert_int_equal(pthread_create(&enroll, NULL, enroll_thread, &ta), 0);
+    sleep_ms(50);
+    assert_false(__atomic_load_n(&s.has_run, __ATOMIC_SEQ_CST));
+    gated_open(&g);
+    pthread_join(loop, NULL);
+    pthread_join(enroll, NULL);
+    assert_true(ta.ran_inline);
+    assert_true(s.has_run);
+    assert_true(s.was_inline_finished);
+    assert_int_equal(max_in_run, 1);
+    worker_free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inline_when_idle),
+        cmocka_unit_test(test_not_inline_while_worker_has_jobs),
+        cmocka_unit_test(test_sync_waits_for_inline),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
