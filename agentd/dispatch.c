@@ -377,8 +377,9 @@ static void sign_audit_meanwhile(void *arg)
  * sign on this thread, appending the allow record while the TPM computes,
  * and reply. No thread hand-off either way, which at one client is most of
  * what the daemon adds to the TPM's own time (bench/README.md). The loop is
- * blocked meanwhile, so only for ECDSA (~0.3 ms on swtpm); an RSA signature
- * takes milliseconds and the hand-off is a few percent of it. Returns false
+ * blocked meanwhile (and through a TPM recovery, should the TPM restart
+ * right then), so only for ECDSA (~0.3 ms on swtpm); an RSA signature takes
+ * milliseconds and the hand-off is a few percent of it. Returns false
  * (nothing done) otherwise: the caller submits the job.
  */
 static bool sign_inline(struct daemon *d, struct djob *j, const struct decided *allow)
