@@ -232,6 +232,11 @@ static int p_rate(struct ctx *x, const config_setting_t *s, const char *path,
     return AD_OK;
 }
 
+/*
+ * *ret is set only on success. Callers still start their pointer as NULL:
+ * fail() is variadic and never inlined, so gcc -O2 cannot see that it never
+ * returns 0 and warns (-Wmaybe-uninitialized) about the failure path.
+ */
 static int get_str(struct ctx *x, const config_setting_t *s, const char *path,
                    const struct keyword *kw, const char **ret)
 {
@@ -253,7 +258,7 @@ static int get_str(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_str(struct ctx *x, const config_setting_t *s, const char *path,
                  const struct keyword *kw, void *dst)
 {
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     char *d;
     int r;
 
@@ -271,7 +276,7 @@ static int p_str(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_abspath(struct ctx *x, const config_setting_t *s, const char *path,
                      const struct keyword *kw, void *dst)
 {
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     int r;
 
     if ((r = get_str(x, s, path, kw, &v)) != 0) {
@@ -286,7 +291,7 @@ static int p_abspath(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_mode(struct ctx *x, const config_setting_t *s, const char *path,
                   const struct keyword *kw, void *dst)
 {
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     char *end = NULL;
     unsigned long m;
     int r;
@@ -306,7 +311,7 @@ static int p_mode(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_sync(struct ctx *x, const config_setting_t *s, const char *path,
                   const struct keyword *kw, void *dst)
 {
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     int r;
 
     if ((r = get_str(x, s, path, kw, &v)) != 0) {
@@ -325,7 +330,7 @@ static int p_sync(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_tier(struct ctx *x, const config_setting_t *s, const char *path,
                   const struct keyword *kw, void *dst)
 {
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     int r;
 
     if ((r = get_str(x, s, path, kw, &v)) != 0) {
@@ -345,7 +350,7 @@ static int p_url(struct ctx *x, const config_setting_t *s, const char *path,
                  const struct keyword *kw, void *dst)
 {
     static const char scheme[] = "https://";
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     size_t n;
     int r;
 
@@ -368,7 +373,7 @@ static int p_url(struct ctx *x, const config_setting_t *s, const char *path,
 static int p_ek(struct ctx *x, const config_setting_t *s, const char *path,
                 const struct keyword *kw, void *dst)
 {
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     int r;
 
     if ((r = get_str(x, s, path, kw, &v)) != 0) {
@@ -387,7 +392,7 @@ static int p_spiffe_id(struct ctx *x, const config_setting_t *s, const char *pat
                        const struct keyword *kw, void *dst)
 {
     static const char scheme[] = "spiffe://";
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     const char *td;
     int r;
 
@@ -441,7 +446,7 @@ static int p_sha256(struct ctx *x, const config_setting_t *s, const char *path,
                     const struct keyword *kw, void *dst)
 {
     uint8_t *out = dst;
-    const char *v;
+    const char *v = NULL; /* set by get_str */
     int r;
 
     if ((r = get_str(x, s, path, kw, &v)) != 0) {
