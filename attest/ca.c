@@ -17,6 +17,9 @@
 #include "svid.h"
 #include "tpms.h"
 
+/* A quote's signer is stored as is (handle_quote, finish). */
+_Static_assert(STORE_SIGNER_MAX == QUOTE_SIGNER_MAX, "store and quote disagree on a TPM name");
+
 struct ca {
     struct ca_conf conf;
     struct store *store;
@@ -481,8 +484,13 @@ static void handle_quote(struct ca *ca, const char *body, size_t len, const char
         fail_session(ca, &ss, peer, reason, ret);
         goto out;
     }
+    /* Ordered against the host's last quote only when the same AK signed
+     * both: a re-enrollment has a new AK and is fresh by our nonce alone
+     * (quote.c, quote_check_clock). */
     if (store_host_get(ca->store, ss.host_id, &h) == AD_OK && h.has_clock) {
-        prev = (struct quote_clock){h.clock, h.reset_count, h.restart_count};
+        prev = (struct quote_clock){h.clock, h.reset_count, h.restart_count, {0}, 0};
+        memcpy(prev.signer, h.clock_signer, h.clock_signer_len);
+        prev.signer_len = h.clock_signer_len;
         prevp = &prev;
     }
     if (quote_check_clock(prevp, &clk, &reason) != AD_OK) {
@@ -493,6 +501,8 @@ static void handle_quote(struct ca *ca, const char *body, size_t len, const char
     ss.clock = clk.clock;
     ss.reset_count = clk.reset_count;
     ss.restart_count = clk.restart_count;
+    memcpy(ss.clock_signer, clk.signer, clk.signer_len);
+    ss.clock_signer_len = clk.signer_len;
     ss.step = 3;
     if (RAND_bytes(ss.nonce, sizeof(ss.nonce)) != 1 || store_session_put(ca->store, &ss) != AD_OK ||
         msg_encode(&ret->body, "nonce", 'b', ss.nonce, sizeof(ss.nonce), MSG_END) != AD_OK) {
@@ -558,6 +568,8 @@ static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBL
     h.clock = ss->clock;
     h.reset_count = ss->reset_count;
     h.restart_count = ss->restart_count;
+    memcpy(h.clock_signer, ss->clock_signer, ss->clock_signer_len);
+    h.clock_signer_len = ss->clock_signer_len;
     h.cert_not_after = h.updated + ca->conf.host_lifetime;
     memcpy(h.ak_pub, ss->ak_pub, ss->ak_pub_len);
     h.ak_pub_len = ss->ak_pub_len;

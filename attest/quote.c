@@ -107,28 +107,84 @@ int quote_verify(const TPMT_PUBLIC *ak, const uint8_t *attest, size_t attest_len
     if ((r = pcr_digest_ok(&a.attested.quote, policy, sig_hash(&s), ret_reason)) != AD_OK) {
         return r;
     }
+    /* tss2-mu allows sizeof(TPMU_NAME), 68 with its padding; a name is at most 66. */
+    if (a.qualifiedSigner.size > sizeof(ret_clock->signer)) {
+        return fail("attestation signer name is too long", ret_reason);
+    }
     ret_clock->clock = a.clockInfo.clock;
     ret_clock->reset_count = a.clockInfo.resetCount;
     ret_clock->restart_count = a.clockInfo.restartCount;
+    memcpy(ret_clock->signer, a.qualifiedSigner.name, a.qualifiedSigner.size);
+    ret_clock->signer_len = a.qualifiedSigner.size;
     return AD_OK;
+}
+
+/*
+ * Which quotes can be compared. [TPM 2.0 Part 2 §10.12.12 TPMS_ATTEST] "When
+ * the structure is signed by a key in the Storage hierarchy, the values of
+ * clockInfo.resetCount, clockInfo.restartCount, and firmwareVersion are
+ * obfuscated with a per-key obfuscation value." The reference implementation
+ * (Part 4, FillInAttestInfo) does it for any signing key outside the
+ * endorsement and platform hierarchies: it adds, modulo 2^32, values derived
+ * by KDFa(shProof, "OBFUSCATE", qualifiedSigner). agentd's AK is a child of
+ * the SRK and every enrollment creates a new one, so counters from two AKs
+ * are offset by two unrelated random values, and ordering them refused
+ * re-enrollments at random and locked the host.
+ *
+ * Another AK, or an unknown one: nothing is compared. Clock itself is not
+ * obfuscated, but it is not monotonic across AKs: TPM2_Clear sets it to zero
+ * (and a new SRK forces a new AK), and after a disorderly shutdown it resumes
+ * from its last NV copy, which may be 2^22 ms (69.9 minutes) old (Part 2
+ * §10.11.1); without comparable reset counts such a legitimate step back
+ * cannot be told from a rollback. Freshness then rests on the single-use CA
+ * nonce the quote signs (extraData, checked in check_signed).
+ *
+ * The same AK: the same qualifiedSigner is the same key under the same
+ * parents, and shProof changes only with TPM2_Clear, which replaces every
+ * owner-hierarchy key (only a null-hierarchy AK kept loaded across a
+ * TPM2_Clear would change its offset). One offset k is added to both quotes,
+ * so the difference of the obfuscated values is the true difference modulo
+ * 2^32, but their plain order is not the true order when true + k wraps past
+ * 2^32 between the two (k is random: the wrap can fall between any two
+ * counts). Hence counter_cmp, serial-number arithmetic (RFC 1982): exact
+ * while a counter moves by less than 2^31 between two quotes. A counter that
+ * truly advanced by 2^31 or more would be refused as going back, and a
+ * rollback by as much accepted; either takes two billion TPM resets.
+ */
+static int counter_cmp(uint32_t cur, uint32_t prev)
+{
+    uint32_t d = cur - prev; /* unsigned: wraps by definition */
+
+    if (d == 0) {
+        return 0;
+    }
+    return d < UINT32_C(0x80000000) ? 1 : -1;
+}
+
+static int same_signer(const struct quote_clock *a, const struct quote_clock *b)
+{
+    return a->signer_len > 0 && a->signer_len == b->signer_len &&
+           CRYPTO_memcmp(a->signer, b->signer, a->signer_len) == 0;
 }
 
 int quote_check_clock(const struct quote_clock *prev, const struct quote_clock *cur,
                       const char **ret_reason)
 {
-    if (prev == NULL) {
-        return AD_OK;
+    int c;
+
+    if (prev == NULL || !same_signer(prev, cur)) {
+        return AD_OK; /* nothing comparable: see above */
     }
-    if (cur->reset_count < prev->reset_count) {
+    if ((c = counter_cmp(cur->reset_count, prev->reset_count)) < 0) {
         return fail("TPM reset counter went backwards", ret_reason);
     }
-    if (cur->reset_count > prev->reset_count) {
-        return AD_OK;
+    if (c > 0) {
+        return AD_OK; /* a TPM Reset: Clock may resume from an older NV copy */
     }
-    if (cur->restart_count < prev->restart_count) {
+    if ((c = counter_cmp(cur->restart_count, prev->restart_count)) < 0) {
         return fail("TPM restart counter went backwards", ret_reason);
     }
-    if (cur->restart_count == prev->restart_count && cur->clock <= prev->clock) {
+    if (c == 0 && cur->clock <= prev->clock) {
         return fail("quote is not newer than the last one (replay)", ret_reason);
     }
     return AD_OK;

@@ -23,11 +23,20 @@ struct quote_policy {
     uint8_t values[QUOTE_PCR_COUNT][64];
 };
 
-/* The TPM's clock and boot counters at signing time (Part 2 §10.11.1 TPMS_CLOCK_INFO). */
+/* A TPM name: nameAlg and digest (TPM2B_NAME contents, sizeof(TPMU_NAME)). */
+#define QUOTE_SIGNER_MAX (2 + 64)
+
+/*
+ * The TPM's clock and boot counters at signing time (Part 2 §10.11.1
+ * TPMS_CLOCK_INFO), and the quote's qualifiedSigner: the signing AK's
+ * qualified name, which the counters' obfuscation depends on (quote.c).
+ */
 struct quote_clock {
     uint64_t clock;
     uint32_t reset_count;
     uint32_t restart_count;
+    uint8_t signer[QUOTE_SIGNER_MAX];
+    size_t signer_len; /* 0: unknown signer (a record from before it was kept) */
 };
 
 /*
@@ -44,9 +53,13 @@ AD_MUST_CHECK int quote_verify(const TPMT_PUBLIC *ak, const uint8_t *attest, siz
                                struct quote_clock *ret_clock, const char **ret_reason);
 
 /*
- * A quote must be newer than the last one seen from the same TPM (prev, may
- * be NULL): a smaller reset or restart count, or the same boot and a clock
- * not after prev's, is a replay or a rollback. AD_ERR_DENIED with a reason.
+ * A quote must be newer than the last one accepted from the same TPM (prev,
+ * may be NULL) when both were signed by the same AK (equal signer): a reset
+ * or restart count that went back, or the same boot and a clock not after
+ * prev's, is a replay or a rollback. Quotes by different AKs, or with an
+ * unknown signer, are not compared (their counters are obfuscated with
+ * different values); their freshness is the CA nonce that quote_verify
+ * checked. AD_ERR_DENIED with a reason.
  */
 AD_MUST_CHECK int quote_check_clock(const struct quote_clock *prev, const struct quote_clock *cur,
                                     const char **ret_reason);

@@ -14,6 +14,7 @@
 #include "msg.h"
 
 #define STORE_REASON_MAX 255
+#define STORE_SIGNER_MAX (2 + 64) /* a TPM name: nameAlg and digest (QUOTE_SIGNER_MAX) */
 
 /* Host states. Only "enrolled" hosts hold a certificate; "refused" and
  * "removed" hosts are refused until an admin clears them. */
@@ -32,6 +33,10 @@ struct store_host {
     uint64_t clock;
     uint32_t reset_count;
     uint32_t restart_count;
+    /* That quote's qualifiedSigner (its AK): the counters compare only between
+     * quotes by one AK. Empty for a clock stored before schema 4. */
+    uint8_t clock_signer[STORE_SIGNER_MAX];
+    size_t clock_signer_len;
     int64_t cert_not_after;        /* host certificate expiry, 0 if none */
     uint8_t ak_pub[MSG_TPM2B_MAX]; /* the enrolled AK (TPM2B_PUBLIC); signs workload certifies */
     size_t ak_pub_len;
@@ -55,6 +60,8 @@ struct store_session {
     uint64_t clock;
     uint32_t reset_count;
     uint32_t restart_count;
+    uint8_t clock_signer[STORE_SIGNER_MAX]; /* as in struct store_host */
+    size_t clock_signer_len;
 };
 
 struct store;

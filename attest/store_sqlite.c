@@ -37,6 +37,11 @@ static const char *const migrations[] = {
     ("CREATE INDEX events_host ON events(host_id);"
      "CREATE INDEX sessions_expires ON sessions(expires);"),
     ("ALTER TABLE hosts ADD COLUMN ak_pub BLOB NOT NULL DEFAULT x'';"),
+    /* The AK (qualifiedSigner) of the stored quote clock. A clock stored
+     * before has none: the host's next quote is not ordered against it
+     * (quote_check_clock) and stores its own. */
+    ("ALTER TABLE hosts ADD COLUMN clock_signer BLOB NOT NULL DEFAULT x'';"
+     "ALTER TABLE sessions ADD COLUMN clock_signer BLOB NOT NULL DEFAULT x'';"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -123,11 +128,15 @@ static void row_host(sqlite3_stmt *st, struct store_host *h)
     if (blob_into(st, 11, h->ak_pub, sizeof(h->ak_pub), &h->ak_pub_len) != AD_OK) {
         h->ak_pub_len = 0; /* unusable: workload requests for this host are refused */
     }
+    if (blob_into(st, 12, h->clock_signer, sizeof(h->clock_signer), &h->clock_signer_len) !=
+        AD_OK) {
+        h->clock_signer_len = 0; /* unknown, as before schema 4: freshness is the CA nonce */
+    }
 }
 
 #define HOST_COLS                                                                                  \
     "id, status, reason, host_class, created, updated, has_clock, clock, reset_count,"             \
-    " restart_count, cert_not_after, ak_pub"
+    " restart_count, cert_not_after, ak_pub, clock_signer"
 
 static int host_get(struct store *s, const char *id, struct store_host *ret)
 {
@@ -156,9 +165,10 @@ static int host_put(struct store *s, const struct store_host *h)
     sqlite3_stmt *st = NULL;
     int r = AD_ERR_SYSTEM;
 
-    if (sqlite3_prepare_v2(
-            db_of(s), "INSERT OR REPLACE INTO hosts(" HOST_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-            -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db_of(s),
+                           "INSERT OR REPLACE INTO hosts(" HOST_COLS
+                           ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
         goto out;
     }
     if (sqlite3_bind_text(st, 1, h->id, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -172,7 +182,9 @@ static int host_put(struct store *s, const struct store_host *h)
         sqlite3_bind_int64(st, 9, h->reset_count) != SQLITE_OK ||
         sqlite3_bind_int64(st, 10, h->restart_count) != SQLITE_OK ||
         sqlite3_bind_int64(st, 11, h->cert_not_after) != SQLITE_OK ||
-        sqlite3_bind_blob(st, 12, h->ak_pub, (int)h->ak_pub_len, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_bind_blob(st, 12, h->ak_pub, (int)h->ak_pub_len, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 13, h->clock_signer, (int)h->clock_signer_len, SQLITE_STATIC) !=
+            SQLITE_OK) {
         goto out;
     }
     r = sqlite3_step(st) == SQLITE_DONE ? AD_OK : AD_ERR_SYSTEM;
@@ -230,8 +242,8 @@ static int session_put(struct store *s, const struct store_session *ss)
     if (sqlite3_prepare_v2(
             db_of(s),
             "INSERT OR REPLACE INTO sessions(id, host_id, host_class, step, expires,"
-            " secret_hash, nonce, ak_pub, has_clock, clock, reset_count, restart_count)"
-            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+            " secret_hash, nonce, ak_pub, has_clock, clock, reset_count, restart_count,"
+            " clock_signer) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, &st, NULL) != SQLITE_OK) {
         goto out;
     }
@@ -246,7 +258,9 @@ static int session_put(struct store *s, const struct store_session *ss)
         sqlite3_bind_int(st, 9, ss->has_clock) != SQLITE_OK ||
         sqlite3_bind_int64(st, 10, (sqlite3_int64)ss->clock) != SQLITE_OK ||
         sqlite3_bind_int64(st, 11, ss->reset_count) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 12, ss->restart_count) != SQLITE_OK) {
+        sqlite3_bind_int64(st, 12, ss->restart_count) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 13, ss->clock_signer, (int)ss->clock_signer_len, SQLITE_STATIC) !=
+            SQLITE_OK) {
         goto out;
     }
     r = sqlite3_step(st) == SQLITE_DONE ? AD_OK : AD_ERR_SYSTEM;
@@ -263,11 +277,11 @@ static int session_get(struct store *s, const char *id, struct store_session *re
     int r = AD_ERR_SYSTEM, rc;
 
     memset(&ss, 0, sizeof(ss));
-    if (sqlite3_prepare_v2(
-            db_of(s),
-            "SELECT id, host_id, host_class, step, expires, secret_hash, nonce,"
-            " ak_pub, has_clock, clock, reset_count, restart_count FROM sessions WHERE id=?",
-            -1, &st, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(db_of(s),
+                           "SELECT id, host_id, host_class, step, expires, secret_hash, nonce,"
+                           " ak_pub, has_clock, clock, reset_count, restart_count, clock_signer"
+                           " FROM sessions WHERE id=?",
+                           -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK) {
         goto out;
     }
@@ -286,7 +300,9 @@ static int session_get(struct store *s, const char *id, struct store_session *re
     ss.restart_count = (uint32_t)sqlite3_column_int64(st, 11);
     if ((r = blob_into(st, 5, ss.secret_hash, 32, &n1)) != AD_OK ||
         (r = blob_into(st, 6, ss.nonce, MSG_NONCE_LEN, &n2)) != AD_OK ||
-        (r = blob_into(st, 7, ss.ak_pub, sizeof(ss.ak_pub), &ss.ak_pub_len)) != AD_OK) {
+        (r = blob_into(st, 7, ss.ak_pub, sizeof(ss.ak_pub), &ss.ak_pub_len)) != AD_OK ||
+        (r = blob_into(st, 12, ss.clock_signer, sizeof(ss.clock_signer), &ss.clock_signer_len)) !=
+            AD_OK) {
         goto out;
     }
     r = n1 == 32 && n2 == MSG_NONCE_LEN ? AD_OK : AD_ERR_CORRUPT;

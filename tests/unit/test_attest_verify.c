@@ -1,7 +1,8 @@
 /*
  * attest verifier checks against artifacts from a real swtpm run
  * (attest/testdata, made by attest/testdata/mkvectors.sh with tpm2-tools):
- * decoders, names, EK chain, quote and certify verification, clock checks.
+ * decoders, names, EK chain, quote and certify verification, clock checks
+ * (compared only between quotes by one AK, with obfuscated counters that wrap).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -263,6 +264,14 @@ static void test_quote(void **state)
                                   &pol, &clk, &reason),
                      AD_OK);
     assert_true(clk.clock > 0);
+    {
+        /* The clock carries the quote's qualifiedSigner, the AK that its counters belong to. */
+        TPMS_ATTEST a;
+        assert_int_equal(tpms_attest_decode(att.data, att.len, &a), AD_OK);
+        assert_true(clk.signer_len > 2);
+        assert_int_equal(clk.signer_len, a.qualifiedSigner.size);
+        assert_memory_equal(clk.signer, a.qualifiedSigner.name, clk.signer_len);
+    }
     /* Foreign nonce. */
     nonce.data[0] ^= 1;
     assert_int_equal(quote_verify(&ak, att.data, att.len, sig.data, sig.len, nonce.data, nonce.len,
@@ -322,24 +331,118 @@ static void test_quote_wrong_signer(void **state)
     free(nonce.data);
 }
 
+/* A quote clock by AK number ak: its qualifiedSigner is a made-up SHA-256 name. */
+static struct quote_clock clk_by(int ak, uint32_t reset, uint32_t restart, uint64_t clock)
+{
+    struct quote_clock c = {.clock = clock, .reset_count = reset, .restart_count = restart};
+
+    c.signer[0] = 0x00; /* TPM2_ALG_SHA256 */
+    c.signer[1] = 0x0b;
+    memset(c.signer + 2, ak, 32);
+    c.signer_len = 34;
+    return c;
+}
+
+/* The same AK: replays and rollbacks are refused, progress is accepted. */
 static void test_clock(void **state)
 {
-    struct quote_clock prev = {.clock = 1000, .reset_count = 3, .restart_count = 1}, cur = prev;
+    struct quote_clock prev = clk_by(1, 3, 1, 1000), cur = prev;
     const char *reason = NULL;
 
     (void)state;
     assert_int_equal(quote_check_clock(NULL, &cur, &reason), AD_OK);
-    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_ERR_DENIED); /* replay */
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_ERR_DENIED);
+    assert_string_equal(reason, "quote is not newer than the last one (replay)");
+    cur.clock = 999;
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_ERR_DENIED);
+    assert_string_equal(reason, "quote is not newer than the last one (replay)");
     cur.clock = 1001;
     assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
     cur.reset_count = 2;
     assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_ERR_DENIED);
+    assert_string_equal(reason, "TPM reset counter went backwards");
     cur.reset_count = 4;
-    cur.clock = 5; /* a reboot resets the clock */
+    cur.restart_count = 0; /* a TPM Reset zeroes restartCount */
+    cur.clock = 5;         /* and Clock may resume from an older NV copy */
     assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
     cur = prev;
     cur.restart_count = 0;
     cur.clock = 2000;
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_ERR_DENIED);
+    assert_string_equal(reason, "TPM restart counter went backwards");
+    cur.restart_count = 2; /* a TPM Restart/Resume: Clock is not compared */
+    cur.clock = 10;
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+}
+
+/*
+ * Another AK, or an unknown one (a clock stored before the signer was
+ * kept): the counters are obfuscated with another value, so nothing is
+ * compared, however they look; the nonce makes such a quote fresh. This is
+ * the re-enrollment that agentd-ca refused about half the time.
+ */
+static void test_clock_other_ak(void **state)
+{
+    struct quote_clock prev = clk_by(1, 3000, 20, 100000), cur;
+    const char *reason = NULL;
+
+    (void)state;
+    cur = clk_by(2, 12, 5, 50); /* every field "went backwards" */
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+    cur = clk_by(2, 3000, 20, 100000); /* equal: not a replay of AK 1 */
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+    cur = clk_by(1, 3000, 20, 100000);
+    cur.signer_len = 33; /* a prefix is another name */
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+    prev.signer_len = 0; /* unknown signer */
+    cur = clk_by(1, 12, 5, 50);
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+    cur.signer_len = 0; /* two unknown signers are not the same AK either */
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+    /* Back to AK 1 on both sides: compared again. */
+    prev = clk_by(1, 3000, 20, 100000);
+    cur = clk_by(1, 12, 5, 50);
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_ERR_DENIED);
+    assert_string_equal(reason, "TPM reset counter went backwards");
+}
+
+/*
+ * One AK's counters are the true ones plus a per-key k modulo 2^32: with
+ * any k, one step forward is accepted and one back refused, also where
+ * true + k wraps. Up to 2^31 - 1 forward counts as progress; 2^31 is
+ * refused (the documented limit).
+ */
+static void test_clock_wrap(void **state)
+{
+    static const uint32_t ks[] = {0,           1,           0x7fffffffu, 0x80000000u,
+                                  0xfffffffeu, 0xffffffffu, 0x9e3779b9u};
+    struct quote_clock prev, cur;
+    const char *reason = NULL;
+    size_t i;
+    uint32_t r;
+
+    (void)state;
+    for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+        for (r = 0; r < 4; r++) {
+            uint32_t t = r - ks[i] - 2; /* true counts around the wrap of true + k */
+            /* resetCount */
+            prev = clk_by(1, t + ks[i], 7, 1000);
+            cur = clk_by(1, t + 1 + ks[i], 0, 1);
+            assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+            assert_int_equal(quote_check_clock(&cur, &prev, &reason), AD_ERR_DENIED);
+            assert_string_equal(reason, "TPM reset counter went backwards");
+            /* restartCount, same boot */
+            prev = clk_by(1, 9, t + ks[i], 1000);
+            cur = clk_by(1, 9, t + 1 + ks[i], 1);
+            assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+            assert_int_equal(quote_check_clock(&cur, &prev, &reason), AD_ERR_DENIED);
+            assert_string_equal(reason, "TPM restart counter went backwards");
+        }
+    }
+    prev = clk_by(1, 0xfffffff0u, 0, 1000);
+    cur = clk_by(1, 0xfffffff0u + 0x7fffffffu, 0, 1);
+    assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_OK);
+    cur.reset_count = 0xfffffff0u + 0x80000000u;
     assert_int_equal(quote_check_clock(&prev, &cur, &reason), AD_ERR_DENIED);
 }
 
@@ -408,6 +511,8 @@ int main(void)
         cmocka_unit_test(test_quote),
         cmocka_unit_test(test_quote_wrong_signer),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_clock_other_ak),
+        cmocka_unit_test(test_clock_wrap),
         cmocka_unit_test(test_certify),
         cmocka_unit_test(test_identity_key_rules),
     };
