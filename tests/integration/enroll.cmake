@@ -17,7 +17,7 @@ endforeach()
 if(TARGET agentd AND TARGET agentd-pkcs11 AND TARGET agentd-ca)
     set(_enroll_env "P11_MODULE=$<TARGET_FILE:agentd-pkcs11>")
     list(APPEND _enroll_env ${AGENTD_P11_CLIENT_ENV})
-    foreach(_t enroll_daemon enroll_renew)
+    foreach(_t enroll_daemon enroll_renew enroll_reenroll)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh)
             add_test(NAME ${_t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${_t}.sh
                 ${AGENTD_TEST_HARNESS} ${PROJECT_BINARY_DIR})
