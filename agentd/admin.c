@@ -191,7 +191,9 @@ int admin_workloads_json(const struct daemon *d, struct conn *conns, char **ret)
             const struct workload_entry *m = NULL;
             json_object *p;
 
-            if (!conn_is_live(cn) || match_entry(c, f, &m, NULL) != 0 || m != e) {
+            /* A caller whose exe hash is pending is not identified yet: not listed. */
+            if (!conn_is_live(cn) || !conn_is_identified(cn) || match_entry(c, f, &m, NULL) != 0 ||
+                m != e) {
                 continue;
             }
             p = json_object_new_object();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "hasher.h"
 #include "log.h"
 #include "match.h"
 #include "workload.h"
@@ -30,7 +31,12 @@ struct conn {
     int fd;
     uint64_t id;
     struct ucred cred;
-    struct workload_identity *wid; /* kernel facts at accept time (owned, holds the pidfd) */
+    /*
+     * Kernel facts at accept time (owned, holds the pidfd). While its exe
+     * hash is pending (workload_hash_is_pending) the conn reads and buffers
+     * frames but dispatches none: every decision needs the hash.
+     */
+    struct workload_identity *wid;
     uint8_t *in;
     size_t in_len;
     size_t in_cap;
@@ -48,8 +54,42 @@ struct conn {
 };
 
 static void update_events(struct conn *c);
-
+static bool maybe_finish(struct conn *c);
 static void process_input(struct conn *c);
+
+static bool is_pending(const struct conn *c)
+{
+    return workload_hash_is_pending(c->wid);
+}
+
+/*
+ * A cache miss: hand the exe to the hasher thread, unless a hash of the
+ * same file (same key) is already on its way, which then serves this conn
+ * too. Without a hasher (tests, tools) hash here as before. Returns 0,
+ * AD_ERR_RATE (hasher queue full), or what workload_identify_finish says.
+ */
+static int start_hash(struct conn *c)
+{
+    const struct workload_file_key *k = workload_hash_key(c->wid);
+    struct hasher *h = c->d->hasher;
+    int fd = workload_take_exe_fd(c->wid);
+    uint8_t sha[32];
+    bool is_hashed;
+
+    if (h != NULL && hasher_is_pending(h, k)) {
+        close(fd);
+        return AD_OK;
+    }
+    if (h != NULL) {
+        return hasher_submit(h, fd, k); /* takes fd */
+    }
+    is_hashed = workload_hash_file(fd, k, NULL, sha) == AD_OK;
+    close(fd);
+    if (is_hashed) {
+        workload_cache_put(c->d->wcache, k, sha);
+    }
+    return workload_identify_finish(c->wid, is_hashed ? sha : NULL);
+}
 
 int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred *cred,
              struct conn **ret)
@@ -70,7 +110,8 @@ int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred
     c->in_cap = IN_INITIAL;
     c->last_ns = server_now_ns();
     c->is_live = true;
-    if ((r = workload_identify(fd, d->wcache, &c->wid)) != 0) {
+    if ((r = workload_identify_start(fd, d->wcache, &c->wid)) != 0 ||
+        (is_pending(c) && (r = start_hash(c)) != 0)) {
         log_warn("conn %llu: cannot identify pid %d: %s", (unsigned long long)id, (int)cred->pid,
                  ad_strerror(r));
         goto out;
@@ -82,8 +123,8 @@ int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred
         goto out;
     }
     c->ep_events = EPOLLIN;
-    log_debug("conn %llu: pid %d uid %u", (unsigned long long)id, (int)cred->pid,
-              (unsigned)cred->uid);
+    log_debug("conn %llu: pid %d uid %u%s", (unsigned long long)id, (int)cred->pid,
+              (unsigned)cred->uid, is_pending(c) ? " (exe hash pending)" : "");
     *ret = c;
     c = NULL;
     fd = -1;
@@ -167,7 +208,10 @@ bool conn_is_live(const struct conn *c)
 
 uint64_t conn_idle_since(const struct conn *c, uint64_t now)
 {
-    return c->holds > 0 || now < c->last_ns ? 0 : now - c->last_ns;
+    /* Buffered frames waiting for the exe hash wait for us, like held requests. */
+    bool is_waiting = c->holds > 0 || (is_pending(c) && c->in_len > 0);
+
+    return is_waiting || now < c->last_ns ? 0 : now - c->last_ns;
 }
 
 uint64_t conn_n_requests(const struct conn *c)
@@ -178,6 +222,36 @@ uint64_t conn_n_requests(const struct conn *c)
 bool conn_is_reapable(const struct conn *c)
 {
     return !c->is_live && c->holds == 0;
+}
+
+bool conn_is_identified(const struct conn *c)
+{
+    return !is_pending(c);
+}
+
+bool conn_waits_for_hash(const struct conn *c, const struct workload_file_key *key)
+{
+    return c->is_live && is_pending(c) && workload_file_key_eq(workload_hash_key(c->wid), key);
+}
+
+void conn_hash_done(struct conn *c, const uint8_t *sha256)
+{
+    int r;
+
+    if ((r = workload_identify_finish(c->wid, sha256)) != 0) {
+        /* As at accept: a caller we cannot bind to its process is dropped unanswered. */
+        log_warn("conn %llu: cannot identify pid %d: %s", (unsigned long long)c->id,
+                 (int)c->cred.pid, ad_strerror(r));
+        conn_shutdown(c);
+        return;
+    }
+    log_debug("conn %llu: exe hash %s", (unsigned long long)c->id,
+              sha256 != NULL ? "known" : "not computed");
+    /* The frames read meanwhile run now, in the order they came. */
+    process_input(c);
+    if (c->is_live && !maybe_finish(c)) {
+        update_events(c);
+    }
 }
 
 const struct caller_facts *conn_facts(const struct conn *c)
@@ -265,6 +339,10 @@ static bool maybe_finish(struct conn *c)
     if (!c->is_live || c->out_head != NULL) {
         return false;
     }
+    /* After EOF, frames that wait for the exe hash still get their replies. */
+    if (c->is_eof && is_pending(c) && c->in_len > 0 && !c->is_not_reading) {
+        return false;
+    }
     if (c->is_closing || ((c->is_eof || c->is_not_reading) && c->holds == 0)) {
         conn_shutdown(c);
         return true;
@@ -276,8 +354,10 @@ static bool can_read(const struct conn *c)
 {
     const struct agentd_conf *cf = c->d->conf->c;
 
+    /* Pending: buffer up to the input buffer's size (at least one whole frame), then wait. */
     return !c->is_eof && !c->is_closing && !c->is_not_reading &&
-           c->holds < cf->max_in_flight_per_connection && c->out_bytes < CONN_OUT_MAX;
+           c->holds < cf->max_in_flight_per_connection && c->out_bytes < CONN_OUT_MAX &&
+           !(is_pending(c) && c->in_len == c->in_cap);
 }
 
 static void update_events(struct conn *c)
@@ -390,6 +470,9 @@ static void process_input(struct conn *c)
         if (c->in_len - pos < total) {
             need = total; /* length checked against FRAME_MAX by the decoder */
             break;
+        }
+        if (is_pending(c)) {
+            break; /* no decision without the exe hash: conn_hash_done resumes here */
         }
         c->n_requests++;
         r = dispatch_frame(c->d, c, &h, c->in + pos + FRAME_HEADER_LEN, h.body_len);

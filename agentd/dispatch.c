@@ -964,6 +964,11 @@ int dispatch_frame(struct daemon *d, struct conn *c, const struct frame_info *h,
 {
     handler_fn fn = handler_of(h->type);
 
+    if (!conn_is_identified(c)) {
+        /* conn.c holds frames while the exe hash is pending; deny by default if it did not. */
+        log_error("dispatch: request before the caller's identity is complete");
+        return AD_ERR_INTERNAL;
+    }
     if (fn == NULL) {
         /* The frame decoder already refuses unknown types; keep the check local too. */
         dispatch_reply_error(c, h->type, h->request_id, STATUS_BAD_REQUEST, "unknown message type");

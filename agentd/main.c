@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "audit_verify.h"
 #include "conf.h"
+#include "hasher.h"
 #include "identity.h"
 #include "keystore.h"
 #include "log.h"
@@ -203,7 +204,8 @@ int main(int argc, char **argv)
                   ad_strerror(r));
         goto out;
     }
-    if ((r = worker_new(d.ks, &d.worker)) != 0) {
+    if ((r = worker_new(d.ks, &d.worker)) != 0 ||
+        (r = hasher_new(workload_hash_file, &d.hasher)) != 0) {
         goto out;
     }
     if (d.conf->c->enroll.is_enabled && (r = identity_new(d.worker, d.conf, &d.identity)) != 0) {
@@ -213,9 +215,13 @@ int main(int argc, char **argv)
     log_info("agentd %s: ready (%zu workload entries)", AGENTD_VERSION, d.conf->c->n_workloads);
     r = server_run(d.srv);
 out:
-    /* Order: the identity thread (it uses the worker), then queued TPM jobs. */
+    /*
+     * Order: the identity thread (it uses the worker), then queued TPM jobs.
+     * The hasher cancels a hash in progress: nobody waits for it any more.
+     */
     identity_free(d.identity);
     worker_free(d.worker);
+    hasher_free(d.hasher);
     server_free(d.srv);
     workload_cache_free(d.wcache);
     keystore_free(d.ks);

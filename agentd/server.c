@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "hasher.h"
 #include "identity.h"
 #include "log.h"
 #include "match.h"
@@ -27,6 +28,7 @@
 #define EV_SIGNAL 2ULL
 #define EV_WORKER 3ULL
 #define EV_IDENTITY 4ULL
+#define EV_HASHER 5ULL
 #define EV_CONN_MIN 16ULL /* larger values are struct conn pointers */
 
 #define SHUTDOWN_DRAIN_MS 10000 /* in-flight requests get this long at SIGTERM */
@@ -364,6 +366,33 @@ static void sweep(struct server *s, uint64_t now)
     }
 }
 
+/*
+ * One finished exe hash: cache it (the cache is the loop's alone), then
+ * resume every connection that waits for that file. A connection closed
+ * meanwhile is not live, and one already freed is no longer in the list:
+ * the result refers to no conn, so neither can be touched.
+ */
+static void on_hash_done(void *arg, const struct hasher_result *res)
+{
+    struct server *s = arg;
+    const uint8_t *sha = res->r == AD_OK ? res->sha256 : NULL;
+    uint64_t before;
+
+    if (sha != NULL) {
+        workload_cache_put(s->d->wcache, &res->key, sha);
+    } else {
+        log_warn("server: hashing an executable (inode %llu): %s", (unsigned long long)res->key.ino,
+                 ad_strerror(res->r));
+    }
+    for (struct conn *i = s->conns; i != NULL; i = conn_next(i)) {
+        if (conn_waits_for_hash(i, &res->key)) {
+            before = conn_n_requests(i);
+            conn_hash_done(i, sha);
+            s->n_requests += conn_n_requests(i) - before;
+        }
+    }
+}
+
 static void conn_event(struct server *s, struct conn *cn, uint32_t events)
 {
     uint64_t before = conn_n_requests(cn);
@@ -381,7 +410,9 @@ int server_run(struct server *s)
 
     if (ep_add(s->epfd, worker_fd(s->d->worker), EPOLLIN, EV_WORKER) != 0 ||
         (s->d->identity != NULL &&
-         ep_add(s->epfd, identity_fd(s->d->identity), EPOLLIN, EV_IDENTITY) != 0)) {
+         ep_add(s->epfd, identity_fd(s->d->identity), EPOLLIN, EV_IDENTITY) != 0) ||
+        (s->d->hasher != NULL &&
+         ep_add(s->epfd, hasher_fd(s->d->hasher), EPOLLIN, EV_HASHER) != 0)) {
         return AD_ERR_SYSTEM;
     }
     log_info("server: listening on %s", s->sock_path);
@@ -424,6 +455,8 @@ int server_run(struct server *s)
                 worker_complete(s->d->worker);
             } else if (tag == EV_IDENTITY) {
                 identity_complete(s->d->identity);
+            } else if (tag == EV_HASHER) {
+                hasher_complete(s->d->hasher, on_hash_done, s);
             } else {
                 conn_event(s, (struct conn *)(uintptr_t)tag, evs[i].events);
             }

@@ -4,7 +4,12 @@
  * accept time, reads frames incrementally, hands complete frames to
  * dispatch, queues replies, and enforces idle timeouts and in-flight limits.
  * A slow or hostile client only ever costs its own connection: no blocking
- * read or write on a client socket.
+ * read or write on a client socket, and no hashing of a new executable
+ * (that runs on the hasher thread, hasher.h; its completions, like the TPM
+ * worker's and the identity thread's, come back through an eventfd).
+ *
+ * Threads: this loop; the TPM worker (worker.h); the hasher (hasher.h); the
+ * identity thread when enrollment is configured (identity.h).
  */
 #ifndef AGENTD_SERVER_H
 #define AGENTD_SERVER_H
@@ -20,6 +25,7 @@ struct audit;
 struct identity;
 struct keystore;
 struct policy;
+struct hasher;
 struct worker;
 struct workload_cache;
 struct conn;
@@ -46,6 +52,7 @@ struct daemon {
     struct keystore *ks;   /* worker thread (and keystore_query under its lock) */
     struct worker *worker;
     struct workload_cache *wcache; /* exe hashes (loop thread) */
+    struct hasher *hasher;         /* hashes cache misses off the loop; NULL: hash inline */
     struct identity *identity;     /* NULL without an agentd.enroll group */
     struct server *srv;
     uint64_t started_ns;
@@ -98,6 +105,11 @@ uint64_t server_now_ns(void);
  * went away; conn_send on a dead conn drops the reply.
  */
 struct caller_facts;
+/*
+ * False while the caller's exe hash is pending: its facts are incomplete and
+ * must not be matched (nothing is dispatched for it until then).
+ */
+bool conn_is_identified(const struct conn *c);
 const struct caller_facts *conn_facts(const struct conn *c);
 uint32_t conn_uid(const struct conn *c);
 /*

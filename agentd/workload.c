@@ -23,17 +23,8 @@
 #define CGROUP_TEXT_MAX (64u * 1024u)
 #define HASH_CHUNK (64u * 1024u)
 
-/* Key of a cached hash: a changed file changes ctime (which no caller can set). */
-struct cache_key {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtim;
-    struct timespec ctim;
-};
-
 struct cache_entry {
-    struct cache_key key;
+    struct workload_file_key key;
     uint8_t sha256[32];
     uint64_t last_used; /* 0: slot empty */
 };
@@ -52,6 +43,13 @@ struct workload_identity {
     uint64_t start_time;
     dev_t exe_dev;
     ino_t exe_ino;
+    /*
+     * A cache miss: the exe stays open (exe_fd) until the hash is known;
+     * facts.has_sha256 is false meanwhile and the facts are not complete.
+     */
+    bool is_hash_pending;
+    int exe_fd;
+    struct workload_file_key hash_key;
     char *exe;
     char *cgroup;
     char *unit;
@@ -93,13 +91,13 @@ static bool ts_eq(const struct timespec *a, const struct timespec *b)
     return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-static bool key_eq(const struct cache_key *a, const struct cache_key *b)
+bool workload_file_key_eq(const struct workload_file_key *a, const struct workload_file_key *b)
 {
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
            ts_eq(&a->mtim, &b->mtim) && ts_eq(&a->ctim, &b->ctim);
 }
 
-static void key_of(const struct stat *st, struct cache_key *ret)
+static void key_of(const struct stat *st, struct workload_file_key *ret)
 {
     memset(ret, 0, sizeof(*ret));
     ret->dev = st->st_dev;
@@ -109,25 +107,46 @@ static void key_of(const struct stat *st, struct cache_key *ret)
     ret->ctim = st->st_ctim;
 }
 
-static struct cache_entry *cache_find(struct workload_cache *c, const struct cache_key *k)
+static struct cache_entry *cache_find(struct workload_cache *c, const struct workload_file_key *k)
 {
     for (size_t i = 0; i < c->cap; i++) {
-        if (c->entries[i].last_used != 0 && key_eq(&c->entries[i].key, k)) {
+        if (c->entries[i].last_used != 0 && workload_file_key_eq(&c->entries[i].key, k)) {
             return &c->entries[i];
         }
     }
     return NULL;
 }
 
-/* Insert k, evicting the least recently used entry when full. */
-static void cache_put(struct workload_cache *c, const struct cache_key *k, const uint8_t h[32])
+bool workload_cache_get(struct workload_cache *cache, const struct workload_file_key *k,
+                        uint8_t ret[32])
 {
-    struct cache_entry *victim = &c->entries[0];
+    struct cache_entry *e;
+
+    if (cache == NULL || (e = cache_find(cache, k)) == NULL) {
+        return false;
+    }
+    cache->hits++;
+    e->last_used = ++cache->tick;
+    memcpy(ret, e->sha256, 32);
+    return true;
+}
+
+/* Insert k, evicting the least recently used entry when full. */
+void workload_cache_put(struct workload_cache *c, const struct workload_file_key *k,
+                        const uint8_t h[32])
+{
+    struct cache_entry *victim;
+
+    if (c == NULL) {
+        return;
+    }
+    c->misses++; /* a hash was computed: that is what a miss costs */
+    victim = &c->entries[0];
 
     for (size_t i = 0; i < c->cap; i++) {
         struct cache_entry *e = &c->entries[i];
 
-        if (e->last_used == 0 || key_eq(&e->key, k)) {
+        if (e->last_used == 0 || workload_file_key_eq(&e->key, k)) {
             victim = e;
             break;
         }
@@ -140,7 +159,7 @@ static void cache_put(struct workload_cache *c, const struct cache_key *k, const
     victim->last_used = ++c->tick;
 }
 
-static int hash_fd_uncached(int fd, off_t size, uint8_t ret[32])
+static int hash_fd_uncached(int fd, off_t size, const int *cancel, uint8_t ret[32])
 {
     EVP_MD_CTX *ctx = NULL;
     uint8_t *chunk = NULL;
@@ -157,7 +176,13 @@ static int hash_fd_uncached(int fd, off_t size, uint8_t ret[32])
         goto out;
     }
     for (;;) {
-        ssize_t n = pread(fd, chunk, HASH_CHUNK, pos);
+        ssize_t n;
+
+        if (cancel != NULL && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) {
+            r = AD_ERR_CLOSED; /* the daemon is stopping: nobody waits for this hash */
+            goto out;
+        }
+        n = pread(fd, chunk, HASH_CHUNK, pos);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -187,29 +212,29 @@ out:
     return r;
 }
 
-int workload_hash_fd(struct workload_cache *cache, int fd, uint8_t ret[32])
+int workload_file_key_of(int fd, struct workload_file_key *ret)
 {
-    struct stat before;
+    struct stat st;
+
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return AD_ERR_SYSTEM;
+    }
+    if ((uint64_t)st.st_size > WORKLOAD_HASH_FILE_MAX) {
+        return AD_ERR_TOO_LARGE;
+    }
+    key_of(&st, ret);
+    return AD_OK;
+}
+
+int workload_hash_file(int fd, const struct workload_file_key *k, const int *cancel,
+                       uint8_t ret[32])
+{
     struct stat after;
-    struct cache_key k;
-    struct cache_entry *e;
+    struct workload_file_key ka;
     uint8_t h[32];
     int r;
 
-    if (fstat(fd, &before) != 0 || !S_ISREG(before.st_mode)) {
-        return AD_ERR_SYSTEM;
-    }
-    if ((uint64_t)before.st_size > WORKLOAD_HASH_FILE_MAX) {
-        return AD_ERR_TOO_LARGE;
-    }
-    key_of(&before, &k);
-    if (cache != NULL && (e = cache_find(cache, &k)) != NULL) {
-        cache->hits++;
-        e->last_used = ++cache->tick;
-        memcpy(ret, e->sha256, 32);
-        return AD_OK;
-    }
-    if ((r = hash_fd_uncached(fd, before.st_size, h)) != 0) {
+    if ((r = hash_fd_uncached(fd, k->size, cancel, h)) != 0) {
         return r;
     }
     /*
@@ -220,19 +245,30 @@ int workload_hash_fd(struct workload_cache *cache, int fd, uint8_t ret[32])
     if (fstat(fd, &after) != 0) {
         return AD_ERR_SYSTEM;
     }
-    key_of(&after, &k);
-    {
-        struct cache_key kb;
+    key_of(&after, &ka);
+    if (!workload_file_key_eq(k, &ka)) {
+        return AD_ERR_SYSTEM;
+    }
+    memcpy(ret, h, 32);
+    return AD_OK;
+}
 
-        key_of(&before, &kb);
-        if (!key_eq(&kb, &k)) {
-            return AD_ERR_SYSTEM;
-        }
+int workload_hash_fd(struct workload_cache *cache, int fd, uint8_t ret[32])
+{
+    struct workload_file_key k;
+    uint8_t h[32];
+    int r;
+
+    if ((r = workload_file_key_of(fd, &k)) != 0) {
+        return r;
     }
-    if (cache != NULL) {
-        cache->misses++;
-        cache_put(cache, &k, h);
+    if (workload_cache_get(cache, &k, ret)) {
+        return AD_OK;
     }
+    if ((r = workload_hash_file(fd, &k, NULL, h)) != 0) {
+        return r;
+    }
+    workload_cache_put(cache, &k, h);
     memcpy(ret, h, 32);
     return AD_OK;
 }
@@ -498,7 +534,30 @@ out:
     return r;
 }
 
-/* exe path, the inode it runs and that inode's SHA-256 (optional: no permission). */
+/*
+ * The SHA-256 of the exe open at fd, when it is cheap: a cache hit. On a
+ * miss fd is kept (id->exe_fd) for a hash off the loop; *fd is then -1.
+ * Any other failure (not a regular file, over WORKLOAD_HASH_FILE_MAX)
+ * leaves has_sha256 false, as a file we cannot read does.
+ */
+static void exe_hash_or_defer(struct workload_identity *id, struct workload_cache *cache, int *fd)
+{
+    struct workload_file_key k;
+
+    if (workload_file_key_of(*fd, &k) != 0) {
+        return;
+    }
+    if (workload_cache_get(cache, &k, id->facts.exe_sha256)) {
+        id->facts.has_sha256 = true;
+        return;
+    }
+    id->is_hash_pending = true;
+    id->hash_key = k;
+    id->exe_fd = *fd;
+    *fd = -1;
+}
+
+/* exe path, the inode it runs and, when cached, its SHA-256 (optional: no permission). */
 static int read_exe(struct workload_identity *id, struct workload_cache *cache)
 {
     char path[64];
@@ -523,7 +582,7 @@ static int read_exe(struct workload_identity *id, struct workload_cache *cache)
             r = AD_ERR_SYSTEM;
             goto out;
         }
-        id->facts.has_sha256 = workload_hash_fd(cache, fd, id->facts.exe_sha256) == AD_OK;
+        exe_hash_or_defer(id, cache, &fd);
     } else if (stat(path, &st) != 0) {
         r = proc_err(-errno);
         goto out;
@@ -553,13 +612,33 @@ static int exe_inode_same(const struct workload_identity *id)
     return (st.st_dev == id->exe_dev && st.st_ino == id->exe_ino) ? AD_OK : AD_ERR_DENIED;
 }
 
-int workload_identify(int client_fd, struct workload_cache *cache, struct workload_identity **ret)
+/*
+ * The pid-binding checks that end identification, run again when a deferred
+ * hash arrives: the start time has not changed, the exe is the inode read
+ * at accept, and the pidfd (polled last) says the process is still alive.
+ */
+static int still_bound(const struct workload_identity *id)
+{
+    uint64_t start_now = 0;
+    int r;
+
+    if ((r = read_start_time(id->facts.pid, &start_now)) != 0) {
+        return r;
+    }
+    if (start_now != id->start_time || (r = exe_inode_same(id)) != 0 ||
+        pidfd_exited(id->pidfd)) {
+        return AD_ERR_DENIED; /* the pid changed hands or exec'd while we read */
+    }
+    return AD_OK;
+}
+
+int workload_identify_start(int client_fd, struct workload_cache *cache,
+                            struct workload_identity **ret)
 {
     struct workload_identity *id = NULL;
     struct ucred cred;
     socklen_t len = sizeof(cred);
     uint64_t began = now_ticks();
-    uint64_t start_after = 0;
     uid_t euid = 0;
     int r;
 
@@ -571,6 +650,7 @@ int workload_identify(int client_fd, struct workload_cache *cache, struct worklo
         return AD_ERR_NOMEM;
     }
     id->pidfd = -1;
+    id->exe_fd = -1;
     id->facts.pid = cred.pid;
     id->facts.uid = cred.uid;
     id->facts.gid = cred.gid;
@@ -591,11 +671,7 @@ int workload_identify(int client_fd, struct workload_cache *cache, struct worklo
         goto out;
     }
     if ((r = read_exe(id, cache)) != 0 || (r = read_cgroup(id)) != 0 ||
-        (r = read_start_time(cred.pid, &start_after)) != 0) {
-        goto out;
-    }
-    if (start_after != id->start_time || (r = exe_inode_same(id)) != 0 || pidfd_exited(id->pidfd)) {
-        r = AD_ERR_DENIED; /* the pid changed hands or exec'd while we read */
+        (r = still_bound(id)) != 0) {
         goto out;
     }
     id->facts.exe = id->exe;
@@ -609,6 +685,66 @@ out:
     return r;
 }
 
+int workload_identify_finish(struct workload_identity *id, const uint8_t *sha256)
+{
+    if (!id->is_hash_pending) {
+        return AD_ERR_INTERNAL;
+    }
+    if (id->exe_fd >= 0) {
+        close(id->exe_fd);
+        id->exe_fd = -1;
+    }
+    id->is_hash_pending = false;
+    if (sha256 != NULL) {
+        memcpy(id->facts.exe_sha256, sha256, 32);
+        id->facts.has_sha256 = true;
+    }
+    /* Time passed since accept: the facts must still be this process's. */
+    return still_bound(id);
+}
+
+int workload_identify(int client_fd, struct workload_cache *cache, struct workload_identity **ret)
+{
+    struct workload_identity *id = NULL;
+    uint8_t h[32];
+    bool is_hashed;
+    int r;
+
+    if ((r = workload_identify_start(client_fd, cache, &id)) != 0) {
+        return r;
+    }
+    if (id->is_hash_pending) {
+        is_hashed = workload_hash_file(id->exe_fd, &id->hash_key, NULL, h) == AD_OK;
+        if (is_hashed) {
+            workload_cache_put(cache, &id->hash_key, h);
+        }
+        if ((r = workload_identify_finish(id, is_hashed ? h : NULL)) != 0) {
+            workload_identity_free(id);
+            return r;
+        }
+    }
+    *ret = id;
+    return AD_OK;
+}
+
+bool workload_hash_is_pending(const struct workload_identity *id)
+{
+    return id->is_hash_pending;
+}
+
+const struct workload_file_key *workload_hash_key(const struct workload_identity *id)
+{
+    return &id->hash_key;
+}
+
+int workload_take_exe_fd(struct workload_identity *id)
+{
+    int fd = id->exe_fd;
+
+    id->exe_fd = -1;
+    return fd;
+}
+
 void workload_identity_free(struct workload_identity *id)
 {
     if (id == NULL) {
@@ -616,6 +752,9 @@ void workload_identity_free(struct workload_identity *id)
     }
     if (id->pidfd >= 0) {
         close(id->pidfd);
+    }
+    if (id->exe_fd >= 0) {
+        close(id->exe_fd);
     }
     free(id->exe);
     free(id->cgroup);

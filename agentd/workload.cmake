@@ -1,10 +1,12 @@
-# workload area: caller identity from kernel facts (workload.c), process
+# workload area: caller identity from kernel facts (workload.c) and the
+# thread that hashes executables off the event loop (hasher.c), process
 # hardening and privilege drop (privs.c), and the agentctl admin tool.
-add_library(agentd_workload STATIC ${CMAKE_CURRENT_LIST_DIR}/workload.c)
+add_library(agentd_workload STATIC ${CMAKE_CURRENT_LIST_DIR}/workload.c
+    ${CMAKE_CURRENT_LIST_DIR}/hasher.c)
 target_include_directories(agentd_workload PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(agentd_workload
-    PUBLIC agentd_proto agentd_policy
-    PRIVATE PkgConfig::CRYPTO agentd_warnings)
+    PUBLIC agentd_proto agentd_policy Threads::Threads
+    PRIVATE PkgConfig::CRYPTO agentd_daemon_util agentd_warnings)
 
 # Process hardening and the privilege drop (libcap-ng).
 pkg_check_modules(CAPNG REQUIRED IMPORTED_TARGET GLOBAL libcap-ng)

@@ -17,7 +17,12 @@
  *   - the executable: readlink(/proc/PID/exe) for the path, and the SHA-256
  *     of the file opened through /proc/PID/exe (the very inode the process
  *     runs, even when the path was replaced or unlinked since), cached by
- *     (st_dev, st_ino, st_size, st_mtim, st_ctim) in a bounded cache;
+ *     (st_dev, st_ino, st_size, st_mtim, st_ctim) in a bounded cache. On a
+ *     cache miss workload_identify_start() keeps that file open and leaves
+ *     the hash pending: the daemon hashes it on its hasher thread
+ *     (hasher.h) and completes the identity with workload_identify_finish(),
+ *     which runs the pid checks (c) and (d) below again, so a process that
+ *     exited or exec'd while its binary was hashed is refused as before;
  *   - the cgroup v2 path (the "0::" line of /proc/PID/cgroup) and the
  *     systemd unit named by it (first path component ending in ".service"
  *     or ".scope"), when there is one.
@@ -36,7 +41,7 @@
  * 7 us, three times the rest. Measured (gcc -O2, 6.18 kernel, 2 cores):
  * workload_still_same 2.5 us; stat of /proc/PID/exe 1.9 us; reading
  * /proc/PID/stat 6.7 us; workload_identify 40 us with the hash cached,
- * 53 us hashing a 22 KB binary.
+ * 53 us hashing a 22 KB binary; hashing runs at about 0.5 ms per MB.
  * A process that changes its uid after connecting (setuid) keeps the
  * connection's identity, like any open file; gaining privilege needs an
  * exec of a setuid binary, which changes the inode and is refused.
@@ -52,6 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "err.h"
 #include "match.h"
@@ -62,14 +68,24 @@
 #define WORKLOAD_UNIT_MAX 256u      /* systemd unit name ceiling */
 /*
  * Executables above this size are not hashed (has_sha256 false: sha256
- * selectors do not match). Hashing runs in the caller's thread at accept
- * time (measured 0.52 ms per MB here: 100 MB in 52 ms), so the cap bounds
- * the stall one new inode can cause to ~140 ms; the cache makes repeats free.
+ * selectors do not match). The daemon hashes on its hasher thread (measured
+ * 0.52 ms per MB here: 100 MB in 52 ms), so the cap bounds how long one new
+ * inode keeps its own caller waiting to ~140 ms, and how long it occupies
+ * the hasher; the cache makes repeats free.
  */
 #define WORKLOAD_HASH_FILE_MAX (256ull << 20)
 
 /* Bounded exe-hash cache (LRU). Not thread-safe: one per loop thread. */
 struct workload_cache;
+
+/* What a cached hash is keyed by: a file changed in place changes its ctime. */
+struct workload_file_key {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtim;
+    struct timespec ctim;
+};
 
 /* What the kernel said about one peer, plus its pidfd. Opaque. */
 struct workload_identity;
@@ -85,7 +101,20 @@ void workload_cache_stats(const struct workload_cache *cache, uint64_t *ret_hits
                           uint64_t *ret_misses);
 
 /*
- * Identify the peer of a connected AF_UNIX stream socket (see top comment).
+ * The hash cached under k, into ret (counted as a hit). False when absent
+ * or cache is NULL.
+ */
+bool workload_cache_get(struct workload_cache *cache, const struct workload_file_key *k,
+                        uint8_t ret[32]);
+/* Insert (or refresh) k's hash, evicting the least recently used (counted as a miss). */
+void workload_cache_put(struct workload_cache *cache, const struct workload_file_key *k,
+                        const uint8_t sha256[32]);
+bool workload_file_key_eq(const struct workload_file_key *a, const struct workload_file_key *b);
+
+/*
+ * Identify the peer of a connected AF_UNIX stream socket (see top comment),
+ * hashing the exe in the calling thread on a cache miss (tests and tools;
+ * the daemon uses workload_identify_start).
  * cache may be NULL (hash every time). On success *ret is owned by the
  * caller (free with workload_identity_free); it holds the pidfd.
  * Returns 0; AD_ERR_DENIED when the peer is gone or its pid cannot be bound
@@ -97,6 +126,30 @@ void workload_cache_stats(const struct workload_cache *cache, uint64_t *ret_hits
  */
 AD_MUST_CHECK int workload_identify(int client_fd, struct workload_cache *cache,
                                     struct workload_identity **ret);
+
+/*
+ * workload_identify() without the hash on a cache miss: everything else is
+ * read and checked, then, when workload_hash_is_pending(*ret), the identity
+ * holds the exe open and is not complete: has_sha256 is false and its facts
+ * must not be matched until workload_identify_finish(). Same returns.
+ */
+AD_MUST_CHECK int workload_identify_start(int client_fd, struct workload_cache *cache,
+                                          struct workload_identity **ret);
+bool workload_hash_is_pending(const struct workload_identity *id);
+/* The pending hash's cache key (borrowed from id; meaningful while pending). */
+const struct workload_file_key *workload_hash_key(const struct workload_identity *id);
+/* Hand the open exe over: the caller owns the fd now. -1 when id holds none. */
+int workload_take_exe_fd(struct workload_identity *id);
+/*
+ * Complete a pending identity with its exe's SHA-256, or with sha256 NULL
+ * when it could not be computed (has_sha256 stays false, as when the exe
+ * cannot be read: sha256 selectors do not match). Closes the exe if still
+ * held, then re-checks that the pid is still the process that connected
+ * (start time, exe inode, pidfd last). Returns 0; AD_ERR_DENIED (exited,
+ * exec'd, pid reused) or AD_ERR_SYSTEM: the caller drops the connection;
+ * AD_ERR_INTERNAL when nothing was pending.
+ */
+AD_MUST_CHECK int workload_identify_finish(struct workload_identity *id, const uint8_t *sha256);
 
 void workload_identity_free(struct workload_identity *id);
 
@@ -153,5 +206,22 @@ AD_MUST_CHECK int workload_parse_euid(const char *text, uid_t *ret);
  * filling cache when non-NULL. Returns 0, AD_ERR_SYSTEM, AD_ERR_TOO_LARGE.
  */
 AD_MUST_CHECK int workload_hash_fd(struct workload_cache *cache, int fd, uint8_t ret[32]);
+
+/*
+ * The cache key of the regular file open at fd. Returns 0; AD_ERR_SYSTEM
+ * (fstat failed, not a regular file); AD_ERR_TOO_LARGE (over
+ * WORKLOAD_HASH_FILE_MAX: not to be hashed).
+ */
+AD_MUST_CHECK int workload_file_key_of(int fd, struct workload_file_key *ret);
+
+/*
+ * SHA-256 of the file open at fd whose key (workload_file_key_of) was k,
+ * refused when the file no longer matches k after reading (changed
+ * meanwhile). No cache: safe on any thread. cancel, when not NULL, is read
+ * atomically between 64 KiB reads; non-zero stops the hash. Returns 0,
+ * AD_ERR_SYSTEM, AD_ERR_NOMEM, AD_ERR_CLOSED (cancelled).
+ */
+AD_MUST_CHECK int workload_hash_file(int fd, const struct workload_file_key *k, const int *cancel,
+                                     uint8_t ret[32]);
 
 #endif
