@@ -7,8 +7,11 @@
  *   adclient -s SOCK loop KEY MECH SECONDS [INFLIGHT]
  *   adclient -s SOCK hold-then-exec PROG [ARGS...]
  *   adclient -s SOCK hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG [ARGS...]
+ *   adclient -s SOCK probe STOPFILE READYFILE [KEY MECH]
  *   adclient use-fd whoami | list | sign ... | loop ...
  *   --wait-for FILE (before the command): wait until FILE exists, then start
+ *   --time (before the command): print "elapsed_us=N" to stderr at the end,
+ *     the time from just before connect() to the command's last reply
  *
  * loop signs random data with up to INFLIGHT requests pipelined, verifies
  * every signature with OpenSSL against the key's SPKI from LIST_OBJECTS and
@@ -23,6 +26,11 @@
  * the parent is reaped, then (root: /proc/sys/kernel/ns_last_pid) runs PROG
  * under the parent's old pid number, a real pid reuse; PROG's exit status
  * goes to STATUSFILE. use-fd runs a command over ADCLIENT_FD.
+ *
+ * probe measures how promptly the daemon answers: round trips of a WHOAMI
+ * (plus a SIGN of KEY when given, its signature not verified) until
+ * STOPFILE exists; creates READYFILE after the first one; prints
+ * "count=N max_us=M" (M: the slowest round trip).
  *
  * Exit status: 0 done; 1 error; 2 usage; 3 the daemon answered DENIED;
  * 4 another non-OK status; 5 the daemon closed the connection.
@@ -562,6 +570,73 @@ out:
     return e;
 }
 
+/* Create path (empty file), for a test waiting on it. */
+static int touch(const char *path)
+{
+    int tfd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+    if (tfd < 0) {
+        fprintf(stderr, "adclient: cannot create %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    close(tfd);
+    return 0;
+}
+
+/* One probe round trip: WHOAMI, then SIGN of key when not NULL. */
+static int probe_once(const char *key, const struct mech *m)
+{
+    uint8_t data[32];
+    uint32_t id;
+    uint32_t got = 0;
+    int e;
+
+    if ((e = call_empty(MSG_WHOAMI, "probe whoami")) != 0 || key == NULL) {
+        return e;
+    }
+    if (RAND_bytes(data, (int)sizeof(data)) != 1) {
+        return 1;
+    }
+    id = next_id++;
+    if ((e = send_sign(key, m, data, sizeof(data), id)) != 0 ||
+        (e = recv_reply(MSG_SIGN, &got, "probe sign")) != 0) {
+        return e;
+    }
+    if (got != id) {
+        fprintf(stderr, "adclient: probe: reply for request %u, expected %u\n", got, id);
+        return 1;
+    }
+    return reply_check("probe sign");
+}
+
+static int cmd_probe(const char *stop, const char *ready, const char *key, const char *mech)
+{
+    const struct mech *m = key != NULL ? mech_find(mech) : NULL;
+    unsigned long count = 0;
+    double max = 0;
+    int e;
+
+    if (key != NULL && m == NULL) {
+        fprintf(stderr, "adclient: unknown mechanism %s\n", mech);
+        return EXIT_USAGE;
+    }
+    while (count == 0 || access(stop, F_OK) != 0) {
+        double t0 = now_s();
+        double dt;
+
+        if ((e = probe_once(key, m)) != 0) {
+            return e;
+        }
+        dt = now_s() - t0;
+        max = dt > max ? dt : max;
+        if (count++ == 0 && touch(ready) != 0) {
+            return 1;
+        }
+    }
+    printf("count=%lu max_us=%.0f\n", count, max * 1e6);
+    return 0;
+}
+
 static int connect_to(const char *sock)
 {
     if (sock == NULL) {
@@ -741,7 +816,8 @@ static int usage(void)
     fprintf(stderr, "usage: adclient [-s SOCK] whoami | list | sign KEY MECH IN OUT |\n"
                     "       loop KEY MECH SECONDS [INFLIGHT] | hold-then-exec PROG ARGS... |\n"
                     "       hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG ARGS... |\n"
-                    "       use-fd COMMAND ARGS...   (options: -s SOCK, --wait-for FILE)\n");
+                    "       probe STOPFILE READYFILE [KEY MECH] |\n"
+                    "       use-fd COMMAND ARGS...   (options: -s SOCK, --wait-for FILE, --time)\n");
     return EXIT_USAGE;
 }
 
@@ -758,6 +834,9 @@ static int run(int argc, char **argv)
     }
     if (strcmp(argv[0], "sign") == 0 && argc == 5) {
         return cmd_sign(argv[1], argv[2], argv[3], argv[4]);
+    }
+    if (strcmp(argv[0], "probe") == 0 && (argc == 3 || argc == 5)) {
+        return cmd_probe(argv[1], argv[2], argc == 5 ? argv[3] : NULL, argc == 5 ? argv[4] : NULL);
     }
     if (strcmp(argv[0], "loop") == 0 && (argc == 4 || argc == 5)) {
         return cmd_loop(argv[1], argv[2], argv[3], argc == 5 ? argv[4] : NULL);
@@ -780,6 +859,8 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const char *sock = getenv("AGENTD_SOCKET");
+    bool is_timed = false;
+    double t0;
     int i = 1;
     int e;
 
@@ -798,6 +879,9 @@ int main(int argc, char **argv)
                 usleep(10000);
             }
             i += 2;
+        } else if (i < argc && strcmp(argv[i], "--time") == 0) {
+            is_timed = true;
+            i++;
         } else {
             break;
         }
@@ -817,10 +901,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "adclient: pid %d using inherited fd %d\n", (int)getpid(), fd);
         return run(argc - i - 1, argv + i + 1);
     }
+    t0 = now_s();
     if ((e = connect_to(sock)) != 0) {
         return e;
     }
     e = run(argc - i, argv + i);
+    if (is_timed) {
+        fprintf(stderr, "elapsed_us=%.0f\n", (now_s() - t0) * 1e6);
+    }
     close(fd);
     return e;
 }

@@ -5,7 +5,7 @@ target_link_libraries(adclient PRIVATE agentd_proto PkgConfig::CRYPTO agentd_war
 # Identity tests: swtpm + agentd (lib_agentd.sh), run as root (setpriv to
 # other uids); they exit 77 (skipped) otherwise.
 if(TARGET agentd)
-    foreach(_t uid exe exec pidreuse agentctl privs cgroup)
+    foreach(_t uid exe exec pidreuse agentctl privs cgroup hasher)
         add_test(NAME workload_${_t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/workload_${_t}.sh)
         set_tests_properties(workload_${_t} PROPERTIES
             LABELS integration TIMEOUT 300 SKIP_RETURN_CODE 77

@@ -309,6 +309,112 @@ static void test_connector_exit_detected(void **state)
     unlink(path);
 }
 
+/*
+ * The deferred hash: a cache miss leaves the identity pending (no hash, the
+ * exe held open); finish with the digest completes it; with the digest
+ * known to the cache the next start is complete at once. A finish with no
+ * digest leaves has_sha256 false (as an unreadable exe does).
+ */
+static void test_identify_start_finish(void **state)
+{
+    struct workload_identity *id = NULL;
+    struct workload_cache *cache = NULL;
+    struct workload_file_key k;
+    uint8_t h[32];
+    int sv[2];
+    int fd;
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(workload_cache_new(8, &cache), AD_OK);
+    assert_int_equal(workload_identify_start(sv[0], cache, &id), AD_OK);
+    assert_true(workload_hash_is_pending(id));
+    assert_false(workload_facts(id)->has_sha256);
+    k = *workload_hash_key(id);
+    fd = workload_take_exe_fd(id);
+    assert_true(fd >= 0);
+    assert_int_equal(workload_take_exe_fd(id), -1); /* handed over once */
+    assert_int_equal(workload_hash_file(fd, &k, NULL, h), AD_OK);
+    close(fd);
+    workload_cache_put(cache, &k, h);
+    assert_int_equal(workload_identify_finish(id, h), AD_OK);
+    assert_false(workload_hash_is_pending(id));
+    check_facts_match_proc(id, getpid());
+    assert_int_equal(workload_identify_finish(id, h), AD_ERR_INTERNAL); /* nothing pending */
+    workload_identity_free(id);
+
+    assert_int_equal(workload_identify_start(sv[0], cache, &id), AD_OK);
+    assert_false(workload_hash_is_pending(id)); /* the cache had it */
+    check_facts_match_proc(id, getpid());
+    workload_identity_free(id);
+    workload_cache_free(cache);
+
+    /* No cache: pending again; a failed hash completes without a digest. Free with the fd held. */
+    assert_int_equal(workload_identify_start(sv[0], NULL, &id), AD_OK);
+    assert_true(workload_hash_is_pending(id));
+    workload_identity_free(id);
+    assert_int_equal(workload_identify_start(sv[0], NULL, &id), AD_OK);
+    assert_int_equal(workload_identify_finish(id, NULL), AD_OK);
+    assert_false(workload_facts(id)->has_sha256);
+    workload_identity_free(id);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* The pid checks run again at finish: a connector that exited while its hash ran is refused. */
+static void test_finish_after_exit_denied(void **state)
+{
+    struct workload_identity *id = NULL;
+    char path[108];
+    int lfd = listen_tmp(path, sizeof(path));
+    int go[2];
+    int status = 0;
+    int cfd;
+    pid_t pid;
+
+    (void)state;
+    pid = spawn_connector(path, go, CHILD_EXIT);
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(cfd >= 0);
+    assert_int_equal(workload_identify_start(cfd, NULL, &id), AD_OK);
+    assert_true(workload_hash_is_pending(id));
+    assert_int_equal(write(go[1], "x", 1), 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(workload_identify_finish(id, NULL), AD_ERR_DENIED);
+    workload_identity_free(id);
+    close(cfd);
+    close(go[1]);
+    close(lfd);
+    unlink(path);
+}
+
+/* workload_hash_file stops when cancelled, and refuses a file changed since its key was taken. */
+static void test_hash_file_cancel_and_change(void **state)
+{
+    struct workload_file_key k;
+    char path[64];
+    uint8_t h[32];
+    int cancel = 1;
+    int fd;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/test_workload.%d.chg", (int)getpid());
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    assert_int_equal(workload_file_key_of(fd, &k), AD_OK);
+    assert_int_equal(workload_hash_file(fd, &k, &cancel, h), AD_ERR_CLOSED);
+    cancel = 0;
+    assert_int_equal(workload_hash_file(fd, &k, &cancel, h), AD_OK);
+    assert_int_equal(h[0], 0xba); /* SHA-256("abc") */
+    assert_int_equal(pwrite(fd, "abcd", 4, 0), 4); /* grew: no longer the file keyed */
+    assert_int_equal(workload_hash_file(fd, &k, NULL, h), AD_ERR_SYSTEM);
+    assert_int_equal(ftruncate(fd, (off_t)WORKLOAD_HASH_FILE_MAX + 1), 0);
+    assert_int_equal(workload_file_key_of(fd, &k), AD_ERR_TOO_LARGE);
+    close(fd);
+    unlink(path);
+}
+
 static void test_connector_exec_detected(void **state)
 {
     struct workload_identity *id = NULL;
@@ -815,6 +921,9 @@ int main(void)
         cmocka_unit_test(test_connector_exit_detected),
         cmocka_unit_test(test_connector_exec_detected),
         cmocka_unit_test(test_identify_refuses_uid_change),
+        cmocka_unit_test(test_identify_start_finish),
+        cmocka_unit_test(test_finish_after_exit_denied),
+        cmocka_unit_test(test_hash_file_cancel_and_change),
         cmocka_unit_test(test_hash_cache),
         cmocka_unit_test(test_hash_cache_evicts_lru),
         cmocka_unit_test(test_hash_too_large),
