@@ -198,6 +198,28 @@ void hasher_complete(struct hasher *h, void (*done)(void *arg, const struct hash
     }
 }
 
+void hasher_drop_queued(struct hasher *h,
+                        bool (*is_wanted)(void *arg, const struct workload_file_key *key),
+                        void *arg)
+{
+    for (size_t i = 0; i < HASHER_QUEUE_MAX; i++) {
+        struct slot *s = &h->slots[i];
+        int fd = -1;
+
+        pthread_mutex_lock(&h->lock);
+        if (s->state == SLOT_QUEUED && !is_wanted(arg, &s->res.key)) {
+            fd = s->fd;
+            s->fd = -1;
+            s->state = SLOT_FREE;
+            h->n_pending--;
+        }
+        pthread_mutex_unlock(&h->lock);
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+}
+
 void hasher_free(struct hasher *h)
 {
     if (h == NULL) {

@@ -44,7 +44,7 @@ typedef int (*hasher_fn)(int fd, const struct workload_file_key *k, const int *c
 
 struct hasher_result {
     struct workload_file_key key;
-    int r;             /* 0: sha256 holds the file's hash; else why not */
+    int r; /* 0: sha256 holds the file's hash; else why not */
     uint8_t sha256[32];
 };
 
@@ -76,6 +76,18 @@ size_t hasher_n_pending(const struct hasher *h);
  */
 void hasher_complete(struct hasher *h, void (*done)(void *arg, const struct hasher_result *res),
                      void *arg);
+
+/*
+ * Drop every queued job, not yet started, for which is_wanted(arg, key) is
+ * false: its fd is closed and nothing is delivered. is_wanted runs under
+ * the hasher's lock and must not call into the hasher. The loop drops
+ * hashes nobody waits for any more, so that a user who connects from new
+ * binaries and hangs up cannot keep the queue full: a queued job lasts only
+ * while a connection, within the per-uid caps, waits for it.
+ */
+void hasher_drop_queued(struct hasher *h,
+                        bool (*is_wanted)(void *arg, const struct workload_file_key *key),
+                        void *arg);
 
 /*
  * Cancel the running hash, drop the queued ones (their fds closed, nothing

@@ -347,7 +347,23 @@ static bool handle_signals(struct server *s)
     return false;
 }
 
-/* Free conns that are closed and hold no requests; enforce idle timeouts. */
+/* Does a live connection still wait for the hash of key? */
+static bool hash_is_wanted(void *arg, const struct workload_file_key *key)
+{
+    const struct server *s = arg;
+
+    for (const struct conn *i = s->conns; i != NULL; i = conn_next(i)) {
+        if (conn_waits_for_hash(i, key)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Free conns that are closed and hold no requests; enforce idle timeouts;
+ * drop queued hashes whose connections are all gone.
+ */
 static void sweep(struct server *s, uint64_t now)
 {
     uint64_t idle_ns = (uint64_t)s->d->conf->c->idle_timeout_ms * 1000000ULL;
@@ -363,6 +379,9 @@ static void sweep(struct server *s, uint64_t now)
             conn_unlink(&s->conns, i);
             conn_destroy(i);
         }
+    }
+    if (s->d->hasher != NULL && hasher_n_pending(s->d->hasher) > 0) {
+        hasher_drop_queued(s->d->hasher, hash_is_wanted, s);
     }
 }
 

@@ -6,7 +6,9 @@
  * worker_complete(). When the worker is idle the loop may run a job itself
  * (worker_run_inline): the TPM context then belongs to the loop thread until
  * the job returns. Jobs are caller-allocated (embed struct worker_job), so
- * the queue itself never allocates.
+ * the queue itself never allocates. The daemon's other threads: the hasher
+ * (hasher.h, executable hashes, never the TPM) and, with enrollment, the
+ * identity thread (identity.h, which reaches the TPM only through here).
  */
 #ifndef AGENTD_WORKER_H
 #define AGENTD_WORKER_H

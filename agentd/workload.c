@@ -625,8 +625,7 @@ static int still_bound(const struct workload_identity *id)
     if ((r = read_start_time(id->facts.pid, &start_now)) != 0) {
         return r;
     }
-    if (start_now != id->start_time || (r = exe_inode_same(id)) != 0 ||
-        pidfd_exited(id->pidfd)) {
+    if (start_now != id->start_time || (r = exe_inode_same(id)) != 0 || pidfd_exited(id->pidfd)) {
         return AD_ERR_DENIED; /* the pid changed hands or exec'd while we read */
     }
     return AD_OK;

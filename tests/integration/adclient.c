@@ -813,11 +813,12 @@ static int cmd_hold_then_fork(enum fork_mode mode, const char *status_file, char
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: adclient [-s SOCK] whoami | list | sign KEY MECH IN OUT |\n"
-                    "       loop KEY MECH SECONDS [INFLIGHT] | hold-then-exec PROG ARGS... |\n"
-                    "       hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG ARGS... |\n"
-                    "       probe STOPFILE READYFILE [KEY MECH] |\n"
-                    "       use-fd COMMAND ARGS...   (options: -s SOCK, --wait-for FILE, --time)\n");
+    fprintf(stderr,
+            "usage: adclient [-s SOCK] whoami | list | sign KEY MECH IN OUT |\n"
+            "       loop KEY MECH SECONDS [INFLIGHT] | hold-then-exec PROG ARGS... |\n"
+            "       hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG ARGS... |\n"
+            "       probe STOPFILE READYFILE [KEY MECH] |\n"
+            "       use-fd COMMAND ARGS...   (options: -s SOCK, --wait-for FILE, --time)\n");
     return EXIT_USAGE;
 }
 

@@ -1,9 +1,10 @@
 /*
  * The hasher thread's job lifecycle: results come back in submission order
  * with the right digests, a key is pending from submit until delivered, the
- * queue is bounded (a submit beyond it is refused and its fd closed), every
- * fd the hasher took is closed, and freeing it cancels the hash in progress
- * and drops the queued ones without running them.
+ * queue is bounded (a submit beyond it is refused and its fd closed), queued
+ * jobs nobody wants are dropped, every fd the hasher took is closed, and
+ * freeing it cancels the hash in progress and drops the queued ones
+ * without running them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -214,11 +215,55 @@ static void test_free_cancels(void **state)
     hasher_free(NULL);
 }
 
+/* Keep only the job with ino 2 (and the one running, which is not dropped). */
+static bool want_ino_2(void *arg, const struct workload_file_key *key)
+{
+    (void)arg;
+    return key->ino == 2;
+}
+
+static void test_drop_queued(void **state)
+{
+    struct workload_file_key k;
+    struct collected got = {0};
+    struct hasher *h = NULL;
+    int fds[4];
+
+    (void)state;
+    gate_reset();
+    assert_int_equal(hasher_new(gated_hash, &h), AD_OK);
+    for (int i = 0; i < 4; i++) {
+        fds[i] = temp_file("w", &k);
+        k.ino = (ino_t)i + 1;
+        assert_int_equal(hasher_submit(h, fds[i], &k), AD_OK);
+    }
+    wait_started(1); /* ino 1 runs: not dropped although unwanted */
+    hasher_drop_queued(h, want_ino_2, NULL);
+    assert_int_equal(hasher_n_pending(h), 2);
+    assert_false(fd_is_open(fds[2]));
+    assert_false(fd_is_open(fds[3]));
+    k.ino = 3;
+    assert_false(hasher_is_pending(h, &k));
+    pthread_mutex_lock(&gate_lock);
+    is_gate_open = true;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+    while (got.n < 2) {
+        wait_complete(h, collect, &got);
+    }
+    assert_int_equal(got.res[0].key.ino, 1);
+    assert_int_equal(got.res[1].key.ino, 2);
+    assert_int_equal(n_started, 2);
+    assert_int_equal(hasher_n_pending(h), 0);
+    hasher_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_results_in_order),
         cmocka_unit_test(test_queue_is_bounded),
+        cmocka_unit_test(test_drop_queued),
         cmocka_unit_test(test_free_cancels),
     };
 

@@ -406,7 +406,7 @@ static void test_hash_file_cancel_and_change(void **state)
     assert_int_equal(workload_hash_file(fd, &k, &cancel, h), AD_ERR_CLOSED);
     cancel = 0;
     assert_int_equal(workload_hash_file(fd, &k, &cancel, h), AD_OK);
-    assert_int_equal(h[0], 0xba); /* SHA-256("abc") */
+    assert_int_equal(h[0], 0xba);                  /* SHA-256("abc") */
     assert_int_equal(pwrite(fd, "abcd", 4, 0), 4); /* grew: no longer the file keyed */
     assert_int_equal(workload_hash_file(fd, &k, NULL, h), AD_ERR_SYSTEM);
     assert_int_equal(ftruncate(fd, (off_t)WORKLOAD_HASH_FILE_MAX + 1), 0);
