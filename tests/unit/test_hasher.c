@@ -186,8 +186,10 @@ static void test_queue_is_bounded(void **state)
     /* Slots are free again. */
     extra = temp_file("y", &k);
     assert_int_equal(hasher_submit(h, extra, &k), AD_OK);
-    wait_complete(h, collect, &got);
-    assert_int_equal(got.n, HASHER_QUEUE_MAX + 1);
+    while (got.n < HASHER_QUEUE_MAX + 1) { /* a wake-up may be a late one for a delivered job */
+        wait_complete(h, collect, &got);
+    }
+    assert_int_equal(hasher_n_pending(h), 0);
     hasher_free(h);
 }
 
