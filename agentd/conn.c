@@ -339,11 +339,15 @@ static bool maybe_finish(struct conn *c)
     if (!c->is_live || c->out_head != NULL) {
         return false;
     }
+    if (c->is_closing) {
+        conn_shutdown(c);
+        return true;
+    }
     /* After EOF, frames that wait for the exe hash still get their replies. */
     if (c->is_eof && is_pending(c) && c->in_len > 0 && !c->is_not_reading) {
         return false;
     }
-    if (c->is_closing || ((c->is_eof || c->is_not_reading) && c->holds == 0)) {
+    if ((c->is_eof || c->is_not_reading) && c->holds == 0) {
         conn_shutdown(c);
         return true;
     }

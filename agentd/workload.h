@@ -78,7 +78,7 @@
 /* Bounded exe-hash cache (LRU). Not thread-safe: one per loop thread. */
 struct workload_cache;
 
-/* What a cached hash is keyed by: a file changed in place changes its ctime. */
+/* What a cached hash is keyed by: a file changed in place changes ctime (no caller sets it). */
 struct workload_file_key {
     dev_t dev;
     ino_t ino;
