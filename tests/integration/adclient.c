@@ -8,6 +8,7 @@
  *   adclient -s SOCK hold-then-exec PROG [ARGS...]
  *   adclient -s SOCK hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG [ARGS...]
  *   adclient -s SOCK probe STOPFILE READYFILE [KEY MECH]
+ *   adclient -s SOCK burst N
  *   adclient use-fd whoami | list | sign ... | loop ...
  *   --wait-for FILE (before the command): wait until FILE exists, then start
  *   --time (before the command): print "elapsed_us=N" to stderr at the end,
@@ -31,6 +32,9 @@
  * (plus a SIGN of KEY when given, its signature not verified) until
  * STOPFILE exists; creates READYFILE after the first one; prints
  * "count=N max_us=M" (M: the slowest round trip).
+ *
+ * burst writes N WHOAMI requests before reading any reply, then requires
+ * N OK replies in request order; prints "burst=N".
  *
  * Exit status: 0 done; 1 error; 2 usage; 3 the daemon answered DENIED;
  * 4 another non-OK status; 5 the daemon closed the connection.
@@ -637,6 +641,38 @@ static int cmd_probe(const char *stop, const char *ready, const char *key, const
     return 0;
 }
 
+static int cmd_burst(const char *n_s)
+{
+    unsigned long n = strtoul(n_s, NULL, 10);
+    uint32_t first = next_id;
+    uint32_t got = 0;
+    int e;
+
+    if (n == 0 || n > INFLIGHT_MAX) {
+        return EXIT_USAGE;
+    }
+    buf_reset(req);
+    if (msg_empty_request_encode(req) != 0) {
+        return 1;
+    }
+    for (unsigned long i = 0; i < n; i++) {
+        if ((e = send_req(MSG_WHOAMI, next_id++, "burst")) != 0) {
+            return e;
+        }
+    }
+    for (unsigned long i = 0; i < n; i++) {
+        if ((e = recv_reply(MSG_WHOAMI, &got, "burst")) != 0 || (e = reply_check("burst")) != 0) {
+            return e;
+        }
+        if (got != first + i) {
+            fprintf(stderr, "adclient: burst: reply %lu is for request %u\n", i, got);
+            return 1;
+        }
+    }
+    printf("burst=%lu\n", n);
+    return 0;
+}
+
 static int connect_to(const char *sock)
 {
     if (sock == NULL) {
@@ -817,7 +853,7 @@ static int usage(void)
             "usage: adclient [-s SOCK] whoami | list | sign KEY MECH IN OUT |\n"
             "       loop KEY MECH SECONDS [INFLIGHT] | hold-then-exec PROG ARGS... |\n"
             "       hold-then-fork [--keep | --reuse-pid STATUSFILE] PROG ARGS... |\n"
-            "       probe STOPFILE READYFILE [KEY MECH] |\n"
+            "       probe STOPFILE READYFILE [KEY MECH] | burst N |\n"
             "       use-fd COMMAND ARGS...   (options: -s SOCK, --wait-for FILE, --time)\n");
     return EXIT_USAGE;
 }
@@ -838,6 +874,9 @@ static int run(int argc, char **argv)
     }
     if (strcmp(argv[0], "probe") == 0 && (argc == 3 || argc == 5)) {
         return cmd_probe(argv[1], argv[2], argc == 5 ? argv[3] : NULL, argc == 5 ? argv[4] : NULL);
+    }
+    if (strcmp(argv[0], "burst") == 0 && argc == 2) {
+        return cmd_burst(argv[1]);
     }
     if (strcmp(argv[0], "loop") == 0 && (argc == 4 || argc == 5)) {
         return cmd_loop(argv[1], argv[2], argv[3], argc == 5 ? argv[4] : NULL);

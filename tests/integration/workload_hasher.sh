@@ -7,9 +7,10 @@
 # order of magnitude below the big caller's time. Without the hasher thread
 # the loop stalls for the whole hash and the two are about equal. The big
 # caller's sign is then allowed by its sha256 selector and audited with the
-# right hash. Then: a caller killed while its hash is pending (the daemon
-# must not touch its connection when the hash arrives), and SIGTERM while a
-# hash runs (a clean, prompt exit).
+# right hash. Then: requests sent before the hash is known are all answered
+# in order; a caller killed while its hash is pending (the daemon must not
+# touch its connection when the hash arrives); SIGTERM while a hash runs (a
+# clean, prompt exit).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../harness/lib.sh"
@@ -87,6 +88,12 @@ n=$(audit_count ".exe == \"$BIG\" and .exe_sha256 == \"$HB\" and .key == \"kb\" 
 echo "ok: audit records $TRIALS allowed signs by the big binary, with its hash"
 expect_rc $RC_OK "big whoami (cached)" as_uid $U "$BIG" "${SOCK[@]}" whoami
 grep -q "exe=$BIG sha256=$HB .*entry=big " "$T/last.out" || die "whoami big: $(cat "$T/last.out")"
+
+# Requests written before the hash is known are buffered, then all answered, in order.
+touch "$BIG"
+expect_rc $RC_OK "big caller's 8 requests sent during its hash" \
+    as_uid $U "$BIG" "${SOCK[@]}" burst 8
+grep -q "^burst=8$" "$T/last.out" || die "burst: $(cat "$T/last.out")"
 
 # A caller killed while its hash is pending (its WHOAMI buffered, or not yet
 # sent): the connection is closed or refused when the hash arrives, and the
