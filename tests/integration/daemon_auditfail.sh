@@ -30,10 +30,17 @@ for _ in $(seq 1 60); do
     fi
     [[ $out == "ok len=64" ]] || die "unexpected reply: $out"
 done
+((denied)) || {
+    chmod 0700 "$T/auditdir"
+    die "audit writes never failed (is CAP_DAC_OVERRIDE still held?)"
+}
+# That ECDSA sign ran on the loop thread (one client, idle TPM: the inline
+# path); an RSA sign always goes through the TPM worker. Both fail closed.
+rsa_out=$(dc sign-data rsa SHA256_RSA_PKCS "$(printf '44%.0s' $(seq 1 32))")
 chmod 0700 "$T/auditdir"
-((denied)) || die "audit writes never failed (is CAP_DAC_OVERRIDE still held?)"
+[[ $rsa_out == "status=3"* ]] || die "RSA sign (worker path) not denied: $rsa_out"
 grep -q "audit: append failed" "$T/agentd.log" || die "audit failure not logged"
-echo "ok: denied while the audit log could not be written ($out)"
+echo "ok: denied while the audit log could not be written ($out; RSA: $rsa_out)"
 
 dc sign ec ECDSA_SHA256 3 >/dev/null || die "signing did not resume"
 agentd_stop
