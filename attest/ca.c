@@ -191,13 +191,22 @@ static int session_room(struct ca *ca, struct ca_reply *ret)
     return 1;
 }
 
-/* A host refused or removed earlier stays refused until "agentd-ca admin clear". */
+/*
+ * A host refused or removed earlier stays refused until "agentd-ca admin
+ * clear". 1: blocked, 0: not, -1: its record cannot be read (why says so):
+ * the caller refuses for now rather than let a possibly refused host in.
+ */
 static int host_blocked(struct ca *ca, const char *host_id, char *why, size_t cap)
 {
     struct store_host h;
+    int r = store_host_get(ca->store, host_id, &h);
 
-    if (store_host_get(ca->store, host_id, &h) != AD_OK) {
+    if (r == AD_ERR_NOT_FOUND) {
         return 0;
+    }
+    if (r != AD_OK) {
+        snprintf(why, cap, "cannot read the host record (%s); try again later", ad_strerror(r));
+        return -1;
     }
     if (strcmp(h.status, STORE_REFUSED) != 0 && strcmp(h.status, STORE_REMOVED) != 0) {
         return 0;
@@ -318,7 +327,12 @@ static void handle_start(struct ca *ca, const char *body, size_t len, const char
         bad_request(ca, r == AD_ERR_TOO_LARGE ? r : AD_ERR_FORMAT, peer, ret);
         goto out;
     }
-    if (host_blocked(ca, s.host_id, why, sizeof(why))) {
+    if ((r = host_blocked(ca, s.host_id, why, sizeof(why))) < 0) {
+        fprintf(stderr, "agentd-ca: host %s (peer %s): %s\n", s.host_id, peer, why);
+        reply_error(ret, 503, "unavailable", why);
+        goto out;
+    }
+    if (r > 0) {
         refuse(ca, s.host_id, m.host_class, 0, peer, why, ret);
         goto out;
     }
@@ -487,7 +501,14 @@ static void handle_quote(struct ca *ca, const char *body, size_t len, const char
     /* Ordered against the host's last quote only when the same AK signed
      * both: a re-enrollment has a new AK and is fresh by our nonce alone
      * (quote.c, quote_check_clock). */
-    if (store_host_get(ca->store, ss.host_id, &h) == AD_OK && h.has_clock) {
+    if ((r = store_host_get(ca->store, ss.host_id, &h)) != AD_OK && r != AD_ERR_NOT_FOUND) {
+        /* Fail closed: without the last quote there is nothing to order this one against. */
+        fprintf(stderr, "agentd-ca: host %s (peer %s): cannot read the host record: %s\n",
+                ss.host_id, peer, ad_strerror(r));
+        reply_error(ret, 503, "unavailable", "cannot read the host record; try again later");
+        goto out;
+    }
+    if (r == AD_OK && h.has_clock) {
         prev = (struct quote_clock){h.clock, h.reset_count, h.restart_count, {0}, 0};
         memcpy(prev.signer, h.clock_signer, h.clock_signer_len);
         prev.signer_len = h.clock_signer_len;
@@ -543,7 +564,11 @@ out:
     return r;
 }
 
-/* Issue the host certificate and make the host "enrolled", in that order. */
+/*
+ * Issue the host certificate and make the host "enrolled", in that order.
+ * AD_ERR_DENIED when an admin refused or removed the host while this
+ * enrollment ran: that decision stands (a certify never overwrites it).
+ */
 static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBLIC *key,
                   char **ret_body)
 {
@@ -555,10 +580,15 @@ static int finish(struct ca *ca, const struct store_session *ss, const TPMT_PUBL
     if ((r = issue_pem(ca, key, id, ca->conf.host_lifetime, &pem)) != AD_OK) {
         goto out;
     }
-    if (store_host_get(ca->store, ss->host_id, &h) != AD_OK) {
+    if ((r = store_host_get(ca->store, ss->host_id, &h)) == AD_ERR_NOT_FOUND) {
         memset(&h, 0, sizeof(h));
         memcpy(h.id, ss->host_id, sizeof(h.id));
         h.created = (int64_t)time(NULL);
+    } else if (r != AD_OK) {
+        goto out; /* a record we cannot read is not overwritten with a new one */
+    } else if (strcmp(h.status, STORE_REFUSED) == 0 || strcmp(h.status, STORE_REMOVED) == 0) {
+        r = AD_ERR_DENIED;
+        goto out;
     }
     snprintf(h.status, sizeof(h.status), "%s", STORE_ENROLLED);
     h.reason[0] = '\0';
@@ -612,7 +642,12 @@ static void handle_certify(struct ca *ca, const char *body, size_t len, const ch
         goto out;
     }
     drop_session(ca, ss.id);
-    if (finish(ca, &ss, &key, &ret->body) != AD_OK) {
+    if ((r = finish(ca, &ss, &key, &ret->body)) == AD_ERR_DENIED) {
+        refuse(ca, ss.host_id, ss.host_class, 0, peer,
+               "host was refused or removed while it enrolled; an admin must clear it", ret);
+        goto out;
+    }
+    if (r != AD_OK) {
         reply_error(ret, 500, "internal", "cannot issue the host certificate");
         goto out;
     }

@@ -3,8 +3,9 @@
 # (the host's stderr and agentd-ca's record), with nothing half-enrolled:
 # unknown vendor root, AK from another TPM, replayed activation answer,
 # foreign nonce, PCRs off policy, a certified key with decrypt, garbled and
-# oversized bodies, and a refused or removed host retrying before an admin
-# clears it.
+# oversized bodies, a refused or removed host retrying before an admin
+# clears it, a store that cannot be read, and a host removed while it
+# enrolls.
 #   enroll_refusals.sh HARNESS_DIR BUILD_DIR
 set -euo pipefail
 . "$(dirname "$0")/enroll_common.sh" "$1" "$2"
@@ -110,5 +111,47 @@ big=$(head -c 70000 /dev/zero | tr '\0' 'a')
 grep -q "bad request from" "$T/ca/stderr" || die "CA did not record bad requests"
 grep -q '"reason"' "$T/resp" || true
 echo "ok: garbled, mistyped, unknown-field, unknown-session and oversized requests refused"
+# 10. A store that cannot be read: the CA answers "try again" (503) rather
+# than let a host whose record it cannot see through; the record is intact.
+python3 - "$T/ca/ca.db" hosts hosts_away <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("ALTER TABLE %s RENAME TO %s" % (sys.argv[2], sys.argv[3]))
+db.commit()
+PY
+if hostsim; then
+    die "enrollment succeeded while the host records could not be read"
+fi
+grep -qF "cannot read the host record" "$T/host.err" || die "host error: $(cat "$T/host.err")"
+grep -qF "cannot read the host record" "$T/ca/stderr" || die "CA did not log the store failure"
+echo "ok: unreadable store refused for now: $(cat "$T/host.err")"
+python3 - "$T/ca/ca.db" hosts_away hosts <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("ALTER TABLE %s RENAME TO %s" % (sys.argv[2], sys.argv[3]))
+db.commit()
+PY
+expect_refusal "removed host, store back" "host was removed earlier"
+clear_host "$ID"
+hostsim || die "enrollment after clear failed: $(cat "$T/host.err")"
+
+# 11. An admin removes the host while it re-enrolls: the removal stands.
+rm -f "$T/pause"
+hostsim --pause-before-certify "$T/pause" &
+sim=$!
+for _ in $(seq 1 500); do
+    [[ -e $T/pause ]] && break
+    sleep 0.02
+done
+[[ -e $T/pause ]] || die "hostsim never reached its certify"
+ca_admin remove "$ID" >/dev/null || die "admin remove during enrollment"
+rm -f "$T/pause"
+rc=0
+wait "$sim" || rc=$?
+((rc == 1)) || die "enrollment over a removal: exit $rc: $(cat "$T/host.err")"
+grep -qF "removed while it enrolled" "$T/host.err" || die "host error: $(cat "$T/host.err")"
+expect_status "$ID" removed
+echo "ok: removal during an enrollment stands: $(cat "$T/host.err")"
+
 kill -0 "$CA_PID" || die "agentd-ca died"
 echo PASS

@@ -8,6 +8,7 @@
  *       [--ak-tcti T2] [--fault replay-activation|foreign-nonce|decrypt-key|svid-no-cert]
  *       [--out CERT.pem] [--bundle-out BUNDLE.pem] [--quiet]
  *       [--repeat N] [--svids N --svid-path P [--svid-out F]] [--timings FILE]
+ *       [--pause-before-certify FILE]
  * --repeat enrolls N times (EK kept loaded, a new AK each time); --svids
  * then requests N workload certificates; --timings appends "enroll MS" and
  * "svid MS" lines for bench/. Once enrolled, every later request (another
@@ -16,6 +17,8 @@
  * in the TPM to sign each handshake. For the workload certificates the EK
  * is flushed and the host key stays loaded (swtpm has 3 transient slots:
  * AK, host key and the key being certified), as agentd keeps its host key.
+ * --pause-before-certify creates FILE before the enrollment's certify and
+ * waits until the test removes it (an admin acts in between).
  * Exit 0 when enrolled, 1 when refused (the reason on stderr), 2 on errors.
  */
 #include <getopt.h>
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 #include <tss2/tss2_esys.h>
@@ -48,7 +52,22 @@ struct sim {
     TPM2B_PUBLIC last_tmpl; /* the last key op_certify made */
     TPM2B_PUBLIC host_tmpl; /* the enrolled host key's, for TLS client signatures */
     char *host_pem;         /* the host certificate, once enrolled */
+    const char *pause_file; /* --pause-before-certify: the test acts, then removes it */
 };
+
+/* Create path, then wait (at most 30 s) until the test removes it. */
+static void pause_at(const char *path)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    FILE *f = fopen(path, "w");
+
+    if (f != NULL) {
+        fclose(f);
+    }
+    for (int i = 0; i < 3000 && access(path, F_OK) == 0; i++) {
+        nanosleep(&ts, NULL);
+    }
+}
 
 static int tpm_open(const char *conf, struct tpmctx *t)
 {
@@ -312,6 +331,11 @@ static int op_certify(void *ctx, const struct msg_bin *nonce, struct msg_bin *re
     struct sim *s = ctx;
     TPMT_SIG_SCHEME scheme = {0};
     TPM2B_DATA q = {.size = (UINT16)nonce->len};
+
+    if (s->pause_file != NULL) { /* once: the enrollment's certify, not the workloads' */
+        pause_at(s->pause_file);
+        s->pause_file = NULL;
+    }
     TPM2B_PUBLIC tmpl, *pub = NULL;
     TPM2B_ATTEST *att = NULL;
     TPMT_SIGNATURE *sig = NULL;
@@ -522,11 +546,14 @@ static void quiet(const char *line, void *arg)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"tcti", 1, NULL, 't'},      {"ek-cert", 1, NULL, 'e'},  {"url", 1, NULL, 'u'},
-        {"cacert", 1, NULL, 'c'},    {"class", 1, NULL, 'k'},    {"ak-tcti", 1, NULL, 'a'},
-        {"fault", 1, NULL, 'f'},     {"out", 1, NULL, 'o'},      {"bundle-out", 1, NULL, 'b'},
-        {"quiet", 0, NULL, 'q'},     {"repeat", 1, NULL, 'r'},   {"svids", 1, NULL, 'n'},
-        {"svid-path", 1, NULL, 'p'}, {"svid-out", 1, NULL, 's'}, {"timings", 1, NULL, 'T'},
+        {"tcti", 1, NULL, 't'},       {"ek-cert", 1, NULL, 'e'},
+        {"url", 1, NULL, 'u'},        {"cacert", 1, NULL, 'c'},
+        {"class", 1, NULL, 'k'},      {"ak-tcti", 1, NULL, 'a'},
+        {"fault", 1, NULL, 'f'},      {"out", 1, NULL, 'o'},
+        {"bundle-out", 1, NULL, 'b'}, {"quiet", 0, NULL, 'q'},
+        {"repeat", 1, NULL, 'r'},     {"svids", 1, NULL, 'n'},
+        {"svid-path", 1, NULL, 'p'},  {"svid-out", 1, NULL, 's'},
+        {"timings", 1, NULL, 'T'},    {"pause-before-certify", 1, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     struct sim s = {.ek = ESYS_TR_NONE, .ak = ESYS_TR_NONE, .host = ESYS_TR_NONE};
@@ -589,6 +616,9 @@ int main(int argc, char **argv)
             break;
         case 'T':
             args.timings = optarg;
+            break;
+        case 'P':
+            s.pause_file = optarg;
             break;
         case 'q':
             eo.report = quiet;
