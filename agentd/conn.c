@@ -479,6 +479,7 @@ static void process_input(struct conn *c)
             break; /* no decision without the exe hash: conn_hash_done resumes here */
         }
         c->n_requests++;
+        c->d->n_requests++;
         r = dispatch_frame(c->d, c, &h, c->in + pos + FRAME_HEADER_LEN, h.body_len);
         pos += total;
         if (r != 0) {

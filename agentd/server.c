@@ -43,7 +43,6 @@ struct server {
     struct conn *conns; /* doubly linked, live and dead-but-held */
     size_t n_conns;     /* live ones */
     uint64_t next_id;
-    uint64_t n_requests;
     bool is_stopping;
     bool is_quiet; /* the event being handled is the only one of this wake-up */
 };
@@ -241,7 +240,7 @@ struct conn *server_conns(const struct server *s)
 
 uint64_t server_n_requests(const struct server *s)
 {
-    return s->n_requests;
+    return s->d->n_requests;
 }
 
 static void accept_one(struct server *s)
@@ -395,7 +394,6 @@ static void on_hash_done(void *arg, const struct hasher_result *res)
 {
     struct server *s = arg;
     const uint8_t *sha = res->r == AD_OK ? res->sha256 : NULL;
-    uint64_t before;
 
     if (sha != NULL) {
         workload_cache_put(s->d->wcache, &res->key, sha);
@@ -405,19 +403,9 @@ static void on_hash_done(void *arg, const struct hasher_result *res)
     }
     for (struct conn *i = s->conns; i != NULL; i = conn_next(i)) {
         if (conn_waits_for_hash(i, &res->key)) {
-            before = conn_n_requests(i);
             conn_hash_done(i, sha);
-            s->n_requests += conn_n_requests(i) - before;
         }
     }
-}
-
-static void conn_event(struct server *s, struct conn *cn, uint32_t events)
-{
-    uint64_t before = conn_n_requests(cn);
-
-    conn_on_event(cn, events);
-    s->n_requests += conn_n_requests(cn) - before;
 }
 
 int server_run(struct server *s)
@@ -477,7 +465,7 @@ int server_run(struct server *s)
             } else if (tag == EV_HASHER) {
                 hasher_complete(s->d->hasher, on_hash_done, s);
             } else {
-                conn_event(s, (struct conn *)(uintptr_t)tag, evs[i].events);
+                conn_on_event((struct conn *)(uintptr_t)tag, evs[i].events);
             }
         }
         now = server_now_ns();

@@ -56,6 +56,7 @@ struct daemon {
     struct identity *identity;     /* NULL without an agentd.enroll group */
     struct server *srv;
     uint64_t started_ns;
+    uint64_t n_requests; /* frames handed to dispatch (loop thread; conn.c counts) */
 };
 
 struct server;

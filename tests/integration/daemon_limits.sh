@@ -46,9 +46,21 @@ for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null |
 dc sign ec ECDSA_SHA256 1 >/dev/null || die "sign after idle close"
 echo "ok: idle connections closed"
 
-# 16 requests pipelined on one connection with an in-flight cap of 2: all answered.
+# 16 requests pipelined on one connection with an in-flight cap of 2: all
+# answered (ECDSA: a lone client's signs run inline on the loop).
 out=$(dc stress ec ECDSA_SHA256 2 1 16) || die "pipelined over the in-flight cap: $out"
-echo "ok: in-flight cap ($out)"
+echo "ok: in-flight cap, inline path ($out)"
+# The same with RSA, which always goes through the TPM worker: most requests
+# are dispatched when an earlier one completes, not when their bytes arrive,
+# and the status must count them all.
+n_requests() { dc admin status | sed -n 's/.*"requests": *\([0-9]*\).*/\1/p'; }
+before=$(n_requests)
+out=$(dc stress rsa SHA256_RSA_PKCS 2 1 16) || die "pipelined over the in-flight cap: $out"
+after=$(n_requests)
+signed=$(sed -n 's/.* signatures=\([0-9]*\) .*/\1/p' <<<"$out")
+[[ -n $before && -n $after && -n $signed ]] || die "status or stress output unreadable: $out"
+((after - before >= signed)) || die "status counted $((after - before)) requests for $signed signs"
+echo "ok: in-flight cap, worker path ($out; status counted $((after - before)) requests)"
 
 agentd_stop
 [[ $AGENTD_RC == 0 ]] || die "agentd exit status $AGENTD_RC"
