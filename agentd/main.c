@@ -40,9 +40,12 @@ static void usage(FILE *f)
     fprintf(f, "usage: agentd -c CONFIG [--foreground] [--debug] [--user NAME]\n");
 }
 
-static void tpm_log_line(const char *line)
+static void tpm_log_line(enum tpm_log_level level, const char *line)
 {
-    log_error("%s", line);
+    log_msg(level == TPM_LOG_ERROR  ? LOG_LEVEL_ERROR
+            : level == TPM_LOG_WARN ? LOG_LEVEL_WARN
+                                    : LOG_LEVEL_INFO,
+            "%s", line);
 }
 
 static int load_conf(const char *path, struct conf_ref **ret)

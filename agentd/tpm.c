@@ -29,19 +29,34 @@ void tpm_set_log(tpm_log_fn fn)
     log_fn = fn;
 }
 
-void tpm_logf(const char *fmt, ...)
+static void log_va(enum tpm_log_level level, const char *fmt, va_list ap)
 {
     char line[512];
-    va_list ap;
 
-    va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
     if (log_fn != NULL) {
-        log_fn(line);
+        log_fn(level, line);
     } else {
         fprintf(stderr, "agentd: tpm: %s\n", line);
     }
+}
+
+void tpm_logl(enum tpm_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_va(level, fmt, ap);
+    va_end(ap);
+}
+
+void tpm_logf(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_va(TPM_LOG_ERROR, fmt, ap);
+    va_end(ap);
 }
 
 void tpm_log_rc(const char *verb, TSS2_RC rc)
@@ -328,13 +343,17 @@ int tpm_step(struct tpm *t, const char *verb, TSS2_RC rc, struct tpm_try *tr)
         sleep_ms(tr->retries < 4 ? 1 : 10); /* brief back-off: the TPM is busy */
         return 1;
     case TPM_RC_CLASS_LOST:
-        tpm_log_rc(verb, rc);
         if (tr->recoveries >= TPM_RECOVER_MAX) {
+            tpm_logf("%s: %s; still unreachable after %u reconnects", verb, Tss2_RC_Decode(rc),
+                     tr->recoveries);
             return AD_ERR_TPM_LOST;
         }
         tr->recoveries++;
-        tpm_logf("%s: reconnecting and restoring keys (attempt %u)", verb, tr->recoveries);
+        /* A warning: the TPM restarted or the link dropped, and we are recovering. */
+        tpm_logl(TPM_LOG_WARN, "%s: %s; reconnecting and restoring keys (attempt %u)", verb,
+                 Tss2_RC_Decode(rc), tr->recoveries);
         if ((r = recover(t)) != 0) {
+            tpm_logf("%s: reconnect failed: %s", verb, ad_strerror(r));
             return r == AD_ERR_NOT_FOUND ? r : AD_ERR_TPM_LOST;
         }
         return 1;
@@ -379,8 +398,8 @@ static void key_flush(struct tpm *t, struct tpm_key *k)
     }
     if (t->esys != NULL) {
         TSS2_RC rc = Esys_FlushContext(t->esys, k->handle);
-        if (rc != TSS2_RC_SUCCESS) {
-            tpm_log_rc("flush", rc); /* the TPM may have restarted: nothing left to flush */
+        if (rc != TSS2_RC_SUCCESS) { /* the TPM may have restarted: nothing left to flush */
+            tpm_logl(TPM_LOG_INFO, "flush: %s", Tss2_RC_Decode(rc));
         }
     }
     k->handle = ESYS_TR_NONE;

@@ -104,12 +104,24 @@ enum tpm_ek_type {
 #define TPM_NV_EK_CERT_P384 0x01c00016u
 
 /*
- * Log sink: receives "<verb>: <text>" (no "agentd: tpm: " prefix, no newline);
- * never secrets. NULL restores stderr ("agentd: tpm: <verb>: <text>\n"). Not
- * thread-safe: set it before the TPM worker starts. tpm2-tss logs on its own
- * too (WARNING:esys:...); TSS2_LOG=all+none in the environment silences it.
+ * How bad a TPM layer log line is: ERROR, an operation failed; WARN, the
+ * layer is recovering (a TPM restart, a reconnect) and the operation may
+ * still succeed; INFO, expected after a restart (nothing left to flush).
  */
-typedef void (*tpm_log_fn)(const char *line);
+enum tpm_log_level {
+    TPM_LOG_ERROR,
+    TPM_LOG_WARN,
+    TPM_LOG_INFO,
+};
+
+/*
+ * Log sink: receives the level and "<verb>: <text>" (no "agentd: tpm: "
+ * prefix, no newline); never secrets. NULL restores stderr ("agentd: tpm:
+ * <verb>: <text>\n", every level). Not thread-safe: set it before the TPM
+ * worker starts. tpm2-tss logs on its own too (WARNING:esys:...);
+ * TSS2_LOG=all+none in the environment silences it.
+ */
+typedef void (*tpm_log_fn)(enum tpm_log_level level, const char *line);
 void tpm_set_log(tpm_log_fn fn);
 
 /*

@@ -71,7 +71,8 @@ int tpm_key_load(struct tpm *t, struct tpm_key *k);
 /* Create an object under the SRK from template; marshals it into a new keyblob. */
 int tpm_create_child(struct tpm *t, const TPM2B_PUBLIC *template, struct keyblob **ret);
 
-/* Log "agentd: tpm: <verb>: <text>". */
+/* Log "agentd: tpm: <verb>: <text>" at level (tpm_logf, tpm_log_rc: TPM_LOG_ERROR). */
+void tpm_logl(enum tpm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tpm_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tpm_log_rc(const char *verb, TSS2_RC rc);
 

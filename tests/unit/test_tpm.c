@@ -231,6 +231,19 @@ static struct keyblob *p256_blob(void)
     return kb;
 }
 
+/* Log lines by level: a recovery that succeeds must not log at error level. */
+static unsigned n_log[TPM_LOG_INFO + 1];
+
+static void capture_log(enum tpm_log_level level, const char *line)
+{
+    n_log[level]++;
+    fprintf(stderr, "agentd: tpm [%s]: %s\n",
+            level == TPM_LOG_ERROR  ? "error"
+            : level == TPM_LOG_WARN ? "warn"
+                                    : "info",
+            line);
+}
+
 struct fixture {
     struct tpm *t;
     struct keyblob *kb;
@@ -245,6 +258,8 @@ static int setup(void **state)
     n_tcti_init = n_primary = n_load = n_sign = n_flush = load_full_after = n_startup = 0;
     n_async = n_finish = 0;
     is_sent = false;
+    memset(n_log, 0, sizeof(n_log));
+    tpm_set_log(capture_log);
     memset(&f, 0, sizeof(f));
     assert_int_equal(tpm_open(&opt, &f.t), 0);
     f.kb = p256_blob();
@@ -419,9 +434,11 @@ static void test_recover_after_restart(void **state)
     will_return(__wrap_Esys_Sign, TPM2_RC_HANDLE | TPM2_RC_H | TPM2_RC_1);
     will_return(__wrap_Esys_Sign, TSS2_RC_SUCCESS);
     assert_int_equal(sign(f, sig, &len), 0);
-    assert_int_equal(n_tcti_init, 2); /* reconnected */
-    assert_int_equal(n_primary, 2);   /* SRK re-created */
-    assert_int_equal(n_load, 2);      /* key reloaded from its blob */
+    assert_int_equal(n_tcti_init, 2);         /* reconnected */
+    assert_int_equal(n_primary, 2);           /* SRK re-created */
+    assert_int_equal(n_load, 2);              /* key reloaded from its blob */
+    assert_int_equal(n_log[TPM_LOG_WARN], 1); /* noticed and recovered: a warning, no error */
+    assert_int_equal(n_log[TPM_LOG_ERROR], 0);
 }
 
 static void test_recover_bounded(void **state)
@@ -433,6 +450,8 @@ static void test_recover_bounded(void **state)
     will_return_count(__wrap_Esys_Sign, TSS2_TCTI_RC_IO_ERROR, 1 + TPM_RECOVER_MAX);
     assert_int_equal(sign(f, sig, &len), AD_ERR_TPM_LOST);
     assert_int_equal(n_tcti_init, 1 + TPM_RECOVER_MAX);
+    assert_int_equal(n_log[TPM_LOG_WARN], TPM_RECOVER_MAX); /* each reconnect */
+    assert_int_equal(n_log[TPM_LOG_ERROR], 1);              /* and the failure, once */
 }
 
 static void test_sign_args(void **state)
