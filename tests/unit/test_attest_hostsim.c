@@ -1,8 +1,10 @@
 /*
  * A simulated host for the enrollment tests and the benchmark (not a unit
  * test): binds agentd/enroll.c's struct enroll_tpm straight to ESYS on a
- * swtpm, since the agentd TPM layer's attestation verbs have not landed yet.
- * Tests may call ESYS (house rules exempt tests/).
+ * swtpm, independent of agentd's TPM layer, so many hosts run in one
+ * benchmark and the CA is tested against a second client implementation;
+ * its AK is an endorsement primary (agentd's is a child of the SRK). Tests
+ * may call ESYS (house rules exempt tests/).
  *
  *   test_attest_hostsim --tcti T --ek-cert F --url U --cacert F [--class C]
  *       [--ak-tcti T2] [--fault replay-activation|foreign-nonce|decrypt-key|svid-no-cert]
