@@ -30,6 +30,9 @@ void tpm_set_log(tpm_log_fn fn)
 }
 
 static void log_va(enum tpm_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_va(enum tpm_log_level level, const char *fmt, va_list ap)
 {
     char line[512];
 
