@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,38 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsio.h"
 #include "log.h"
 
 #define PATH_CAP 4200
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static void fsync_dir_of(const char *path)
-{
-    char dir[PATH_CAP];
-    int dfd;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-}
 
 int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode)
 {
@@ -54,7 +25,7 @@ int atomic_file_write(const char *path, const void *data, size_t len, mode_t mod
     }
     (void)unlink(tmp); /* left by a crash */
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)) < 0 ||
-        fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        fchmod(fd, mode) != 0 || fsio_write_all(fd, data, len) != AD_OK || fsync(fd) != 0) {
         log_error("%s: %s: %s", __func__, tmp, strerror(errno));
         goto out;
     }
@@ -64,7 +35,10 @@ int atomic_file_write(const char *path, const void *data, size_t len, mode_t mod
         log_error("%s: rename to %s: %s", __func__, path, strerror(errno));
         goto out;
     }
-    fsync_dir_of(path);
+    if (fsio_fsync_dir_of(path) != AD_OK) {
+        /* Renamed: the new contents are in place, their durability is not. */
+        log_warn("%s: fsync of the directory of %s: %s", __func__, path, strerror(errno));
+    }
     r = AD_OK;
 out:
     if (fd >= 0) {

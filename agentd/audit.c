@@ -21,6 +21,7 @@
 
 #include "audit_head.h"
 #include "audit_verify.h"
+#include "fsio.h"
 
 struct audit {
     char *path;
@@ -631,7 +632,7 @@ static int rotate(struct audit *a)
     close(a->fd);
     a->fd = fd;
     a->size = 0;
-    if ((r = audit_fsync_dir_of(a->path)) != 0) {
+    if ((r = fsio_fsync_dir_of(a->path)) != 0) {
         return r;
     }
     return audit_write_head(a);

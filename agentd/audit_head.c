@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,30 +10,7 @@
 #include <unistd.h>
 
 #include "audit_verify.h"
-
-int audit_fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd = -1;
-    int r = AD_ERR_SYSTEM;
-
-    if (copy == NULL) {
-        return AD_ERR_NOMEM;
-    }
-    if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        goto out;
-    }
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        goto out;
-    }
-    r = AD_OK;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    free(copy);
-    return r;
-}
+#include "fsio.h"
 
 /* First seq of file name (0 when empty, missing, unreadable or its first line is incomplete). */
 static uint64_t first_seq_of(const char *name)
@@ -89,7 +65,7 @@ int audit_head_write(const char *path, uint64_t seq, const uint8_t hash[32])
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
         goto out;
     }
-    if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0) {
+    if (fsio_write_all(fd, buf, (size_t)len) != AD_OK || fsync(fd) != 0) {
         goto out;
     }
     close(fd);
@@ -97,7 +73,7 @@ int audit_head_write(const char *path, uint64_t seq, const uint8_t hash[32])
     if (rename(tmp, name) != 0) {
         goto out;
     }
-    r = audit_fsync_dir_of(name);
+    r = fsio_fsync_dir_of(name);
 out:
     if (fd >= 0) {
         close(fd);

@@ -15,9 +15,6 @@
 
 #include "err.h"
 
-/* fsync the directory holding path. AD_OK, AD_ERR_NOMEM, AD_ERR_SYSTEM. */
-AD_MUST_CHECK int audit_fsync_dir_of(const char *path);
-
 /*
  * Replace path.head with {"seq":seq,"hash":hash,"first_seq":...} (temp file,
  * fsync, rename, fsync dir; 0600). first_seq is read from the oldest kept

@@ -14,7 +14,7 @@ add_library(agentd_daemon_util STATIC
     ${CMAKE_CURRENT_LIST_DIR}/worker.c)
 target_include_directories(agentd_daemon_util PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(agentd_daemon_util PUBLIC agentd_proto PkgConfig::CRYPTO Threads::Threads
-    PRIVATE agentd_warnings)
+    PRIVATE agentd_fsio agentd_warnings)
 # A measuring build: per-request time spans on the sign path in the log (spans.h).
 option(AGENTD_SPANS "Log where a SIGN's time goes in the daemon (measuring builds only)" OFF)
 if(AGENTD_SPANS)

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <openssl/pem.h>
 #include <tss2/tss2_mu.h>
 
+#include "fsio.h"
 #include "tpm_internal.h"
 
 #define KEYBLOB_OID "2.23.133.10.1.3" /* id-loadablekey */
@@ -323,40 +323,6 @@ out:
     return r;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd = -1, r = -1;
-
-    if (copy == NULL) {
-        return -1;
-    }
-    if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 && fsync(fd) == 0) {
-        r = 0;
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    free(copy);
-    return r;
-}
-
 int keyblob_write_file(const char *path, const struct keyblob *kb)
 {
     char tmp[PATH_MAX];
@@ -377,7 +343,7 @@ int keyblob_write_file(const char *path, const struct keyblob *kb)
         tpm_logf("keyblob_write_file: mkstemp '%s': %s", tmp, strerror(errno));
         goto out;
     }
-    if (fchmod(fd, 0600) != 0 || write_all(fd, pem, len) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || fsio_write_all(fd, pem, len) != AD_OK || fsync(fd) != 0) {
         tpm_logf("keyblob_write_file: write '%s': %s", tmp, strerror(errno));
         unlink(tmp);
         goto out;
@@ -388,7 +354,7 @@ int keyblob_write_file(const char *path, const struct keyblob *kb)
         unlink(tmp);
         goto out;
     }
-    if (fsync_dir_of(path) != 0) {
+    if (fsio_fsync_dir_of(path) != AD_OK) {
         tpm_logf("keyblob_write_file: fsync dir of '%s': %s", path, strerror(errno));
         goto out;
     }

@@ -7,4 +7,4 @@ add_library(agentd_policy STATIC match.c policy.c audit.c audit_head.c audit_ver
 target_include_directories(agentd_policy PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(agentd_policy
     PUBLIC agentd_conf agentd_proto
-    PRIVATE PkgConfig::JSONC PkgConfig::CRYPTO Threads::Threads agentd_warnings)
+    PRIVATE agentd_fsio PkgConfig::JSONC PkgConfig::CRYPTO Threads::Threads agentd_warnings)
