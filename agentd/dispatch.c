@@ -386,17 +386,18 @@ static bool sign_inline(struct daemon *d, struct djob *j, const struct decided *
 {
     struct sign_audit a = {d, j->c, allow, &j->spans, false};
     const struct tpm_meanwhile mw = {sign_audit_meanwhile, &a};
+    bool is_inline;
 
     if (j->type != MT_SIGN || j->scheme != KEYSTORE_ECDSA || !server_is_quiet(d->srv)) {
         return false;
     }
     j->meanwhile = &mw;
     spans_mark(&j->spans, SPAN_SUBMIT);
-    if (!worker_run_inline(d->worker, &j->wj)) {
-        j->meanwhile = NULL;
+    is_inline = worker_run_inline(d->worker, &j->wj);
+    j->meanwhile = NULL; /* mw lives in this frame; a submitted job appends its record apart */
+    if (!is_inline) {
         return false;
     }
-    j->meanwhile = NULL;
     j->is_unaudited = a.is_failed;
     sign_reply(j);
     djob_free(j);

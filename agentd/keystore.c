@@ -718,42 +718,45 @@ int keystore_destroy(struct keystore *ks, const struct workload_entry *e, const 
     return AD_OK;
 }
 
+/* A sign refused before the TPM: mw still runs, once (keystore_sign's promise). */
+static int sign_refused(const struct tpm_meanwhile *mw, int r)
+{
+    if (mw != NULL) {
+        mw->fn(mw->arg);
+    }
+    return r;
+}
+
 int keystore_sign(struct keystore *ks, const struct workload_entry *e, const char *key,
                   enum keystore_scheme scheme, int hash_alg, const uint8_t *digest,
                   size_t digest_len, const struct tpm_meanwhile *mw, uint8_t *sig,
                   size_t *ret_sig_len)
 {
     struct ks_key *k = NULL;
-    enum tpm_hash th = TPM_HASH_SHA256;
+    enum tpm_hash th;
     int r;
 
-    if ((r = key_get(ks, e, key, &k)) == 0 &&
-        (scheme == KEYSTORE_ECDSA) != (k->key_type == CONF_CKK_EC)) {
-        r = AD_ERR_UNSUPPORTED;
+    if ((r = key_get(ks, e, key, &k)) != 0) {
+        return sign_refused(mw, r);
     }
-    if (r == 0) {
-        switch (hash_alg) {
-        case DIGEST_SHA1:
-            th = TPM_HASH_SHA1;
-            break;
-        case DIGEST_SHA256:
-            th = TPM_HASH_SHA256;
-            break;
-        case DIGEST_SHA384:
-            th = TPM_HASH_SHA384;
-            break;
-        case DIGEST_SHA512:
-            th = TPM_HASH_SHA512;
-            break;
-        default:
-            r = AD_ERR_UNSUPPORTED;
-        }
+    if ((scheme == KEYSTORE_ECDSA) != (k->key_type == CONF_CKK_EC)) {
+        return sign_refused(mw, AD_ERR_UNSUPPORTED);
     }
-    if (r != 0) {
-        if (mw != NULL) {
-            mw->fn(mw->arg); /* once, whatever the outcome */
-        }
-        return r;
+    switch (hash_alg) {
+    case DIGEST_SHA1:
+        th = TPM_HASH_SHA1;
+        break;
+    case DIGEST_SHA256:
+        th = TPM_HASH_SHA256;
+        break;
+    case DIGEST_SHA384:
+        th = TPM_HASH_SHA384;
+        break;
+    case DIGEST_SHA512:
+        th = TPM_HASH_SHA512;
+        break;
+    default:
+        return sign_refused(mw, AD_ERR_UNSUPPORTED);
     }
     *ret_sig_len = KEYSTORE_SIG_MAX;
     return tpm_sign_meanwhile(ks->tpm, k->tk,
