@@ -10,10 +10,16 @@
 # the ASan/UBSan runtime preloaded, with leak checks off (the leaks would be
 # the clients' own) and the suppressions in asan_clients.supp. P11_ENV is the
 # same prefix for commands run through timeout(1).
-P11_ENV=()
+# p11_env_init rebuilds it after a test moves P11_ASAN_SUPP.
+p11_env_init() {
+    P11_ENV=()
+    if [[ -n ${P11_PRELOAD:-} ]]; then
+        P11_ENV=(env "LD_PRELOAD=$P11_PRELOAD"
+            "ASAN_OPTIONS=detect_leaks=0:suppressions=$P11_ASAN_SUPP")
+    fi
+}
+p11_env_init
 if [[ -n ${P11_PRELOAD:-} ]]; then
-    P11_ENV=(env "LD_PRELOAD=$P11_PRELOAD"
-        "ASAN_OPTIONS=detect_leaks=0:suppressions=$P11_ASAN_SUPP")
     p11_sanitized() {
         LD_PRELOAD=$P11_PRELOAD ASAN_OPTIONS="detect_leaks=0:suppressions=$P11_ASAN_SUPP" "$@"
     }

@@ -17,9 +17,15 @@ command -v setpriv >/dev/null || die "setpriv (util-linux) not found"
 pkcs11_start
 home=$T/home
 mkdir -p "$home/.config/pkcs11/modules" "$home/lib"
-# A copy of the module nobody can read, wherever the build tree lives.
+# A copy of the module nobody can read, wherever the build tree lives; under
+# the sanitizers the clients' suppressions file too.
 cp "$P11_MODULE" "$home/lib/"
 module=$home/lib/$(basename "$P11_MODULE")
+if [[ -n ${P11_ASAN_SUPP:-} ]]; then
+    cp "$P11_ASAN_SUPP" "$home/lib/"
+    P11_ASAN_SUPP=$home/lib/$(basename "$P11_ASAN_SUPP")
+    p11_env_init
+fi
 sed "s|^module: .*|module: $module|" "$here/../../pkcs11/agentd.module" \
     >"$home/.config/pkcs11/modules/agentd.module"
 grep -q "^critical: no$" "$home/.config/pkcs11/modules/agentd.module" || die "agentd.module"
