@@ -63,10 +63,15 @@ port_used() {
 # Two consecutive free ports (swtpm needs PORT and PORT+1), picked at random in
 # the ephemeral range so parallel tests rarely collide; swtpm itself refuses a
 # port that became busy, and swtpm_start retries.
+# Ports come from below the kernel's ephemeral range: an outgoing connection
+# (every swtpm TCTI command makes one, and leaves it in TIME-WAIT) never
+# takes them, so a server can bind its port again (swtpm_restart_same_port).
 free_port_pair() {
-    local p
+    local p low
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    ((low > 12000)) || low=32768
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (low - 10002)))
         if ! port_used "$p" && ! port_used $((p + 1)); then
             echo "$p"
             return 0
@@ -177,20 +182,25 @@ swtpm_restart() {
 
 # Restart on the same port, as a TPM that reboots under a running daemon.
 swtpm_restart_same_port() {
-    local st=$T/swtpm port=$SWTPM_PORT
+    local st=$T/swtpm port=$SWTPM_PORT attempt
     swtpm_stop
     for _ in $(seq 1 100); do
         port_busy "$port" || port_busy $((port + 1)) || break
         sleep 0.05
     done
-    swtpm socket --tpm2 \
-        --server type=tcp,port="$port",bindaddr=127.0.0.1 \
-        --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-        --tpmstate dir="$st/tpm" \
-        --flags not-need-init,startup-clear \
-        --log file="$st/swtpm.log",level=1 \
-        --pid file="$st/swtpm.pid" \
-        --daemon || die "swtpm restart on port $port failed"
+    # The old server's sockets may hold the port a moment longer: retry briefly.
+    for attempt in $(seq 1 20); do
+        swtpm socket --tpm2 \
+            --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+            --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+            --tpmstate dir="$st/tpm" \
+            --flags not-need-init,startup-clear \
+            --log file="$st/swtpm.log",level=1 \
+            --pid file="$st/swtpm.pid" \
+            --daemon 2>>"$st/swtpm.err" && break
+        ((attempt < 20)) || die "swtpm restart on port $port failed: $(tail -n 2 "$st/swtpm.err")"
+        sleep 0.25
+    done
     for _ in $(seq 1 100); do
         [[ -s $st/swtpm.pid ]] && break
         sleep 0.02
