@@ -102,6 +102,7 @@ static void *headw_main(void *arg)
     uint64_t seq;
     int r;
 
+    (void)pthread_setname_np(pthread_self(), "agentd-audit"); /* top -H, ps -L */
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->is_busy && !w->is_stopping) {

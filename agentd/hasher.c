@@ -57,6 +57,7 @@ static void *hasher_main(void *arg)
     struct slot *s;
     uint64_t one = 1;
 
+    (void)pthread_setname_np(pthread_self(), "agentd-hash"); /* top -H, ps -L */
     pthread_mutex_lock(&h->lock);
     for (;;) {
         while (!h->is_stopping && (s = oldest(h, SLOT_QUEUED)) == NULL) {

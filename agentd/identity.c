@@ -95,6 +95,7 @@ static void *identity_main(void *arg)
     struct identity_request *rq;
     struct conf_ref *ref;
 
+    (void)pthread_setname_np(pthread_self(), "agentd-enroll"); /* top -H, ps -L */
     pthread_mutex_lock(&id->lock);
     while (!id->is_stopping) {
         if ((rq = id->todo) != NULL) {

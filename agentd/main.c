@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     struct daemon d = {0};
     struct tpm *tpm = NULL;
     struct tpm_options topt = {0};
+    struct worker_boost boost = {0};
     const char *user = NULL;
     bool is_foreground = false;
     int opt;
@@ -202,12 +203,13 @@ int main(int argc, char **argv)
      * before the TPM worker thread starts: capabilities and no_new_privs
      * are per thread, and a thread started earlier would keep root's.
      */
+    worker_boost_prepare((int)d.conf->c->tpm_worker_boost, &boost); /* while we still may */
     if ((r = give_state(user, d.conf->c)) != 0 || (r = privs_drop(user)) != 0) {
         log_error("agentd: dropping privileges to %s: %s", user != NULL ? user : "(none)",
                   ad_strerror(r));
         goto out;
     }
-    if ((r = worker_new(d.ks, &d.worker)) != 0 ||
+    if ((r = worker_new(d.ks, &boost, &d.worker)) != 0 ||
         (r = hasher_new(workload_hash_file, &d.hasher)) != 0) {
         goto out;
     }

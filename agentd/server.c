@@ -307,8 +307,10 @@ static void reload(struct server *s)
     }
     if (strcmp(nc->socket, d->conf->c->socket) != 0 || strcmp(nc->tcti, d->conf->c->tcti) != 0 ||
         strcmp(nc->state_dir, d->conf->c->state_dir) != 0 ||
-        strcmp(nc->audit.path, d->conf->c->audit.path) != 0) {
-        log_warn("reload: socket, tcti, state_dir and audit path changes need a restart");
+        strcmp(nc->audit.path, d->conf->c->audit.path) != 0 ||
+        nc->tpm_worker_boost != d->conf->c->tpm_worker_boost) {
+        log_warn("reload: socket, tcti, state_dir, audit path and tpm_worker_boost changes need a "
+                 "restart");
     }
     if ((ref = calloc(1, sizeof(*ref))) == NULL) {
         log_error("reload: keeping the old config: out of memory");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -38,12 +39,34 @@ static void queue_push(struct worker_job **head, struct worker_job **tail, struc
     *tail = j;
 }
 
+void worker_boost_prepare(int levels, struct worker_boost *b)
+{
+    int target;
+
+    *b = (struct worker_boost){.levels = levels};
+    errno = 0;
+    b->base_nice = getpriority(PRIO_PROCESS, 0); /* Linux: this thread only */
+    if (levels <= 0 || errno != 0) {
+        return;
+    }
+    target = b->base_nice - levels < -20 ? -20 : b->base_nice - levels;
+    if (setpriority(PRIO_PROCESS, 0, target) != 0) {
+        log_warn("worker: TPM worker stays at nice %d (wanted %d: %s); under CPU load the TPM "
+                 "may idle while the worker waits to run: allow it with CAP_SYS_NICE or "
+                 "LimitNICE= (agentd.service), or set tpm_worker_boost = 0",
+                 b->base_nice, target, strerror(errno));
+        return;
+    }
+    b->is_raised = true;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct worker_job *j;
     uint64_t one = 1;
 
+    (void)pthread_setname_np(pthread_self(), "agentd-tpm"); /* top -H, ps -L */
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while ((w->todo_head == NULL || w->is_busy) && !w->is_stopping) {
@@ -84,13 +107,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int worker_new(void *ctx, struct worker **ret)
+int worker_new(void *ctx, const struct worker_boost *boost, struct worker **ret)
 {
     struct worker *w = NULL;
     int r;
 
     if ((w = calloc(1, sizeof(*w))) == NULL) {
-        return AD_ERR_NOMEM;
+        r = AD_ERR_NOMEM;
+        goto out;
     }
     w->ctx = ctx;
     pthread_mutex_init(&w->lock, NULL);
@@ -116,6 +140,10 @@ out:
         pthread_cond_destroy(&w->cond);
         pthread_cond_destroy(&w->sync_cond);
         free(w);
+    }
+    /* Threads started from here on (hasher, identity) get the daemon's priority. */
+    if (boost != NULL && boost->is_raised && setpriority(PRIO_PROCESS, 0, boost->base_nice) != 0) {
+        log_error("worker: nice back to %d: %s", boost->base_nice, strerror(errno));
     }
     return r;
 }

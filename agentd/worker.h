@@ -29,11 +29,37 @@ struct worker_job {
 struct worker;
 
 /*
- * Start the worker thread; ctx is passed to every run() and is used only by
- * the worker thread from now until worker_free() returns.
+ * The worker's priority boost: nice levels it runs above the thread that
+ * starts it. The TPM is one serial resource and the worker its only feeder
+ * under load: each time it waits for a CPU after a TPM answer, the TPM
+ * idles. Lowering nice needs CAP_SYS_NICE or RLIMIT_NICE, which agentd has
+ * only before it drops privileges, and the worker must start after the drop
+ * (capabilities are per thread). So worker_boost_prepare() lowers the
+ * calling thread's nice while it still may, and worker_new() starts the
+ * worker (a new thread inherits its creator's nice) and puts the calling
+ * thread back.
+ */
+struct worker_boost {
+    int levels;     /* 0..20 asked for */
+    int base_nice;  /* the calling thread's nice before */
+    bool is_raised; /* the calling thread now runs at base_nice - levels */
+};
+
+/*
+ * Before privs_drop(): lower this thread's nice by levels (clamped at -20).
+ * Best effort: when not permitted, worker_new() warns once and the worker
+ * keeps the daemon's priority.
+ */
+void worker_boost_prepare(int levels, struct worker_boost *b);
+
+/*
+ * Start the worker thread (named "agentd-tpm"); ctx is passed to every run()
+ * and is used only by the worker thread from now until worker_free() returns.
+ * boost NULL: the worker runs at the caller's priority; else it was prepared
+ * by worker_boost_prepare() on this thread, which gets its base nice back.
  * Returns 0, AD_ERR_SYSTEM (thread or eventfd), AD_ERR_NOMEM.
  */
-AD_MUST_CHECK int worker_new(void *ctx, struct worker **ret);
+AD_MUST_CHECK int worker_new(void *ctx, const struct worker_boost *boost, struct worker **ret);
 
 /* The eventfd (non-blocking, CLOEXEC) that becomes readable when jobs finish. */
 int worker_fd(const struct worker *w);

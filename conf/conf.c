@@ -571,6 +571,8 @@ static const struct keyword agentd_kws[] = {
      OFF(struct agentd_conf, idle_timeout_ms)},
     {"max_in_flight_per_connection", p_u32, 1, 1024, false, 32, 0, NULL,
      OFF(struct agentd_conf, max_in_flight_per_connection)},
+    {"tpm_worker_boost", p_u32, 0, 20, false, 5, 0, NULL,
+     OFF(struct agentd_conf, tpm_worker_boost)},
     {"audit", NULL, 0, 0, false, 0, 0, NULL, 0},
     {"token", NULL, 0, 0, false, 0, 0, NULL, 0},
     {"enroll", NULL, 0, 0, false, 0, 0, NULL, 0},

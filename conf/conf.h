@@ -128,6 +128,7 @@ struct agentd_conf {
     uint32_t max_connections_per_uid;
     uint32_t idle_timeout_ms;
     uint32_t max_in_flight_per_connection;
+    uint32_t tpm_worker_boost; /* nice levels the TPM worker thread runs above the daemon */
     struct conf_audit audit;
     char *token_label; /* PKCS#11 token label, <= 32 bytes */
     struct conf_enroll enroll;

@@ -239,7 +239,7 @@ static void test_worker_run_sync(void **state)
     int total = 0;
 
     (void)state;
-    assert_int_equal(worker_new(&total, &w), AD_OK);
+    assert_int_equal(worker_new(&total, NULL, &w), AD_OK);
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(pthread_create(&t[i], NULL, caller, w), 0);
     }

@@ -160,6 +160,7 @@ static void test_defaults(void **state)
     assert_string_equal(c->admin_group, "agentd-admin");
     assert_int_equal(c->idle_timeout_ms, 300000);
     assert_int_equal(c->max_in_flight_per_connection, 32);
+    assert_int_equal(c->tpm_worker_boost, 5);
     assert_int_equal(c->n_workloads, 0);
     assert_false(c->enroll.is_enabled); /* no group: no enrollment */
     assert_null(c->enroll.url);
@@ -242,6 +243,8 @@ static const struct bad_case bad_cases[] = {
      "agentd.max_connections", "out of range"},
     {"range: idle timeout", "agentd = {\n\n  idle_timeout_ms = 100000000;\n};\n", 3,
      "agentd.idle_timeout_ms", "out of range"},
+    {"range: tpm_worker_boost", "agentd = {\n  tpm_worker_boost = 21;\n};\n", 2,
+     "agentd.tpm_worker_boost", "out of range"},
     {"range: negative (wrapped) integer", "agentd = {\n  audit = { keep = -1; };\n};\n", 2,
      "agentd.audit.keep", "out of range"},
     {"per uid above total",

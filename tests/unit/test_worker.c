@@ -2,7 +2,8 @@
  * The TPM worker's ownership of its context: jobs run one at a time, either
  * on the worker thread or inline on the loop thread when the worker is idle,
  * never both at once; an inline run never overtakes a job still queued,
- * running, or waiting for its done().
+ * running, or waiting for its done(). And the worker's priority boost: the
+ * worker thread alone runs boost nice levels higher, when it may.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +12,14 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "worker.h"
 
@@ -101,7 +107,7 @@ static void test_inline_when_idle(void **state)
     struct gated g;
 
     (void)state;
-    assert_int_equal(worker_new(&ctx_token, &w), 0);
+    assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
     gated_init(&g, false);
     assert_true(worker_run_inline(w, &g.wj));
     assert_true(pthread_equal(g.ran_on, pthread_self()));
@@ -117,7 +123,7 @@ static void test_not_inline_while_worker_has_jobs(void **state)
     struct gated busy, other;
 
     (void)state;
-    assert_int_equal(worker_new(&ctx_token, &w), 0);
+    assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
     gated_init(&busy, true);
     gated_init(&other, false);
     worker_submit(w, &busy.wj);
@@ -187,7 +193,7 @@ static void test_sync_waits_for_inline(void **state)
 
     (void)state;
     max_in_run = 0;
-    assert_int_equal(worker_new(&ctx_token, &w), 0);
+    assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
     ta.w = w;
     gated_init(&g, true);
     assert_int_equal(pthread_create(&loop, NULL, loop_thread, &ta), 0);
@@ -205,12 +211,146 @@ static void test_sync_waits_for_inline(void **state)
     worker_free(w);
 }
 
+struct thread_facts {
+    int nice;
+    char name[16];
+};
+
+static void read_facts(void *ctx, void *arg)
+{
+    struct thread_facts *f = arg;
+
+    (void)ctx;
+    errno = 0;
+    f->nice = getpriority(PRIO_PROCESS, 0); /* this (worker) thread */
+    if (errno != 0) {
+        f->nice = 99;
+    }
+    if (pthread_getname_np(pthread_self(), f->name, sizeof(f->name)) != 0) {
+        f->name[0] = '\0';
+    }
+}
+
+static int own_nice(void)
+{
+    return getpriority(PRIO_PROCESS, 0);
+}
+
+/* The worker's nice when prepared for boost levels on this thread. */
+static int worker_nice(int levels, struct worker_boost *b)
+{
+    struct worker *w = NULL;
+    struct thread_facts f = {0};
+
+    worker_boost_prepare(levels, b);
+    if (worker_new(&ctx_token, b, &w) != 0) {
+        return 100;
+    }
+    worker_call(w, read_facts, &f);
+    worker_free(w);
+    return f.nice;
+}
+
+static void test_boost_raises_the_worker_only(void **state)
+{
+    struct worker *w = NULL;
+    struct worker_boost b;
+    struct thread_facts f = {0};
+    int base = own_nice();
+
+    (void)state;
+    if (geteuid() != 0) {
+        skip(); /* lowering nice needs CAP_SYS_NICE here; the child case covers the rest */
+    }
+    worker_boost_prepare(3, &b);
+    assert_true(b.is_raised);
+    assert_int_equal(own_nice(), base - 3); /* the creator first, so the worker inherits */
+    assert_int_equal(worker_new(&ctx_token, &b, &w), 0);
+    assert_int_equal(own_nice(), base); /* and back once the worker runs */
+    worker_call(w, read_facts, &f);
+    worker_free(w);
+    assert_int_equal(f.nice, base - 3);
+    assert_string_equal(f.name, "agentd-tpm");
+    assert_int_equal(worker_nice(0, &b), base);
+    assert_false(b.is_raised);
+    assert_int_equal(worker_nice(40, &b), -20); /* clamped */
+    assert_int_equal(own_nice(), base);
+}
+
+/*
+ * In a child that gives up root (as agentd does after start-up), preparing
+ * the boost before or after. Exit 0 when the worker's nice is what the case
+ * expects: boosted only when prepared while privileged.
+ */
+static void child_case(bool is_prepared_first, int *ret_status)
+{
+    struct rlimit none = {0, 0};
+    struct worker_boost b;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int base = own_nice();
+        int got;
+
+        if (setrlimit(RLIMIT_NICE, &none) != 0) {
+            _exit(10); /* RLIMIT_NICE alone never lets this child lower its nice */
+        }
+        if (is_prepared_first) {
+            worker_boost_prepare(2, &b);
+        }
+        if (geteuid() == 0 && setresuid(65534, 65534, 65534) != 0) {
+            _exit(11); /* leaving root clears every capability, CAP_SYS_NICE too */
+        }
+        if (is_prepared_first) {
+            struct worker *w = NULL;
+            struct thread_facts f = {0};
+
+            if (worker_new(&ctx_token, &b, &w) != 0) {
+                _exit(12);
+            }
+            worker_call(w, read_facts, &f);
+            worker_free(w);
+            _exit(f.nice == base - 2 && own_nice() == base ? 0 : 13);
+        }
+        got = worker_nice(2, &b);
+        _exit(got == base && !b.is_raised ? 0 : 14);
+    }
+    assert_int_equal(waitpid(pid, ret_status, 0), pid);
+}
+
+static void test_boost_without_privilege_keeps_priority(void **state)
+{
+    int st = -1;
+
+    (void)state;
+    child_case(false, &st);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_boost_prepared_before_dropping_root(void **state)
+{
+    int st = -1;
+
+    (void)state;
+    if (geteuid() != 0) {
+        skip(); /* needs CAP_SYS_NICE before the drop, as agentd started as root has */
+    }
+    child_case(true, &st);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inline_when_idle),
         cmocka_unit_test(test_not_inline_while_worker_has_jobs),
         cmocka_unit_test(test_sync_waits_for_inline),
+        cmocka_unit_test(test_boost_raises_the_worker_only),
+        cmocka_unit_test(test_boost_without_privilege_keeps_priority),
+        cmocka_unit_test(test_boost_prepared_before_dropping_root),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
