@@ -11,14 +11,17 @@
 # copied into the repository); a missing one is skipped with a message.
 #
 # usage: bench/p11_bench.sh [BUILD_DIR]      (default: build/pkcs11)
-#   AGENTD_BIN (default BUILD_DIR/agentd/agentd), P11_BENCH_OPS (300) timed
-#   signatures per thread, P11_BENCH_ROUNDS (5), P11_BENCH_COLD (9) cold runs,
+#   AGENTD_BIN (default BUILD_DIR/agentd/agentd), P11_BENCH_EC_OPS (2500) and
+#   P11_BENCH_RSA_OPS (500) timed signatures per thread (about a second each,
+#   as long as tpm_bench's run; P11_BENCH_OPS sets both),
+#   P11_BENCH_ROUNDS (5), P11_BENCH_COLD (9) cold runs,
 #   P11_BENCH_PROCS (64) client processes signing for P11_BENCH_SECONDS (2).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build/pkcs11}" && pwd)
 tools=${P11_BENCH_TOOLS:-/work/shared/tools}
-ops=${P11_BENCH_OPS:-300}
+ec_ops=${P11_BENCH_OPS:-${P11_BENCH_EC_OPS:-2500}}
+rsa_ops=${P11_BENCH_OPS:-${P11_BENCH_RSA_OPS:-500}}
 rounds=${P11_BENCH_ROUNDS:-5}
 cold_runs=${P11_BENCH_COLD:-9}
 procs=${P11_BENCH_PROCS:-64}
@@ -81,14 +84,14 @@ add_row() {
 
 # One pass of p11bench for ROW: ECDSA and RSA-PKCS, 1 and 2 threads.
 p11_pass() { # ROW MODULE EC_LABEL RSA_LABEL [p11bench args...]
-    local row=$1 mod=$2 ec=$3 rsa=$4 line m t label
+    local row=$1 mod=$2 ec=$3 rsa=$4 line m t label n
     shift 4
     add_row "$row"
     for m in ecdsa rsa-pkcs; do
-        label=$ec
-        [[ $m == rsa-pkcs ]] && label=$rsa
+        label=$ec n=$ec_ops
+        [[ $m == rsa-pkcs ]] && label=$rsa n=$rsa_ops
         for t in 1 2; do
-            line=$("$T0/p11bench" -m "$mod" "$@" -l "$label" -M "$m" -g -n "$ops" -t "$t" \
+            line=$("$T0/p11bench" -m "$mod" "$@" -l "$label" -M "$m" -g -n "$n" -t "$t" \
                 -q "$row" 2>"$T0/p11bench.err" | grep '^RESULT') || {
                 echo "$row $m t=$t failed: $(tail -n 3 "$T0/p11bench.err")" >&2
                 continue
@@ -131,10 +134,12 @@ layer_pass() {
 }
 
 raw_pass() {
-    local a line m
+    local a line m n
     add_row "$RAW"
     for a in ecc rsa; do
-        line=$("$T0/esysbench" -T "$RAW_TCTI" -a "$a" -k child -s pw -o sign -n "$ops" \
+        n=$ec_ops
+        [[ $a == rsa ]] && n=$rsa_ops
+        line=$("$T0/esysbench" -T "$RAW_TCTI" -a "$a" -k child -s pw -o sign -n "$n" \
             2>/dev/null | grep '^RESULT') || continue
         m=ecdsa
         [[ $a == rsa ]] && m=rsa-pkcs
@@ -236,7 +241,7 @@ else
 fi
 
 echo
-echo "signatures/s, median of $rounds rounds x $ops per thread ($procs processes: $seconds s"
+echo "signatures/s, median of $rounds rounds x $ec_ops (ECDSA) or $rsa_ops (RSA) per thread ($procs processes: $seconds s"
 echo "each round); cold start (ms) = dlopen -> first signature, median of $cold_runs; $(nproc) CPUs"
 fmt='%-36s %9s %9s %9s %8s %8s %8s %8s\n'
 # shellcheck disable=SC2059
