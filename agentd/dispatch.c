@@ -324,13 +324,23 @@ void djob_reply_error(struct djob *j)
 
 /* SIGN ------------------------------------------------------------------- */
 
+static void post_started(void *arg)
+{
+    worker_started(arg);
+}
+
 static void sign_run(struct worker_job *wj, void *ctx)
 {
     struct djob *j = (struct djob *)wj;
+    const struct tpm_meanwhile started = {post_started, wj->owner};
+    const struct tpm_meanwhile *mw = j->meanwhile;
 
+    if (mw == NULL && wj->owner != NULL) {
+        mw = &started; /* on the worker: post earlier replies once TPM2_Sign is out */
+    }
     spans_mark(&j->spans, SPAN_RUN);
-    j->r = keystore_sign(ctx, j->e, j->key, j->scheme, j->hash, j->digest, j->digest_len,
-                         j->meanwhile, j->sig, &j->sig_len);
+    j->r = keystore_sign(ctx, j->e, j->key, j->scheme, j->hash, j->digest, j->digest_len, mw,
+                         j->sig, &j->sig_len);
     spans_mark(&j->spans, SPAN_SIGNED);
 }
 
@@ -534,6 +544,7 @@ static uint32_t sign_job_new(struct daemon *d, struct conn *c, const struct work
     }
     snprintf(j->key, sizeof(j->key), "%s", m->key);
     j->scheme = rule->scheme;
+    j->wj.is_prompt = type == MT_SIGN; /* sign_run calls worker_started (worker.h) */
     st = sign_prepare(rule, &m->pss, m->data, m->data_len, data_sha, &j->hash, j->digest,
                       &j->digest_len);
     *ret_why = "bad input for mechanism";

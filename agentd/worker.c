@@ -20,7 +20,8 @@ struct worker {
     void *ctx;
     int efd;
     bool is_stopping;
-    bool is_busy; /* a job runs, on the worker or inline on the loop: the TPM is taken */
+    bool is_busy;      /* a job runs, on the worker or inline on the loop: the TPM is taken */
+    bool is_post_held; /* worker thread: finished jobs listed, eventfd not yet written */
     struct worker_job *todo_head; /* submitted, not yet run */
     struct worker_job *todo_tail;
     struct worker_job *done_head; /* run, not yet completed */
@@ -60,11 +61,28 @@ void worker_boost_prepare(int levels, struct worker_boost *b)
     b->is_raised = true;
 }
 
+static void post(struct worker *w)
+{
+    uint64_t one = 1;
+
+    /* The counter saturating is harmless: readers drain the list, not the count. */
+    if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        log_error("worker: eventfd write: %s", strerror(errno));
+    }
+}
+
+void worker_started(struct worker *w)
+{
+    if (w != NULL && w->is_post_held) {
+        w->is_post_held = false;
+        post(w);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct worker_job *j;
-    uint64_t one = 1;
 
     (void)pthread_setname_np(pthread_self(), "agentd-tpm"); /* top -H, ps -L */
     pthread_mutex_lock(&w->lock);
@@ -84,9 +102,12 @@ static void *worker_main(void *arg)
             w->todo_tail = NULL;
         }
         w->is_busy = true;
+        j->owner = w;
         pthread_mutex_unlock(&w->lock);
 
         j->run(j, w->ctx);
+        j->owner = NULL;
+        worker_started(w); /* if run() did not post what was held for it */
 
         pthread_mutex_lock(&w->lock);
         w->is_busy = false;
@@ -98,9 +119,14 @@ static void *worker_main(void *arg)
             continue;
         }
         queue_push(&w->done_head, &w->done_tail, j);
-        /* The counter saturating is harmless: readers drain the list, not the count. */
-        if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-            log_error("worker: eventfd write: %s", strerror(errno));
+        /*
+         * Only the worker takes jobs off todo, and an inline run needs the
+         * done list empty: a prompt job queued now runs next, at once.
+         */
+        if (w->todo_head != NULL && w->todo_head->is_prompt) {
+            w->is_post_held = true;
+        } else {
+            post(w);
         }
     }
     pthread_mutex_unlock(&w->lock);
@@ -175,6 +201,7 @@ bool worker_run_inline(struct worker *w, struct worker_job *job)
     w->is_busy = true;
     pthread_mutex_unlock(&w->lock);
 
+    job->owner = NULL;
     job->run(job, w->ctx);
 
     pthread_mutex_lock(&w->lock);

@@ -3,12 +3,13 @@
  * (ESYS is not thread-safe and the TPM is serial). The event-loop thread
  * submits jobs; the worker runs them in order and posts them back through an
  * eventfd; the loop thread then calls each job's done() from
- * worker_complete(). When the worker is idle the loop may run a job itself
- * (worker_run_inline): the TPM context then belongs to the loop thread until
- * the job returns. Jobs are caller-allocated (embed struct worker_job), so
- * the queue itself never allocates. The daemon's other threads: the hasher
- * (hasher.h, executable hashes, never the TPM) and, with enrollment, the
- * identity thread (identity.h, which reaches the TPM only through here).
+ * worker_complete(). When a SIGN is queued next, that post waits until its
+ * TPM2_Sign is sent (worker_started): the TPM gets its next command first. When the worker is idle
+ * the loop may run a job itself (worker_run_inline): the TPM context then belongs to the loop
+ * thread until the job returns. Jobs are caller-allocated (embed struct worker_job), so the queue
+ * itself never allocates. The daemon's other threads: the hasher (hasher.h, executable hashes,
+ * never the TPM) and, with enrollment, the identity thread (identity.h, which reaches the TPM only
+ * through here).
  */
 #ifndef AGENTD_WORKER_H
 #define AGENTD_WORKER_H
@@ -24,7 +25,24 @@ struct worker_job {
     void (*run)(struct worker_job *job, void *ctx);
     /* Runs on the loop thread once run() has finished; may free the job. */
     void (*done)(struct worker_job *job);
+    /*
+     * Set by the submitter: run() calls worker_started(owner) as soon as its
+     * TPM command is sent (see there). The worker sets owner while run()
+     * executes on its thread; NULL when the job runs inline.
+     */
+    bool is_prompt;
+    struct worker *owner;
 };
+
+/*
+ * From a prompt job's run() on the worker thread, once its TPM command is
+ * in flight: post the completions the worker held back for it. When a job
+ * finishes and a prompt one is queued next, the worker starts that one
+ * before waking the loop, so the TPM is not idle while the loop is woken;
+ * this is where the held post goes out. A run() that never gets that far
+ * is posted for when it returns. NULL is fine (inline: nothing held).
+ */
+void worker_started(struct worker *w);
 
 struct worker;
 

@@ -23,11 +23,16 @@
 
 #include "worker.h"
 
-/* A job that can be held inside run() until the test opens its gate. */
+/*
+ * A job that can be held inside run() until the test opens its gate; a
+ * prompt one can also be held before it calls worker_started().
+ */
 struct gated {
     struct worker_job wj;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    bool is_gated_before_start;
+    bool calls_started;
     bool is_gated;
     bool is_running;
     bool is_done;
@@ -51,6 +56,12 @@ static void gated_run(struct worker_job *wj, void *ctx)
     g->ctx = ctx;
     g->is_running = true;
     pthread_cond_broadcast(&g->cond);
+    while (g->is_gated_before_start) {
+        pthread_cond_wait(&g->cond, &g->lock);
+    }
+    if (g->calls_started) {
+        worker_started(wj->owner); /* as sign_run does once TPM2_Sign is out */
+    }
     while (g->is_gated) {
         pthread_cond_wait(&g->cond, &g->lock);
     }
@@ -82,6 +93,7 @@ static void gated_wait_running(struct gated *g)
 static void gated_open(struct gated *g)
 {
     pthread_mutex_lock(&g->lock);
+    g->is_gated_before_start = false;
     g->is_gated = false;
     pthread_cond_broadcast(&g->cond);
     pthread_mutex_unlock(&g->lock);
@@ -92,6 +104,30 @@ static void wait_readable(int fd)
     struct pollfd p = {.fd = fd, .events = POLLIN};
 
     assert_int_equal(poll(&p, 1, 5000), 1);
+}
+
+static bool is_readable_within(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, ms) == 1;
+}
+
+/* A prompt job held before its worker_started(), queued behind a gated one. */
+static void prompt_init(struct gated *g, bool calls_started)
+{
+    gated_init(g, true);
+    g->is_gated_before_start = true;
+    g->calls_started = calls_started;
+    g->wj.is_prompt = true;
+}
+
+static void gated_open_start(struct gated *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->is_gated_before_start = false;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
 }
 
 static void sleep_ms(long ms)
@@ -141,6 +177,102 @@ static void test_not_inline_while_worker_has_jobs(void **state)
     assert_true(busy.is_done);
     assert_true(worker_run_inline(w, &other.wj));
     assert_true(other.is_running);
+    worker_free(w);
+}
+
+/*
+ * A finished job's post (the eventfd) waits while a prompt job is queued
+ * next, until that job is under way: the TPM gets its next command before
+ * the loop is woken.
+ */
+static void test_post_held_until_prompt_job_starts(void **state)
+{
+    struct worker *w = NULL;
+    static struct gated a, b; /* a failed assertion leaves the worker in b: not on this stack */
+
+    (void)state;
+    assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
+    gated_init(&a, true);
+    prompt_init(&b, true);
+    worker_submit(w, &a.wj);
+    gated_wait_running(&a);
+    worker_submit(w, &b.wj);
+    gated_open(&a);
+    gated_wait_running(&b);
+    assert_false(is_readable_within(worker_fd(w), 100)); /* a finished, post held */
+    gated_open_start(&b);
+    wait_readable(worker_fd(w)); /* b called worker_started */
+    worker_complete(w);
+    assert_true(a.is_done);
+    assert_false(b.is_done); /* still inside run() */
+    gated_open(&b);
+    wait_readable(worker_fd(w));
+    worker_complete(w);
+    assert_true(b.is_done);
+    assert_int_equal(worker_pending(w), 0);
+    worker_free(w);
+}
+
+/* Behind a job that is not prompt, a finished job is posted at once. */
+static void test_post_not_held_for_other_jobs(void **state)
+{
+    struct worker *w = NULL;
+    static struct gated a, c;
+
+    (void)state;
+    assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
+    gated_init(&a, true);
+    gated_init(&c, true);
+    worker_submit(w, &a.wj);
+    gated_wait_running(&a);
+    worker_submit(w, &c.wj);
+    gated_open(&a);
+    gated_wait_running(&c);
+    wait_readable(worker_fd(w));
+    worker_complete(w);
+    assert_true(a.is_done);
+    assert_false(c.is_done);
+    gated_open(&c);
+    wait_readable(worker_fd(w));
+    worker_complete(w);
+    assert_true(c.is_done);
+    worker_free(w);
+}
+
+/*
+ * A prompt job that never calls worker_started() posts what was held for it
+ * when it returns, even while its own post is held for the next prompt job:
+ * a held post waits for one job at most.
+ */
+static void test_post_when_prompt_job_never_starts(void **state)
+{
+    struct worker *w = NULL;
+    static struct gated a, b, c;
+
+    (void)state;
+    assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
+    gated_init(&a, true);
+    prompt_init(&b, false);
+    prompt_init(&c, true);
+    worker_submit(w, &a.wj);
+    gated_wait_running(&a);
+    worker_submit(w, &b.wj);
+    worker_submit(w, &c.wj);
+    gated_open(&a);
+    gated_wait_running(&b);
+    assert_false(is_readable_within(worker_fd(w), 100));
+    gated_open(&b);
+    gated_wait_running(&c);
+    wait_readable(worker_fd(w)); /* a, posted as b returned */
+    worker_complete(w);
+    assert_true(a.is_done); /* (b may be listed too by now: its own post waits for c) */
+    gated_open(&c);
+    for (int i = 0; i < 3 && !(b.is_done && c.is_done); i++) {
+        wait_readable(worker_fd(w));
+        worker_complete(w);
+    }
+    assert_true(b.is_done);
+    assert_true(c.is_done);
     worker_free(w);
 }
 
@@ -348,6 +480,9 @@ int main(void)
         cmocka_unit_test(test_inline_when_idle),
         cmocka_unit_test(test_not_inline_while_worker_has_jobs),
         cmocka_unit_test(test_sync_waits_for_inline),
+        cmocka_unit_test(test_post_held_until_prompt_job_starts),
+        cmocka_unit_test(test_post_not_held_for_other_jobs),
+        cmocka_unit_test(test_post_when_prompt_job_never_starts),
         cmocka_unit_test(test_boost_raises_the_worker_only),
         cmocka_unit_test(test_boost_without_privilege_keeps_priority),
         cmocka_unit_test(test_boost_prepared_before_dropping_root),
