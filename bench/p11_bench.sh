@@ -284,3 +284,12 @@ for base in "$LAYER" "$RAW"; do
         done
     done
 done
+# The platform's cost of waking a process on another CPU: a signature through
+# agentd has two such hops more than the raw layer (client -> agentd -> client).
+wake=$(find "$build" -name wake_rtt -type f -perm -u+x 2>/dev/null | head -n1)
+if [[ -n $wake ]] && line=$("$wake" 2>/dev/null | grep '^RESULT'); then
+    echo
+    echo "blocking round trip between two processes (bench/wake_rtt): same CPU" \
+        "$(field same_cpu_us "$line") us, two CPUs $(field two_cpus_us "$line") us," \
+        "unpinned $(field unpinned_us "$line") us"
+fi
