@@ -1,6 +1,7 @@
 /*
  * Where a SIGN's time goes inside the daemon: timestamps at fixed points of
- * the request path, averaged and logged every SPANS_EVERY requests. Compiled
+ * the request path, averaged and logged every SPANS_EVERY requests, with
+ * how long jobs held the TPM and how long it sat idle between them. Compiled
  * in only with the cmake option AGENTD_SPANS=ON (a measuring build); in
  * every other build the calls are empty inlines and the struct is unused.
  * Loop thread, except SPAN_RUN/SPAN_SIGNED (worker thread, same job, handed
