@@ -181,6 +181,22 @@ static void test_not_inline_while_worker_has_jobs(void **state)
 }
 
 /*
+ * a runs on the worker, then the given jobs queue behind it; a finishes and
+ * the worker takes the first of them: returns once that one is in run().
+ */
+static void finish_a_into(struct worker *w, struct gated *a, struct gated *next, struct gated *then)
+{
+    worker_submit(w, &a->wj);
+    gated_wait_running(a);
+    worker_submit(w, &next->wj);
+    if (then != NULL) {
+        worker_submit(w, &then->wj);
+    }
+    gated_open(a);
+    gated_wait_running(next);
+}
+
+/*
  * A finished job's post (the eventfd) waits while a prompt job is queued
  * next, until that job is under way: the TPM gets its next command before
  * the loop is woken.
@@ -194,11 +210,7 @@ static void test_post_held_until_prompt_job_starts(void **state)
     assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
     gated_init(&a, true);
     prompt_init(&b, true);
-    worker_submit(w, &a.wj);
-    gated_wait_running(&a);
-    worker_submit(w, &b.wj);
-    gated_open(&a);
-    gated_wait_running(&b);
+    finish_a_into(w, &a, &b, NULL);
     assert_false(is_readable_within(worker_fd(w), 100)); /* a finished, post held */
     gated_open_start(&b);
     wait_readable(worker_fd(w)); /* b called worker_started */
@@ -223,11 +235,7 @@ static void test_post_not_held_for_other_jobs(void **state)
     assert_int_equal(worker_new(&ctx_token, NULL, &w), 0);
     gated_init(&a, true);
     gated_init(&c, true);
-    worker_submit(w, &a.wj);
-    gated_wait_running(&a);
-    worker_submit(w, &c.wj);
-    gated_open(&a);
-    gated_wait_running(&c);
+    finish_a_into(w, &a, &c, NULL);
     wait_readable(worker_fd(w));
     worker_complete(w);
     assert_true(a.is_done);
@@ -254,12 +262,7 @@ static void test_post_when_prompt_job_never_starts(void **state)
     gated_init(&a, true);
     prompt_init(&b, false);
     prompt_init(&c, true);
-    worker_submit(w, &a.wj);
-    gated_wait_running(&a);
-    worker_submit(w, &b.wj);
-    worker_submit(w, &c.wj);
-    gated_open(&a);
-    gated_wait_running(&b);
+    finish_a_into(w, &a, &b, &c);
     assert_false(is_readable_within(worker_fd(w), 100));
     gated_open(&b);
     gated_wait_running(&c);
