@@ -44,7 +44,7 @@ void worker_boost_prepare(int levels, struct worker_boost *b)
 {
     int target;
 
-    *b = (struct worker_boost){.levels = levels};
+    *b = (struct worker_boost){0};
     errno = 0;
     b->base_nice = getpriority(PRIO_PROCESS, 0); /* Linux: this thread only */
     if (levels <= 0 || errno != 0) {

@@ -4,12 +4,13 @@
  * submits jobs; the worker runs them in order and posts them back through an
  * eventfd; the loop thread then calls each job's done() from
  * worker_complete(). When a SIGN is queued next, that post waits until its
- * TPM2_Sign is sent (worker_started): the TPM gets its next command first. When the worker is idle
- * the loop may run a job itself (worker_run_inline): the TPM context then belongs to the loop
- * thread until the job returns. Jobs are caller-allocated (embed struct worker_job), so the queue
- * itself never allocates. The daemon's other threads: the hasher (hasher.h, executable hashes,
- * never the TPM) and, with enrollment, the identity thread (identity.h, which reaches the TPM only
- * through here).
+ * TPM2_Sign is sent (worker_started): the TPM gets its next command first.
+ * When the worker is idle the loop may run a job itself (worker_run_inline):
+ * the TPM context then belongs to the loop thread until the job returns.
+ * Jobs are caller-allocated (embed struct worker_job), so the queue itself
+ * never allocates. The daemon's other threads: the hasher (hasher.h,
+ * executable hashes, never the TPM) and, with enrollment, the identity
+ * thread (identity.h, which reaches the TPM only through here).
  */
 #ifndef AGENTD_WORKER_H
 #define AGENTD_WORKER_H
@@ -18,6 +19,8 @@
 #include <stddef.h>
 
 #include "err.h"
+
+struct worker;
 
 struct worker_job {
     struct worker_job *next; /* queue link, owned by the worker while queued */
@@ -44,8 +47,6 @@ struct worker_job {
  */
 void worker_started(struct worker *w);
 
-struct worker;
-
 /*
  * The worker's priority boost: nice levels it runs above the thread that
  * starts it. The TPM is one serial resource and the worker its only feeder
@@ -58,15 +59,14 @@ struct worker;
  * thread back.
  */
 struct worker_boost {
-    int levels;     /* 0..20 asked for */
     int base_nice;  /* the calling thread's nice before */
     bool is_raised; /* the calling thread now runs at base_nice - levels */
 };
 
 /*
- * Before privs_drop(): lower this thread's nice by levels (clamped at -20).
- * Best effort: when not permitted, worker_new() warns once and the worker
- * keeps the daemon's priority.
+ * Before privs_drop(): lower this thread's nice by levels (0..20, clamped at
+ * -20). Best effort: when not permitted it warns once, and the worker will
+ * keep the daemon's priority.
  */
 void worker_boost_prepare(int levels, struct worker_boost *b);
 
