@@ -12,6 +12,7 @@
 #   swtpm_restart           stop and start the same simulator state (a TPM reboot)
 #   harness_track PID       stop PID at exit too
 #   free_port               print a loopback TCP port nobody listens on
+#   flip_byte FILE OFFSET   invert every bit of one byte in place (a sure change)
 #   die MSG                 print and exit 1
 set -o pipefail
 
@@ -48,6 +49,17 @@ harness_init() {
 
 harness_track() {
     HARNESS_PIDS+=("$1")
+}
+
+# Overwriting a byte with a fixed character leaves the file as it was when
+# the byte already held that character (1 time in 256 for random data): a
+# "tampered data must not verify" check then fails for nothing. Invert it.
+flip_byte() { # FILE OFFSET
+    local v
+    v=$(od -An -tu1 -j "$2" -N1 "$1" 2>/dev/null | tr -d ' ')
+    [[ -n $v ]] || die "flip_byte: $1 has no byte at offset $2"
+    # shellcheck disable=SC2059 # the format is the octal escape itself
+    printf "\\$(printf '%03o' $((v ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
 }
 
 port_busy() {

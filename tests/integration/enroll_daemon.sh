@@ -101,7 +101,7 @@ check_module() {
     openssl x509 -in "$T/k1.pem" -noout -pubkey >"$T/k1.certpub.pem"
     openssl dgst -sha256 -verify "$T/k1.certpub.pem" -signature "$T/data.sig" "$T/data" ||
         die "the signature does not verify with the certificate"
-    printf 'x' | dd of="$T/data" bs=1 seek=3 conv=notrunc 2>/dev/null
+    flip_byte "$T/data" 3
     if openssl dgst -sha256 -verify "$T/k1.certpub.pem" -signature "$T/data.sig" "$T/data" \
         >/dev/null 2>&1; then
         die "a signature over other data verified"

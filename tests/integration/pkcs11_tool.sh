@@ -61,7 +61,7 @@ openssl pkeyutl -verify -pubin -inkey "$T/rsa.pem" -pkeyopt rsa_padding_mode:pss
     -sigfile "$T/pss-raw.sig" || die "RSA-PKCS-PSS verify"
 
 # A wrong signature must not verify (the checks above can fail).
-printf 'x' | dd of="$T/pss.sig" bs=1 seek=10 conv=notrunc 2>/dev/null
+flip_byte "$T/pss.sig" 10
 if openssl dgst -sha256 -sigopt rsa_padding_mode:pss -verify "$T/rsa.pem" \
     -signature "$T/pss.sig" "$T/data" >/dev/null 2>&1; then
     die "a corrupted signature verified"
