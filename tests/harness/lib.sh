@@ -127,39 +127,49 @@ EOC
     }
 }
 
+# Run swtpm as a daemon on PORT (control on PORT+1) over $T/swtpm's state.
+swtpm_daemon() { # PORT
+    local st=$T/swtpm
+    rm -f "$st/swtpm.pid"
+    swtpm socket --tpm2 \
+        --server type=tcp,port="$1",bindaddr=127.0.0.1 \
+        --ctrl type=tcp,port=$(($1 + 1)),bindaddr=127.0.0.1 \
+        --tpmstate dir="$st/tpm" \
+        --flags not-need-init,startup-clear \
+        --log file="$st/swtpm.log",level=1 \
+        --pid file="$st/swtpm.pid" \
+        --daemon 2>>"$st/swtpm.err"
+}
+
+# Track the swtpm just started on PORT, export SWTPM_*, wait until it answers.
+swtpm_adopt() { # PORT
+    local st=$T/swtpm
+    for _ in $(seq 1 100); do
+        [[ -s $st/swtpm.pid ]] && break
+        sleep 0.02
+    done
+    SWTPM_PID=$(cat "$st/swtpm.pid")
+    harness_track "$SWTPM_PID"
+    SWTPM_PORT=$1
+    SWTPM_TCTI="swtpm:host=127.0.0.1,port=$1"
+    export SWTPM_PID SWTPM_PORT SWTPM_TCTI
+    for _ in $(seq 1 100); do
+        tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    die "swtpm on port $1 did not answer (see $st/swtpm.log)"
+}
+
 swtpm_launch() {
-    local st=$T/swtpm port
+    local port
     for _ in $(seq 1 10); do
         port=$(free_port_pair) || die "no free port pair"
-        rm -f "$st/swtpm.pid"
-        if swtpm socket --tpm2 \
-            --server type=tcp,port="$port",bindaddr=127.0.0.1 \
-            --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-            --tpmstate dir="$st/tpm" \
-            --flags not-need-init,startup-clear \
-            --log file="$st/swtpm.log",level=1 \
-            --pid file="$st/swtpm.pid" \
-            --daemon 2>>"$st/swtpm.err"; then
-            for _ in $(seq 1 100); do
-                [[ -s $st/swtpm.pid ]] && break
-                sleep 0.02
-            done
-            SWTPM_PID=$(cat "$st/swtpm.pid")
-            harness_track "$SWTPM_PID"
-            SWTPM_PORT=$port
-            SWTPM_TCTI="swtpm:host=127.0.0.1,port=$port"
-            export SWTPM_PID SWTPM_PORT SWTPM_TCTI
-            # Wait until it answers.
-            for _ in $(seq 1 100); do
-                if tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1; then
-                    return 0
-                fi
-                sleep 0.05
-            done
-            die "swtpm on port $port did not answer (see $st/swtpm.log)"
+        if swtpm_daemon "$port"; then
+            swtpm_adopt "$port"
+            return 0
         fi
     done
-    die "could not start swtpm (see $st/swtpm.err)"
+    die "could not start swtpm (see $T/swtpm/swtpm.err)"
 }
 
 swtpm_start() {
@@ -194,7 +204,7 @@ swtpm_restart() {
 
 # Restart on the same port, as a TPM that reboots under a running daemon.
 swtpm_restart_same_port() {
-    local st=$T/swtpm port=$SWTPM_PORT attempt
+    local port=$SWTPM_PORT attempt
     swtpm_stop
     for _ in $(seq 1 100); do
         port_busy "$port" || port_busy $((port + 1)) || break
@@ -202,26 +212,10 @@ swtpm_restart_same_port() {
     done
     # The old server's sockets may hold the port a moment longer: retry briefly.
     for attempt in $(seq 1 20); do
-        swtpm socket --tpm2 \
-            --server type=tcp,port="$port",bindaddr=127.0.0.1 \
-            --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-            --tpmstate dir="$st/tpm" \
-            --flags not-need-init,startup-clear \
-            --log file="$st/swtpm.log",level=1 \
-            --pid file="$st/swtpm.pid" \
-            --daemon 2>>"$st/swtpm.err" && break
-        ((attempt < 20)) || die "swtpm restart on port $port failed: $(tail -n 2 "$st/swtpm.err")"
+        swtpm_daemon "$port" && break
+        ((attempt < 20)) ||
+            die "swtpm restart on port $port failed: $(tail -n 2 "$T/swtpm/swtpm.err")"
         sleep 0.25
     done
-    for _ in $(seq 1 100); do
-        [[ -s $st/swtpm.pid ]] && break
-        sleep 0.02
-    done
-    SWTPM_PID=$(cat "$st/swtpm.pid")
-    harness_track "$SWTPM_PID"
-    for _ in $(seq 1 100); do
-        tpm2_getcap -T "$SWTPM_TCTI" properties-fixed >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    die "restarted swtpm did not answer"
+    swtpm_adopt "$port"
 }
