@@ -265,24 +265,43 @@ static int listen_tmp(char *path, size_t cap)
     return fd;
 }
 
+/* A child connected to a fresh listening socket, accepted: the peer under test. */
+struct connector {
+    char path[108];
+    int lfd;
+    int go[2]; /* write a byte to go[1]: the child acts (enum child_act) */
+    int cfd;
+    pid_t pid;
+};
+
+static void connector_start(struct connector *k, enum child_act act)
+{
+    k->lfd = listen_tmp(k->path, sizeof(k->path));
+    k->pid = spawn_connector(k->path, k->go, act);
+    k->cfd = accept4(k->lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(k->cfd >= 0);
+}
+
+static void connector_close(struct connector *k)
+{
+    close(k->cfd);
+    close(k->go[1]);
+    close(k->lfd);
+    unlink(k->path);
+}
+
 static void test_connector_exit_detected(void **state)
 {
     struct workload_identity *id = NULL;
-    char path[108];
-    int lfd = listen_tmp(path, sizeof(path));
-    int go[2];
+    struct connector k;
     int status = 0;
-    int cfd;
-    pid_t pid;
 
     (void)state;
-    pid = spawn_connector(path, go, CHILD_EXIT);
-    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    assert_true(cfd >= 0);
-    assert_int_equal(workload_identify(cfd, NULL, &id), AD_OK);
-    check_facts_match_proc(id, pid);
+    connector_start(&k, CHILD_EXIT);
+    assert_int_equal(workload_identify(k.cfd, NULL, &id), AD_OK);
+    check_facts_match_proc(id, k.pid);
     assert_int_equal(workload_still_same(id), AD_OK);
-    assert_int_equal(write(go[1], "x", 1), 1);
+    assert_int_equal(write(k.go[1], "x", 1), 1);
     /* Zombie (not reaped yet): the pidfd already reports the exit. */
     for (int i = 0; i < 200; i++) {
         if (workload_still_same(id) != AD_OK) {
@@ -291,7 +310,7 @@ static void test_connector_exit_detected(void **state)
         usleep(10000);
     }
     assert_int_equal(workload_still_same(id), AD_ERR_DENIED);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(waitpid(k.pid, &status, 0), k.pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     /* Reaped: /proc/PID is gone (or names someone else): still DENIED. */
     assert_int_equal(workload_still_same(id), AD_ERR_DENIED);
@@ -299,14 +318,11 @@ static void test_connector_exit_detected(void **state)
     {
         struct workload_identity *id2 = NULL;
 
-        assert_int_equal(workload_identify(cfd, NULL, &id2), AD_ERR_DENIED);
+        assert_int_equal(workload_identify(k.cfd, NULL, &id2), AD_ERR_DENIED);
         assert_null(id2);
     }
     workload_identity_free(id);
-    close(cfd);
-    close(go[1]);
-    close(lfd);
-    unlink(path);
+    connector_close(&k);
 }
 
 /*
@@ -365,27 +381,18 @@ static void test_identify_start_finish(void **state)
 static void test_finish_after_exit_denied(void **state)
 {
     struct workload_identity *id = NULL;
-    char path[108];
-    int lfd = listen_tmp(path, sizeof(path));
-    int go[2];
+    struct connector k;
     int status = 0;
-    int cfd;
-    pid_t pid;
 
     (void)state;
-    pid = spawn_connector(path, go, CHILD_EXIT);
-    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    assert_true(cfd >= 0);
-    assert_int_equal(workload_identify_start(cfd, NULL, &id), AD_OK);
+    connector_start(&k, CHILD_EXIT);
+    assert_int_equal(workload_identify_start(k.cfd, NULL, &id), AD_OK);
     assert_true(workload_hash_is_pending(id));
-    assert_int_equal(write(go[1], "x", 1), 1);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(write(k.go[1], "x", 1), 1);
+    assert_int_equal(waitpid(k.pid, &status, 0), k.pid);
     assert_int_equal(workload_identify_finish(id, NULL), AD_ERR_DENIED);
     workload_identity_free(id);
-    close(cfd);
-    close(go[1]);
-    close(lfd);
-    unlink(path);
+    connector_close(&k);
 }
 
 /* workload_hash_file stops when cancelled, and refuses a file changed since its key was taken. */
@@ -418,23 +425,17 @@ static void test_hash_file_cancel_and_change(void **state)
 static void test_connector_exec_detected(void **state)
 {
     struct workload_identity *id = NULL;
-    char path[108];
+    struct connector k;
     char exe_path[64];
     char exe[4096];
-    int lfd = listen_tmp(path, sizeof(path));
-    int go[2];
     int status = 0;
-    int cfd;
-    pid_t pid;
 
     (void)state;
-    pid = spawn_connector(path, go, CHILD_EXEC);
-    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    assert_true(cfd >= 0);
-    assert_int_equal(workload_identify(cfd, NULL, &id), AD_OK);
+    connector_start(&k, CHILD_EXEC);
+    assert_int_equal(workload_identify(k.cfd, NULL, &id), AD_OK);
     assert_int_equal(workload_still_same(id), AD_OK);
-    assert_int_equal(write(go[1], "x", 1), 1);
-    snprintf(exe_path, sizeof(exe_path), "/proc/%d/exe", (int)pid);
+    assert_int_equal(write(k.go[1], "x", 1), 1);
+    snprintf(exe_path, sizeof(exe_path), "/proc/%d/exe", (int)k.pid);
     for (int i = 0; i < 300; i++) {
         ssize_t n = readlink(exe_path, exe, sizeof(exe) - 1);
 
@@ -447,46 +448,33 @@ static void test_connector_exec_detected(void **state)
         usleep(10000);
     }
     assert_string_not_equal(exe, workload_facts(id)->exe);
-    /* Same pid, same start time, alive: only the exe inode tells. */
+    /* Same k.pid, same start time, alive: only the exe inode tells. */
     assert_int_equal(workload_still_same(id), AD_ERR_DENIED);
-    kill(pid, SIGKILL);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    kill(k.pid, SIGKILL);
+    assert_int_equal(waitpid(k.pid, &status, 0), k.pid);
     workload_identity_free(id);
-    close(cfd);
-    close(go[1]);
-    close(lfd);
-    unlink(path);
+    connector_close(&k);
 }
 
 /* SO_PEERCRED says root, /proc says nobody: the pid cannot be bound to the connector. */
 static void test_identify_refuses_uid_change(void **state)
 {
     struct workload_identity *id = NULL;
-    char path[108];
+    struct connector k;
     char c;
-    int lfd;
-    int go[2];
     int status = 0;
-    int cfd;
-    pid_t pid;
 
     (void)state;
     if (geteuid() != 0) {
         skip();
     }
-    lfd = listen_tmp(path, sizeof(path));
-    pid = spawn_connector(path, go, CHILD_SETUID);
-    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    assert_true(cfd >= 0);
-    assert_int_equal(read(cfd, &c, 1), 1); /* the child has changed uid */
-    assert_int_equal(workload_identify(cfd, NULL, &id), AD_ERR_DENIED);
+    connector_start(&k, CHILD_SETUID);
+    assert_int_equal(read(k.cfd, &c, 1), 1); /* the child has changed uid */
+    assert_int_equal(workload_identify(k.cfd, NULL, &id), AD_ERR_DENIED);
     assert_null(id);
-    assert_int_equal(write(go[1], "x", 1), 1);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    close(cfd);
-    close(go[1]);
-    close(lfd);
-    unlink(path);
+    assert_int_equal(write(k.go[1], "x", 1), 1);
+    assert_int_equal(waitpid(k.pid, &status, 0), k.pid);
+    connector_close(&k);
 }
 
 static void write_file(const char *path, const char *text)
