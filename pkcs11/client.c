@@ -92,7 +92,9 @@ static CK_RV exchange(struct conn *c, uint8_t type)
     struct msg_error e;
     uint32_t status;
 
-    if (io_write_frame(c->fd, type, id, c->out) != 0 || io_read_frame(c->fd, c->in, &h) != 0) {
+    /* Wait in poll(), not read(): see io_wait_readable. */
+    if (io_write_frame(c->fd, type, id, c->out) != 0 || io_wait_readable(c->fd, -1) != 0 ||
+        io_read_frame(c->fd, c->in, &h) != 0) {
         module_debug("agentd: %s failed: %s", msg_lookup(type)->name, strerror(errno));
         c->is_broken = true;
         return CKR_DEVICE_ERROR;

@@ -1,6 +1,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -55,22 +56,67 @@ int io_read_all(int fd, void *p, size_t len)
     return AD_OK;
 }
 
+int io_wait_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+
+    while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    if (n < 0) {
+        return AD_ERR_SYSTEM;
+    }
+    if (n == 0) {
+        errno = ETIMEDOUT;
+        return AD_ERR_SYSTEM;
+    }
+    return AD_OK;
+}
+
+/*
+ * The header's first bytes in one read of at most the header (usually the
+ * whole of it: a sender writes a frame at once), then the rest of the
+ * length field if the read was short. Nothing past the header is read.
+ */
+static int read_header_start(int fd, uint8_t hdr[FRAME_HEADER_LEN], size_t *ret_have)
+{
+    ssize_t n;
+
+    while ((n = read(fd, hdr, FRAME_HEADER_LEN)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) {
+        return AD_ERR_CLOSED;
+    }
+    if (n < 0) {
+        return errno == ECONNRESET ? AD_ERR_CLOSED : AD_ERR_SYSTEM;
+    }
+    *ret_have = (size_t)n;
+    if (*ret_have < 4) {
+        int r = io_read_all(fd, hdr + *ret_have, 4 - *ret_have);
+
+        *ret_have = 4;
+        return r;
+    }
+    return AD_OK;
+}
+
 int io_read_frame(int fd, struct buf *body, struct frame_header *ret_header)
 {
     uint8_t hdr[FRAME_HEADER_LEN];
     struct frame_header h;
     uint8_t *dst;
+    size_t have = 0;
     size_t len;
     int r;
 
     /* The length first, so an oversized frame is refused before anything else is read. */
-    if ((r = io_read_all(fd, hdr, 4)) != 0) {
+    if ((r = read_header_start(fd, hdr, &have)) != 0) {
         return r;
     }
     if ((r = frame_header_decode(hdr, 4, &h)) != AD_ERR_SHORT) {
         return r == 0 ? AD_ERR_INTERNAL : r;
     }
-    if ((r = io_read_all(fd, hdr + 4, sizeof(hdr) - 4)) != 0 ||
+    if ((r = io_read_all(fd, hdr + have, sizeof(hdr) - have)) != 0 ||
         (r = frame_header_decode(hdr, sizeof(hdr), &h)) != 0) {
         return r;
     }

@@ -24,6 +24,17 @@ AD_MUST_CHECK int io_write_all(int fd, const void *p, size_t len);
 AD_MUST_CHECK int io_read_all(int fd, void *p, size_t len);
 
 /*
+ * Wait until fd has something to read (or EOF), up to timeout_ms (-1: no
+ * limit). AD_ERR_SYSTEM with errno ETIMEDOUT when the time ran out.
+ * A caller that sends a request and then waits for the reply should wait
+ * here rather than in read(): on a Unix stream socket a thread sleeping in
+ * read() is also woken, for nothing, when the peer reads the request (the
+ * socket's "writable again" wake-up is not filtered for readers), while
+ * poll() waits for POLLIN alone.
+ */
+AD_MUST_CHECK int io_wait_readable(int fd, int timeout_ms);
+
+/*
  * Read one frame: the 10 header bytes, then (after frame_header_decode has
  * checked length <= FRAME_MAX and the version) the body into body, which is
  * reset first. AD_ERR_TOO_LARGE also when the body exceeds buf_max(body).

@@ -1,8 +1,9 @@
 /*
  * proto/frame.c and proto/io.c: header codec, frame writers, the incremental
  * reader fed byte by byte and in random chunks, oversized frames refused as
- * soon as the length is known, blocking frame I/O and the minimal client
- * against an in-test server thread.
+ * soon as the length is known, blocking frame I/O (a header that arrives in
+ * pieces; waiting for a reply without being woken when the peer reads the
+ * request) and the minimal client against an in-test server thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -347,6 +350,139 @@ static void test_io_truncated_frame(void **state)
     buf_free(body);
 }
 
+/* Writes its bytes in pieces, pausing between them, so a reader sees short reads. */
+struct slow_writer {
+    int fd;
+    const uint8_t *p;
+    const size_t *cuts; /* piece ends, ascending; the last is the whole length */
+    size_t n_cuts;
+};
+
+static void *slow_writer_main(void *arg)
+{
+    const struct slow_writer *w = arg;
+    size_t from = 0;
+
+    for (size_t i = 0; i < w->n_cuts; i++) {
+        usleep(20000);
+        if (io_write_all(w->fd, w->p + from, w->cuts[i] - from) != 0) {
+            return NULL;
+        }
+        from = w->cuts[i];
+    }
+    return NULL;
+}
+
+static void test_io_header_in_pieces(void **state)
+{
+    int sv[2];
+    struct buf *body = buf_new(FRAME_BODY_MAX);
+    struct frame_header h;
+    uint8_t frame[FRAME_HEADER_LEN + 3];
+    /* 2 bytes of the length, the rest of it, 3 more header bytes, the rest */
+    static const size_t cuts[] = {2, 4, 7, sizeof(frame)};
+    struct slow_writer w = {-1, frame, cuts, 4};
+    pthread_t t;
+
+    (void)state;
+    assert_non_null(body);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(frame_header_encode(0x85, 9, 3, frame), 0);
+    memcpy(frame + FRAME_HEADER_LEN, "abc", 3);
+    w.fd = sv[0];
+    assert_int_equal(pthread_create(&t, NULL, slow_writer_main, &w), 0);
+    assert_int_equal(io_read_frame(sv[1], body, &h), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(h.type, 0x85);
+    assert_int_equal(h.request_id, 9);
+    assert_int_equal(buf_remaining(body), 3);
+    assert_memory_equal(buf_ptr(body), "abc", 3);
+    close(sv[0]);
+    close(sv[1]);
+    buf_free(body);
+}
+
+static void test_io_wait_readable(void **state)
+{
+    int sv[2];
+    uint8_t b = 7;
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    errno = 0;
+    assert_int_equal(io_wait_readable(sv[1], 50), AD_ERR_SYSTEM);
+    assert_int_equal(errno, ETIMEDOUT);
+    assert_int_equal(io_write_all(sv[0], &b, 1), 0);
+    assert_int_equal(io_wait_readable(sv[1], 0), 0);
+    assert_int_equal(io_read_all(sv[1], &b, 1), 0);
+    close(sv[0]);
+    assert_int_equal(io_wait_readable(sv[1], -1), 0); /* EOF counts: read() will say so */
+    close(sv[1]);
+}
+
+/*
+ * The peer: reads the request once the caller surely sleeps, answers later
+ * still. Returns arg when both went through, NULL otherwise.
+ */
+static void *late_peer_main(void *arg)
+{
+    int fd = *(int *)arg;
+    uint8_t req[FRAME_HEADER_LEN];
+
+    usleep(50000);
+    if (io_read_all(fd, req, sizeof(req)) != 0) {
+        return NULL;
+    }
+    usleep(50000);
+    /* the same empty frame back */
+    return io_write_all(fd, req, sizeof(req)) == 0 ? arg : NULL;
+}
+
+/* Voluntary context switches of the calling thread. */
+static long thread_sleeps(void)
+{
+    struct rusage ru;
+
+    assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+    return ru.ru_nvcsw;
+}
+
+/*
+ * Why the module waits in io_wait_readable: a caller that sleeps there
+ * sleeps once per call, while one sleeping in read() is also woken when the
+ * peer reads the request (and sleeps again): two sleeps.
+ */
+static void test_io_wait_not_woken_by_peer_reading(void **state)
+{
+    int sv[2];
+    struct buf *body = buf_new(FRAME_BODY_MAX);
+    struct buf *empty = buf_new(0);
+    struct frame_header h;
+    pthread_t t;
+    void *peer_ok = NULL;
+    long before;
+    long slept;
+
+    (void)state;
+    assert_non_null(body);
+    assert_non_null(empty);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pthread_create(&t, NULL, late_peer_main, &sv[1]), 0);
+    assert_int_equal(io_write_frame(sv[0], 0x01, 5, empty), 0);
+    before = thread_sleeps();
+    assert_int_equal(io_wait_readable(sv[0], -1), 0);
+    slept = thread_sleeps() - before;
+    assert_int_equal(io_read_frame(sv[0], body, &h), 0);
+    assert_int_equal(h.request_id, 5);
+    assert_int_equal(pthread_join(t, &peer_ok), 0);
+    assert_non_null(peer_ok);
+    assert_int_equal(slept, 1);
+    close(sv[0]);
+    close(sv[1]);
+    buf_free(body);
+    buf_free(empty);
+}
+
 /* ---- proto_client against a server thread ---- */
 
 struct server {
@@ -481,6 +617,9 @@ int main(void)
         cmocka_unit_test(test_reader_no_growth_when_warm),
         cmocka_unit_test(test_io_read_frame),
         cmocka_unit_test(test_io_truncated_frame),
+        cmocka_unit_test(test_io_header_in_pieces),
+        cmocka_unit_test(test_io_wait_readable),
+        cmocka_unit_test(test_io_wait_not_woken_by_peer_reading),
         cmocka_unit_test(test_client),
         cmocka_unit_test(test_client_timeout),
     };
