@@ -9,11 +9,14 @@
  *   wake_rtt [-n ROUND_TRIPS]
  *
  * A parent and a forked child ping-pong one byte over a Unix stream socket
- * pair, each blocking in read(): pinned to CPU 0 both, to CPUs 0 and 1, and
- * unpinned (where the scheduler puts them). Prints one RESULT line with the
- * mean round trip of each, in microseconds.
+ * pair, each waiting in poll() before it reads, as the module waits for
+ * agentd (a thread blocked in read() would also be woken when the other
+ * side reads its byte: proto/io.h, io_wait_readable): pinned to CPU 0 both,
+ * to CPUs 0 and 1, and unpinned (where the scheduler puts them). Prints one
+ * RESULT line with the mean round trip of each, in microseconds.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +48,13 @@ static int pin(int cpu)
 
 static int xfer(int fd, char *c, int is_write)
 {
-    ssize_t n = is_write ? write(fd, c, 1) : read(fd, c, 1);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n;
 
+    if (!is_write && poll(&p, 1, -1) != 1) {
+        return -1;
+    }
+    n = is_write ? write(fd, c, 1) : read(fd, c, 1);
     return n == 1 ? 0 : -1;
 }
 
