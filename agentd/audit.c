@@ -233,6 +233,12 @@ out:
     return r;
 }
 
+/* The log's fd when its lines are not synced one by one, so the head must sync them first. */
+static int unsynced_log_fd(const struct audit *a)
+{
+    return a->sync == CONF_AUDIT_SYNC_FSYNC ? -1 : a->fd;
+}
+
 int audit_write_head(struct audit *a)
 {
     int r;
@@ -243,7 +249,7 @@ int audit_write_head(struct audit *a)
     if (a->headw != NULL) {
         audit_headw_wait(a->headw); /* one writer of path.head.tmp at a time */
     }
-    if ((r = audit_head_write(a->path, a->next_seq - 1, a->prev)) == AD_OK) {
+    if ((r = audit_head_write(a->path, a->next_seq - 1, a->prev, unsynced_log_fd(a))) == AD_OK) {
         a->head_seq = a->next_seq - 1;
     }
     return r;
@@ -607,6 +613,10 @@ static int rotate(struct audit *a)
     if (a->headw != NULL) {
         audit_headw_wait(a->headw); /* it reads the files about to be renamed */
     }
+    /* The head written below names this file's last line; the new fd will not cover it. */
+    if (unsynced_log_fd(a) >= 0 && fdatasync(a->fd) != 0 && errno != EINVAL) {
+        return AD_ERR_SYSTEM;
+    }
     for (unsigned i = a->keep; i > 1; i--) {
         if ((r = audit_rotated_name(a->path, i - 1, from, sizeof(from))) != 0 ||
             (r = audit_rotated_name(a->path, i, to, sizeof(to))) != 0) {
@@ -665,7 +675,8 @@ static void keep_head_fresh(struct audit *a)
         a->headw = NULL; /* no memory: the inline write at the bound still happens */
         return;
     }
-    (void)audit_headw_start(a->headw, last, a->prev); /* false: one is running already */
+    /* false: one is running already */
+    (void)audit_headw_start(a->headw, last, a->prev, unsynced_log_fd(a));
 }
 
 int audit_append(struct audit *a, const struct audit_record *rec)

@@ -23,10 +23,15 @@
  * Durability: audit_append() issues the whole line with one write() to an
  * O_APPEND fd. With CONF_AUDIT_SYNC_WRITE the line is in the kernel before
  * audit_append() returns (and so before the daemon replies): it survives
- * kill -9 of the daemon, but a power cut or kernel crash can lose the last
- * records (up to the filesystem's writeback interval) or leave a torn last
- * line. With CONF_AUDIT_SYNC_FSYNC, fdatasync() runs before returning, so a
- * record whose reply went out survives a power cut too.
+ * kill -9 of the daemon, but a power cut or kernel crash can lose the
+ * records written since the last head update (fewer than AUDIT_HEAD_EVERY)
+ * or leave a torn last line. With CONF_AUDIT_SYNC_FSYNC, fdatasync() runs
+ * before returning, so a record whose reply went out survives a power cut
+ * too. In either mode the head file is replaced only after the lines it
+ * names are on disk (with CONF_AUDIT_SYNC_WRITE the head write fdatasync()s
+ * the log first, and so does a rotation), so a power cut never leaves a
+ * head naming records the log lost, which verification would report as
+ * removed.
  *
  * Torn tail: a crash can leave a partial last line (no '\n'). audit_open()
  * detects it, reports it via audit_open_note(), cuts the file back to the end

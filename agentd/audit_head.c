@@ -45,7 +45,7 @@ static uint64_t oldest_first_seq(const char *path)
     return first_seq_of(path);
 }
 
-int audit_head_write(const char *path, uint64_t seq, const uint8_t hash[32])
+int audit_head_write(const char *path, uint64_t seq, const uint8_t hash[32], int log_fd)
 {
     char name[PATH_MAX];
     char tmp[PATH_MAX + 8];
@@ -57,6 +57,10 @@ int audit_head_write(const char *path, uint64_t seq, const uint8_t hash[32])
 
     if (audit_head_name(path, name, sizeof(name)) != 0) {
         return AD_ERR_TOO_LARGE;
+    }
+    /* EINVAL: a file that cannot be synced (not on a disk): nothing to order. */
+    if (log_fd >= 0 && fdatasync(log_fd) != 0 && errno != EINVAL) {
+        return AD_ERR_SYSTEM;
     }
     snprintf(tmp, sizeof(tmp), "%s.tmp", name);
     audit_hex(hash, 32, hex);
@@ -92,6 +96,7 @@ struct audit_headw {
     bool is_stopping;
     uint64_t seq; /* the job */
     uint8_t hash[32];
+    int log_fd;       /* the job's own duplicate, or -1 */
     uint64_t written; /* newest seq written durably */
 };
 
@@ -100,6 +105,7 @@ static void *headw_main(void *arg)
     struct audit_headw *w = arg;
     uint8_t hash[32];
     uint64_t seq;
+    int log_fd;
     int r;
 
     (void)pthread_setname_np(pthread_self(), "agentd-audit"); /* top -H, ps -L */
@@ -113,9 +119,14 @@ static void *headw_main(void *arg)
         }
         seq = w->seq;
         memcpy(hash, w->hash, sizeof(hash));
+        log_fd = w->log_fd;
+        w->log_fd = -1;
         pthread_mutex_unlock(&w->lock);
 
-        r = audit_head_write(w->path, seq, hash);
+        r = audit_head_write(w->path, seq, hash, log_fd);
+        if (log_fd >= 0) {
+            close(log_fd);
+        }
 
         pthread_mutex_lock(&w->lock);
         if (r == AD_OK && seq > w->written) {
@@ -138,14 +149,19 @@ int audit_headw_new(const char *path, struct audit_headw **ret)
     }
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    w->log_fd = -1;
     *ret = w;
     return AD_OK;
 }
 
-bool audit_headw_start(struct audit_headw *w, uint64_t seq, const uint8_t hash[32])
+bool audit_headw_start(struct audit_headw *w, uint64_t seq, const uint8_t hash[32], int log_fd)
 {
     bool is_started = false;
+    int dup_fd = -1;
 
+    if (log_fd >= 0 && (dup_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        return false; /* no fd left: the inline write at the bound still happens */
+    }
     pthread_mutex_lock(&w->lock);
     if (!w->has_thread && pthread_create(&w->thread, NULL, headw_main, w) == 0) {
         w->has_thread = true; /* started late on purpose: after the daemon dropped privileges */
@@ -153,11 +169,16 @@ bool audit_headw_start(struct audit_headw *w, uint64_t seq, const uint8_t hash[3
     if (w->has_thread && !w->is_busy && !w->is_stopping) {
         w->seq = seq;
         memcpy(w->hash, hash, sizeof(w->hash));
+        w->log_fd = dup_fd;
+        dup_fd = -1;
         w->is_busy = true;
         pthread_cond_signal(&w->cond);
         is_started = true;
     }
     pthread_mutex_unlock(&w->lock);
+    if (dup_fd >= 0) {
+        close(dup_fd);
+    }
     return is_started;
 }
 

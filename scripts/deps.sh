@@ -16,8 +16,8 @@ PKGS=(
     # real PKCS#11 clients and anchors
     p11-kit opensc gnutls-bin libengine-pkcs11-openssl softhsm2 libtpm2-pkcs11-1
     openssh-client openssl curl
-    # harness utilities
-    iproute2 procps python3
+    # harness utilities (strace: daemon_auditorder.sh watches the audit's syncs)
+    iproute2 procps python3 strace
     # systemd-analyze checks the shipped unit (workload_unit.sh)
     systemd
 )
