@@ -15,7 +15,7 @@ PKGS=(
     swtpm swtpm-tools tpm2-tools
     # real PKCS#11 clients and anchors
     p11-kit opensc gnutls-bin libengine-pkcs11-openssl softhsm2 libtpm2-pkcs11-1
-    openssh-client openssl curl
+    openssh-client openssl curl python3-pykcs11 python3-cryptography
     # harness utilities (strace: daemon_auditorder.sh watches the audit's syncs)
     iproute2 procps python3 strace
     # systemd-analyze checks the shipped unit (workload_unit.sh)
