@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PKCS#11 signing benchmark, side by side in one run (area "pkcs11"):
-#   agentd's module (ECDSA P-256, RSA-2048; 1 and 2 threads, 64 client
-#   processes (bench/p11_procs.c); cold start),
+#   agentd's module (ECDSA P-256, RSA-2048; signatures/s and p50/p99 with 1
+#   and 2 threads and 64 client processes (bench/p11_procs.c); cold start),
 #   the raw TPM layer (esysbench: key loaded, password session; and
 #   tpm_bench from "tpm" when it is built), tpm2-pkcs11 on its own swtpm,
 #   SoftHSM2 in a temporary SOFTHSM2_CONF.
@@ -97,6 +97,8 @@ p11_pass() { # ROW MODULE EC_LABEL RSA_LABEL [p11bench args...]
                 continue
             }
             add "$row" "$m-$t" "$(field ops_s "$line")"
+            add "$row" "$m-$t-P50" "$(field p50_us "$line")"
+            add "$row" "$m-$t-P99" "$(field p99_us "$line")"
         done
         [[ -n $p11_procs && $row != tpm2-pkcs11 ]] || continue
         # The many-processes case: every process its own connection and session.
@@ -130,6 +132,8 @@ layer_pass() {
         m=ecdsa
         [[ $k == rsa2048 ]] && m=rsa-pkcs
         add "$LAYER" "$m-1" "$(field ops_s "$line")"
+        add "$LAYER" "$m-1-P50" "$(field p50_us "$line")"
+        add "$LAYER" "$m-1-P99" "$(field p99_us "$line")"
     done
 }
 
@@ -144,6 +148,8 @@ raw_pass() {
         m=ecdsa
         [[ $a == rsa ]] && m=rsa-pkcs
         add "$RAW" "$m-1" "$(field ops_s "$line")"
+        add "$RAW" "$m-1-P50" "$(field p50_us "$line")"
+        add "$RAW" "$m-1-P99" "$(field p99_us "$line")"
     done
 }
 
@@ -255,6 +261,22 @@ for row in "${rows[@]}"; do
     printf "$fmt" "$row" "$(med "$row" ecdsa-1)" "$(med "$row" ecdsa-2)" "$(med "$row" ecdsa-P)" \
         "$(med "$row" rsa-pkcs-1)" "$(med "$row" rsa-pkcs-2)" "$(med "$row" rsa-pkcs-P)" \
         "$(med "$row" cold)"
+done
+echo
+echo "latency of one signature, p50 / p99 in us (median of rounds; p11bench times SignInit+Sign):"
+lfmt='%-36s %15s %15s %15s %15s\n'
+# shellcheck disable=SC2059
+printf "$lfmt" "path" "ECDSA 1t" "ECDSA 2t" "RSA 1t" "RSA 2t"
+lat() { # ROW COLUMN -> "p50 / p99" or "-"
+    local a b
+    a=$(med "$1" "$2-P50") b=$(med "$1" "$2-P99")
+    [[ $a != - ]] || { echo -; return; }
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f / %.0f", a, b }'
+}
+for row in "${rows[@]}"; do
+    # shellcheck disable=SC2059
+    printf "$lfmt" "$row" "$(lat "$row" ecdsa-1)" "$(lat "$row" ecdsa-2)" \
+        "$(lat "$row" rsa-pkcs-1)" "$(lat "$row" rsa-pkcs-2)"
 done
 echo
 echo "$procs processes, latency of one SignInit+Sign over all processes (median of rounds):"
