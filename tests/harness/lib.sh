@@ -4,6 +4,8 @@
 # started, never by name. Source this file, then call harness_init.
 #
 #   harness_init            make $T (temp dir) and install the cleanup trap
+#                           (harness_exit: stops what harness_track knows, then
+#                           fails a test that left any other process naming $T)
 #   swtpm_start [--no-ek]   start a TPM 2.0 simulator; sets SWTPM_PID, SWTPM_PORT,
 #                           SWTPM_TCTI (swtpm:host=127.0.0.1,port=N), SWTPM_EK_CA
 #                           (test vendor root PEM), SWTPM_EK_ISSUER (its issuer)
@@ -23,8 +25,43 @@ die() {
     exit 1
 }
 
+# PIDs of processes (not this shell) whose command line names $T: started by
+# this test, since nobody else knows its private directory. Builtins only.
+harness_leftovers() {
+    local f pid arg
+    for f in /proc/[0-9]*/cmdline; do
+        pid=${f#/proc/}
+        pid=${pid%/cmdline}
+        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+        while IFS= read -r -d '' arg; do
+            if [[ $arg == *"$T"* ]]; then
+                echo "$pid"
+                break
+            fi
+        done <"$f" 2>/dev/null
+    done
+}
+
+# A process the test started but did not track (harness_track) would outlive
+# it: give self-ending ones 2 s, then report them, stop them by PID and fail.
+harness_check_leftovers() {
+    local pids=() pid
+    for _ in $(seq 1 40); do
+        mapfile -t pids < <(harness_leftovers)
+        ((${#pids[@]} == 0)) && return 0
+        sleep 0.05
+    done
+    for pid in "${pids[@]}"; do
+        echo "FAIL: left running by the test: $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    return 1
+}
+
+# Stop what the test tracked, then look for what it did not; remove $T.
+# Returns 1 when something was left running (it is stopped too).
 harness_cleanup() {
-    local pid
+    local pid rc=0
     for pid in "${HARNESS_PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -35,15 +72,28 @@ harness_cleanup() {
         done
         kill -9 "$pid" 2>/dev/null || true
     done
+    if [[ -n ${T:-} && -d $T ]] && ! harness_check_leftovers; then
+        rc=1
+    fi
     if [[ -n ${T:-} && -d $T && ${HARNESS_KEEP:-0} != 1 ]]; then
         rm -rf "$T"
     fi
+    return "$rc"
+}
+
+# The EXIT trap: a test that passed but left a process running fails.
+harness_exit() {
+    local rc=$?
+    if ! harness_cleanup && ((rc == 0)); then
+        rc=1
+    fi
+    exit "$rc"
 }
 
 harness_init() {
     T=$(mktemp -d "${TMPDIR:-/tmp}/agentd-test.XXXXXX")
     chmod 0755 "$T" # tests may run helpers as other uids
-    trap harness_cleanup EXIT
+    trap harness_exit EXIT
     trap 'exit 130' INT TERM
 }
 

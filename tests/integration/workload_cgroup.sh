@@ -34,8 +34,10 @@ CG_INNER=$CGROOT$base/$SLICE/$INNER
 U=41050
 harness_init
 cg_cleanup() {
-    harness_cleanup
+    local rc=$?
+    harness_cleanup || rc=1
     rmdir "$CG_UNIT" "$CG_INNER" "$CGROOT$base/$SLICE" 2>/dev/null || true
+    exit "$rc"
 }
 trap cg_cleanup EXIT
 mkdir -p "$CG_UNIT" "$CG_INNER" || {
