@@ -9,13 +9,18 @@ source "$here/../harness/lib.sh"
 source "$here/lib_agentd.sh"
 source "$here/daemon_common.sh"
 
-# nice of the daemon's thread named $1 (field 19 of /proc/PID/task/TID/stat,
-# counted after the parenthesised name, which may hold spaces).
+# nice of the task at /proc/PID/task/TID $1 (field 19 of its stat, counted
+# after the parenthesised name, which may hold spaces).
+task_nice() {
+    sed 's/^.*) //' "$1/stat" | awk '{print $17}'
+}
+
+# nice of the daemon's thread named $1.
 thread_nice() {
     local t
     for t in /proc/"$AGENTD_PID"/task/*; do
         if [[ $(cat "$t/comm" 2>/dev/null) == "$1" ]]; then
-            sed 's/^.*) //' "$t/stat" | awk '{print $17}'
+            task_nice "$t"
             return 0
         fi
     done
@@ -23,7 +28,7 @@ thread_nice() {
 }
 
 loop_nice() {
-    sed 's/^.*) //' /proc/"$AGENTD_PID"/task/"$AGENTD_PID"/stat | awk '{print $17}'
+    task_nice /proc/"$AGENTD_PID"/task/"$AGENTD_PID"
 }
 
 signs() {
