@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "audit_head.h"
+#include "audit_head_file.h"
 #include "audit_verify.h"
 #include "fsio.h"
 
@@ -154,53 +155,6 @@ unsigned audit_oldest_rotated(const char *path)
     return i;
 }
 
-int audit_head_read(const char *path, struct audit_head *ret)
-{
-    char name[PATH_MAX];
-    char buf[512];
-    struct json_object *o = NULL;
-    struct json_object *v = NULL;
-    struct audit_head h = {0};
-    ssize_t n;
-    int fd = -1;
-    int r = AD_ERR_FORMAT;
-
-    if (audit_head_name(path, name, sizeof(name)) != 0) {
-        return AD_ERR_TOO_LARGE;
-    }
-    if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
-        return errno == ENOENT ? AD_ERR_NOT_FOUND : AD_ERR_SYSTEM;
-    }
-    if ((n = read(fd, buf, sizeof(buf) - 1)) < 0) {
-        r = AD_ERR_SYSTEM;
-        goto out;
-    }
-    buf[n] = '\0';
-    if ((o = json_tokener_parse(buf)) == NULL || !json_object_is_type(o, json_type_object)) {
-        goto out;
-    }
-    if (!json_object_object_get_ex(o, "seq", &v) || !json_object_is_type(v, json_type_int) ||
-        json_object_get_int64(v) < 0) {
-        goto out;
-    }
-    h.seq = (uint64_t)json_object_get_int64(v);
-    if (json_object_object_get_ex(o, "first_seq", &v) && json_object_is_type(v, json_type_int) &&
-        json_object_get_int64(v) > 0) {
-        h.first_seq = (uint64_t)json_object_get_int64(v);
-    }
-    if (!json_object_object_get_ex(o, "hash", &v) || !json_object_is_type(v, json_type_string) ||
-        audit_unhex32(json_object_get_string(v), (size_t)json_object_get_string_len(v), h.hash) !=
-            0) {
-        goto out;
-    }
-    *ret = h;
-    r = AD_OK;
-out:
-    json_object_put(o);
-    close(fd);
-    return r;
-}
-
 /* ---- files ------------------------------------------------------------- */
 
 /* mkdir -p of path's directory, new components 0700. */
@@ -247,7 +201,7 @@ int audit_write_head(struct audit *a)
         return AD_ERR_INVALID;
     }
     if (a->headw != NULL) {
-        audit_headw_wait(a->headw); /* one writer of path.head.tmp at a time */
+        audit_headw_wait(a->headw); /* one writer of path.head at a time */
     }
     if ((r = audit_head_write(a->path, a->next_seq - 1, a->prev, unsynced_log_fd(a))) == AD_OK) {
         a->head_seq = a->next_seq - 1;

@@ -12,13 +12,13 @@
  *
  * Files: path is the current file; rotation renames path -> path.1 -> ... ->
  * path.<keep> (the oldest beyond keep is deleted), and the first record of the
- * new file chains to the last record of the rotated one. path.head holds
- * {"seq":N,"hash":"<hex>"} of the newest record, replaced atomically (temp,
- * fsync, rename, fsync dir) on rotation and on audit_close(); in between, a
- * background thread (audit_head.h) rewrites it from half of AUDIT_HEAD_EVERY
- * records on, and audit_append() waits (writing inline if need be) rather than
- * return with the head AUDIT_HEAD_EVERY or more records behind. Files are
- * 0600; a missing directory is created 0700.
+ * new file chains to the last record of the rotated one. path.head names the
+ * newest record (seq and hash; its layout and why a torn write is harmless:
+ * audit_head_file.h), rewritten and synced on rotation and on audit_close();
+ * in between, a background thread (audit_head.h) rewrites it from half of
+ * AUDIT_HEAD_EVERY records on, and audit_append() waits (writing inline if
+ * need be) rather than return with the head AUDIT_HEAD_EVERY or more records
+ * behind. Files are 0600; a missing directory is created 0700.
  *
  * Durability: audit_append() issues the whole line with one write() to an
  * O_APPEND fd. With CONF_AUDIT_SYNC_WRITE the line is in the kernel before
@@ -27,7 +27,7 @@
  * records written since the last head update (fewer than AUDIT_HEAD_EVERY)
  * or leave a torn last line. With CONF_AUDIT_SYNC_FSYNC, fdatasync() runs
  * before returning, so a record whose reply went out survives a power cut
- * too. In either mode the head file is replaced only after the lines it
+ * too. In either mode the head file is written only after the lines it
  * names are on disk (with CONF_AUDIT_SYNC_WRITE the head write fdatasync()s
  * the log first, and so does a rotation), so a power cut never leaves a
  * head naming records the log lost, which verification would report as
@@ -106,7 +106,7 @@ AD_MUST_CHECK int audit_open(const char *path, uint64_t rotate_bytes, uint32_t k
  */
 AD_MUST_CHECK int audit_append(struct audit *a, const struct audit_record *r);
 
-/* Write path.head now (atomically). */
+/* Write path.head now, durably. */
 AD_MUST_CHECK int audit_write_head(struct audit *a);
 
 /* Write the head (clean shutdown), close and free. NULL is fine. */

@@ -1,8 +1,7 @@
 /*
- * path.head of the audit log (format and purpose in audit.h): the atomic
- * replace, and a writer thread that does it off the request path. A head
- * write costs two or three fsyncs (the log, when its lines are not synced
- * one by one; the file; the directory: milliseconds on a real disk);
+ * The audit head's writer thread: path.head (audit_head_file.h) rewritten
+ * off the request path. A head write syncs the log (when its lines are not
+ * synced one by one) and then the head file: milliseconds on a real disk;
  * done inline every AUDIT_HEAD_EVERY records it was most of the daemon's
  * per-SIGN time. The thread is started on first use; it writes only the
  * head file, reads the log's first lines and syncs the log; audit.c keeps
@@ -15,18 +14,6 @@
 #include <stdint.h>
 
 #include "err.h"
-
-/*
- * Replace path.head with {"seq":seq,"hash":hash,"first_seq":...} (temp file,
- * fsync, rename, fsync dir; 0600). first_seq is read from the oldest kept
- * file. log_fd >= 0 (the log's fd, when its lines are not synced one by
- * one) is fdatasync'ed first: a head that reaches the disk before the lines
- * it names would, after a power cut, name records the log no longer has,
- * and verification would report them removed. AD_OK, AD_ERR_TOO_LARGE
- * (path), AD_ERR_SYSTEM (nothing replaced when the log's sync failed).
- */
-AD_MUST_CHECK int audit_head_write(const char *path, uint64_t seq, const uint8_t hash[32],
-                                   int log_fd);
 
 struct audit_headw;
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit_head_file.h"
 #include "err.h"
 
 /* SHA-256 of len bytes at p into out. */
@@ -30,15 +31,6 @@ AD_MUST_CHECK int audit_parse_line(const char *line, size_t len, uint64_t *ret_s
 /* "<path>.<i>" (i > 0) or "<path>.head" (suffix) into out; AD_ERR_TOO_LARGE if it does not fit. */
 AD_MUST_CHECK int audit_rotated_name(const char *path, unsigned i, char *out, size_t outlen);
 AD_MUST_CHECK int audit_head_name(const char *path, char *out, size_t outlen);
-
-struct audit_head {
-    uint64_t seq;       /* newest record when written */
-    uint8_t hash[32];   /* SHA-256 of that record's line */
-    uint64_t first_seq; /* first record of the oldest kept file (0: unknown) */
-};
-
-/* Read path.head. AD_ERR_NOT_FOUND when absent, AD_ERR_FORMAT when bad. */
-AD_MUST_CHECK int audit_head_read(const char *path, struct audit_head *ret);
 
 /* Number of the oldest rotated file present (path.1 .. path.N), 0 when none. */
 unsigned audit_oldest_rotated(const char *path);

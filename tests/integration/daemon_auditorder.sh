@@ -3,9 +3,10 @@
 # sync = "write" the lines are not synced one by one, so each replacement of
 # the head file must be preceded by a sync of the log: otherwise a power cut
 # can leave a head naming records the log lost, and verification reports
-# them removed. Observed on the running daemon with strace: every rename of
-# the head's temp file (written in the background, at rotation, at shutdown)
-# comes after an fdatasync/fsync of the log file since the previous rename.
+# them removed. Observed on the running daemon with strace: every write of
+# the head (a slot rewritten in place, or a new file renamed over it; in the
+# background, at rotation, at shutdown) comes after an fdatasync/fsync of the
+# log file since the previous head write.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../harness/lib.sh"
@@ -27,7 +28,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 agentd_start
 export ASAN_OPTIONS=$asan_before
 
-strace -f -qq -y -e trace=fdatasync,fsync,rename,renameat,renameat2 -o "$T/strace.log" \
+strace -f -qq -y -e trace=fdatasync,fsync,rename,renameat,renameat2,pwrite64 -o "$T/strace.log" \
     -p "$AGENTD_PID" 2>"$T/strace.err" &
 strace_pid=$!
 harness_track "$strace_pid"
@@ -58,22 +59,25 @@ log_name=${AGENTD_AUDIT##*/}
 # line, so the old file must be synced before that rename: a sync of the new
 # file (also "audit.log") after it would not cover those lines.
 awk -v log_fd="/$log_name>)" -v tmp="/$log_name.head.tmp\"" -v head="/$log_name.head\"" \
+    -v head_fd="/$log_name.head>" \
     -v cur="/$log_name\", " -v first="/$log_name.1\"" '
     /(fdatasync|fsync)\(/ && index($0, log_fd) { synced = 1 }
     /rename/ && index($0, cur) && index($0, first) {
         rotations++
         if (!synced) { bad++; print "log rotated away without a sync before it: " $0 }
     }
-    /rename/ && index($0, tmp) && index($0, head) {
-        renames++
-        if (!synced) { bad++; print "head replaced without a log sync before it: " $0 }
+    (/rename/ && index($0, tmp) && index($0, head)) || (/pwrite64\(/ && index($0, head_fd)) {
+        writes++
+        if (/pwrite64/) { in_place++ }
+        if (!synced) { bad++; print "head written without a log sync before it: " $0 }
         synced = 0
     }
     END {
-        print renames + 0 " head writes, " rotations + 0 " rotations, " bad + 0 " without the log synced first"
-        exit (renames >= 4 && rotations >= 2 && bad == 0) ? 0 : 1
+        print writes + 0 " head writes (" in_place + 0 " in place), " rotations + 0 " rotations, " \
+            bad + 0 " without the log synced first"
+        exit (writes >= 4 && in_place >= 2 && rotations >= 2 && bad == 0) ? 0 : 1
     }' "$T/strace.log" || {
     tail -n 40 "$T/strace.log" >&2
-    die "the head was replaced before the log lines it names were synced (or too few head writes or rotations)"
+    die "the head was written before the log lines it names were synced (or too few head writes or rotations)"
 }
 echo PASS

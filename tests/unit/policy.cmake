@@ -8,3 +8,5 @@ agentd_unit_test(test_policy SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_policy.c LIB
 pkg_check_modules(TEST_JSONC REQUIRED IMPORTED_TARGET json-c)
 agentd_unit_test(test_audit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_audit.c
     LIBS agentd_policy PkgConfig::TEST_JSONC)
+agentd_unit_test(test_audit_head SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_audit_head.c
+    LIBS agentd_policy)
