@@ -156,7 +156,16 @@ static int slots_parse(const char *buf, struct audit_head h[2], bool ok[2])
     return (int)ok[0] + (int)ok[1];
 }
 
-/* Up to cap bytes of fd from offset 0 (cap + 1 read: a longer file is noticed). */
+/* The slot (0 or 1) holding the newer readable head; 0 when neither is readable. */
+static int newer_slot(const struct audit_head h[2], const bool ok[2])
+{
+    if (!ok[1]) {
+        return 0;
+    }
+    return !ok[0] || h[1].seq > h[0].seq ? 1 : 0;
+}
+
+/* Up to cap bytes of fd from offset 0. Returns how many, or -1. */
 static ssize_t read_upto(int fd, char *buf, size_t cap)
 {
     size_t got = 0;
@@ -187,7 +196,7 @@ int audit_head_parse(const char *buf, size_t len, struct audit_head *ret)
         if (slots_parse(buf, h, ok) == 0) {
             return AD_ERR_FORMAT;
         }
-        *ret = !ok[1] || (ok[0] && h[0].seq >= h[1].seq) ? h[0] : h[1];
+        *ret = h[newer_slot(h, ok)];
         return AD_OK;
     }
     return len <= LEGACY_MAX ? legacy_parse(buf, len, ret) : AD_ERR_FORMAT;
@@ -211,7 +220,7 @@ int audit_head_read(const char *path, struct audit_head *ret)
         close(fd);
         return AD_ERR_NOMEM;
     }
-    n = read_upto(fd, buf, HEAD_FILE_LEN + 1);
+    n = read_upto(fd, buf, HEAD_FILE_LEN + 1); /* a longer file is not taken for a head */
     r = n < 0 ? AD_ERR_SYSTEM : audit_head_parse(buf, (size_t)n, ret);
     free(buf);
     close(fd);
@@ -283,9 +292,12 @@ static int write_in_place(const char *name, const char slot[HEAD_SLOT_LEN])
     if (read_upto(fd, buf, HEAD_FILE_LEN) != HEAD_FILE_LEN) {
         goto out;
     }
-    (void)slots_parse(buf, h, ok);
     /* Keep the newer readable slot: write over an unreadable one, else the older. */
-    off = !ok[0] || (ok[1] && h[0].seq <= h[1].seq) ? 0 : HEAD_SLOT2_OFF;
+    if (slots_parse(buf, h, ok) == 0) {
+        off = 0;
+    } else {
+        off = newer_slot(h, ok) == 0 ? HEAD_SLOT2_OFF : 0;
+    }
     if (pwrite(fd, slot, HEAD_SLOT_LEN, off) != HEAD_SLOT_LEN || fdatasync(fd) != 0) {
         goto out;
     }
