@@ -19,6 +19,7 @@
 
 #include "audit.h"
 #include "audit_verify.h"
+#include "tmpdir.h"
 
 static char tmpdir[64];
 static char logpath[256];
@@ -26,8 +27,7 @@ static char logpath[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_audit.XXXXXX");
-    if (mkdtemp(tmpdir) == NULL) {
+    if (tmpdir_make(tmpdir, sizeof(tmpdir), "test_audit") != 0) {
         return -1;
     }
     snprintf(logpath, sizeof(logpath), "%s/sub/dir/audit.log", tmpdir);
@@ -36,11 +36,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(tmpdir);
 }
 
 static const uint8_t digest[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};

@@ -20,6 +20,7 @@
 
 #include "audit_head_file.h"
 #include "audit_verify.h"
+#include "tmpdir.h"
 
 static char tmpdir[64];
 static char logpath[256];
@@ -28,8 +29,7 @@ static char headpath[300];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_audit_head.XXXXXX");
-    if (mkdtemp(tmpdir) == NULL) {
+    if (tmpdir_make(tmpdir, sizeof(tmpdir), "test_audit_head") != 0) {
         return -1;
     }
     snprintf(logpath, sizeof(logpath), "%s/audit.log", tmpdir);
@@ -39,11 +39,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(tmpdir);
 }
 
 static void hash_of(uint64_t seq, uint8_t out[32])

@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "conf_mech.h"
+#include "tmpdir.h"
 
 static char tmpdir[64];
 
@@ -65,17 +66,13 @@ char *__wrap_strdup(const char *s)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_conf.XXXXXX");
-    return mkdtemp(tmpdir) != NULL ? 0 : -1;
+    return tmpdir_make(tmpdir, sizeof(tmpdir), "test_conf");
 }
 
 static int teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(tmpdir);
 }
 
 /* Write text to a file in tmpdir; path into out. */
