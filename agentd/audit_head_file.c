@@ -262,8 +262,9 @@ static uint64_t oldest_first_seq(const char *path)
 
 /*
  * Overwrite the older slot of an existing two-slot file. AD_ERR_FORMAT when
- * there is no such file to update (absent, a symlink, another size):
- * the caller then writes a whole new one.
+ * there is no such file to update (absent, a symlink, another size, or one
+ * we may not write, which a rename still replaces as before): the caller then
+ * writes a whole new one.
  */
 static int write_in_place(const char *name, const char slot[HEAD_SLOT_LEN])
 {
@@ -276,7 +277,7 @@ static int write_in_place(const char *name, const char slot[HEAD_SLOT_LEN])
     int r = AD_ERR_SYSTEM;
 
     if ((fd = open(name, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-        return errno == ENOENT || errno == ELOOP ? AD_ERR_FORMAT : AD_ERR_SYSTEM;
+        return errno == ENOENT || errno == ELOOP || errno == EACCES ? AD_ERR_FORMAT : AD_ERR_SYSTEM;
     }
     if (fstat(fd, &st) != 0) {
         goto out;

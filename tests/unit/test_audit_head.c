@@ -221,6 +221,23 @@ static void test_symlink(void **state)
     expect_head(4, 0);
 }
 
+/* A head file we may not write is replaced by a rename, as before. */
+static void test_read_only(void **state)
+{
+    struct stat st;
+
+    (void)state;
+    if (geteuid() == 0) {
+        skip(); /* root may write it anyway */
+    }
+    write_head(30);
+    assert_int_equal(chmod(headpath, 0400), 0);
+    write_head(31);
+    expect_head(31, 0);
+    assert_int_equal(stat(headpath, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
 /* The log cannot be synced: the head is left as it was. */
 static void test_log_sync_fails(void **state)
 {
@@ -250,6 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_sync_fails, setup, teardown),
     };
 
