@@ -3,7 +3,7 @@
 # names (quotes, backslashes, control bytes) is exactly where injected fake
 # records come from, so a real JSON library does it.
 pkg_check_modules(JSONC REQUIRED IMPORTED_TARGET json-c)
-add_library(agentd_policy STATIC match.c policy.c audit.c audit_head.c audit_head_file.c
+add_library(agentd_policy STATIC match.c policy.c audit.c audit_line.c audit_head.c audit_head_file.c
     audit_verify.c)
 target_include_directories(agentd_policy PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(agentd_policy

@@ -10,3 +10,5 @@ agentd_unit_test(test_audit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_audit.c
     LIBS agentd_policy PkgConfig::TEST_JSONC)
 agentd_unit_test(test_audit_head SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_audit_head.c
     LIBS agentd_policy)
+agentd_unit_test(test_audit_line SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_audit_line.c
+    LIBS agentd_policy PkgConfig::TEST_JSONC)
