@@ -40,6 +40,7 @@ struct workload_cache {
 struct workload_identity {
     struct caller_facts facts; /* strings point at the members below */
     int pidfd;
+    int procfd; /* /proc/PID (O_PATH): lookups under it fail once this process is gone */
     uint64_t start_time;
     dev_t exe_dev;
     ino_t exe_ino;
@@ -427,6 +428,24 @@ static int open_pidfd(int client_fd, pid_t pid, int *ret)
     return AD_OK;
 }
 
+/*
+ * /proc/PID as an O_PATH directory. Opened right after the pidfd and before
+ * still_bound()'s final pidfd poll, so when that poll finds the process
+ * alive, the directory opened was this process's and not a successor's.
+ */
+static int open_procfd(pid_t pid, int *ret)
+{
+    char path[32];
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+    if ((fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        return proc_err(-errno);
+    }
+    *ret = fd;
+    return AD_OK;
+}
+
 int workload_unit_from_cgroup(const char *cgroup, char **ret)
 {
     const char *p = cgroup;
@@ -600,13 +619,12 @@ out:
     return r;
 }
 
+/* Through procfd: a pid since reused by another process cannot answer for this one. */
 static int exe_inode_same(const struct workload_identity *id)
 {
-    char path[64];
     struct stat st;
 
-    snprintf(path, sizeof(path), "/proc/%d/exe", (int)id->facts.pid);
-    if (stat(path, &st) != 0) {
+    if (fstatat(id->procfd, "exe", &st, 0) != 0) {
         return proc_err(-errno);
     }
     return (st.st_dev == id->exe_dev && st.st_ino == id->exe_ino) ? AD_OK : AD_ERR_DENIED;
@@ -649,11 +667,13 @@ int workload_identify_start(int client_fd, struct workload_cache *cache,
         return AD_ERR_NOMEM;
     }
     id->pidfd = -1;
+    id->procfd = -1;
     id->exe_fd = -1;
     id->facts.pid = cred.pid;
     id->facts.uid = cred.uid;
     id->facts.gid = cred.gid;
     if ((r = open_pidfd(client_fd, cred.pid, &id->pidfd)) != 0 ||
+        (r = open_procfd(cred.pid, &id->procfd)) != 0 ||
         (r = read_start_time(cred.pid, &id->start_time)) != 0) {
         goto out;
     }
@@ -752,6 +772,9 @@ void workload_identity_free(struct workload_identity *id)
     if (id->pidfd >= 0) {
         close(id->pidfd);
     }
+    if (id->procfd >= 0) {
+        close(id->procfd);
+    }
     if (id->exe_fd >= 0) {
         close(id->exe_fd);
     }
@@ -778,17 +801,11 @@ uint64_t workload_start_time(const struct workload_identity *id)
 
 int workload_still_same(const struct workload_identity *id)
 {
-    int r;
-
     /*
-     * The /proc read comes first and the pidfd poll last: if the process has
-     * not exited at the poll, pid P was still its own at the stat, so the
-     * inode we saw is the one it runs now. The start time is not re-read
-     * here: that proof makes it redundant, and /proc/PID/stat costs ~7 us,
-     * three times the rest of this check (see workload.h).
+     * One lookup under procfd, which stays bound to the process that
+     * connected: once it has exited (zombie or reaped, pid reused or not)
+     * the lookup fails, so no pidfd poll is needed after it, and neither is
+     * the start time (see workload.h).
      */
-    if ((r = exe_inode_same(id)) != 0) {
-        return r;
-    }
-    return pidfd_exited(id->pidfd) ? AD_ERR_DENIED : AD_OK;
+    return exe_inode_same(id);
 }
