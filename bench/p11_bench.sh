@@ -3,8 +3,10 @@
 #   agentd's module (ECDSA P-256, RSA-2048; signatures/s and p50/p99 with 1
 #   and 2 threads and 64 client processes (bench/p11_procs.c); cold start),
 #   the raw TPM layer (esysbench: key loaded, password session; and
-#   tpm_bench from "tpm" when it is built), tpm2-pkcs11 on its own swtpm,
-#   SoftHSM2 in a temporary SOFTHSM2_CONF.
+#   tpm_bench from "tpm" when it is built), the same layer behind one bare
+#   process hop (tpm_bench --relay: the ceiling for any daemon in front of
+#   the TPM), tpm2-pkcs11 on its own swtpm, SoftHSM2 in a temporary
+#   SOFTHSM2_CONF.
 # Our module and the raw layer run interleaved, ROUNDS times, each on its own
 # swtpm, and the medians are printed, so a busy machine moves both alike.
 # The anchor tools are built from /work/shared/tools when present (nothing is
@@ -36,6 +38,7 @@ SOFTHSM=${SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 OURS="agentd module"
 RAW="raw ESYS (loaded key, pw session)"
 LAYER="raw TPM layer (tpm_bench)"
+HOP="one bare hop (tpm_bench --relay)"
 declare -A R # "row|column" -> space-separated samples
 rows=()
 
@@ -124,16 +127,22 @@ p11_cold() { # ROW MODULE LABEL [p11bench args...]
 }
 
 layer_pass() {
-    local k line m
+    local k line m row relay
     add_row "$LAYER"
+    add_row "$HOP"
     for k in p256 rsa2048; do
-        line=$("$tpm_bench" --tcti "$RAW_TCTI" --seconds 1 --type "$k" 2>/dev/null |
-            grep '^RESULT') || continue
         m=ecdsa
         [[ $k == rsa2048 ]] && m=rsa-pkcs
-        add "$LAYER" "$m-1" "$(field ops_s "$line")"
-        add "$LAYER" "$m-1-P50" "$(field p50_us "$line")"
-        add "$LAYER" "$m-1-P99" "$(field p99_us "$line")"
+        for relay in "" --relay; do
+            row=$LAYER
+            [[ -z $relay ]] || row=$HOP
+            # shellcheck disable=SC2086
+            line=$("$tpm_bench" --tcti "$RAW_TCTI" --seconds 1 --type "$k" $relay 2>/dev/null |
+                grep '^RESULT') || continue
+            add "$row" "$m-1" "$(field ops_s "$line")"
+            add "$row" "$m-1-P50" "$(field p50_us "$line")"
+            add "$row" "$m-1-P99" "$(field p99_us "$line")"
+        done
     done
 }
 
@@ -305,6 +314,15 @@ for base in "$LAYER" "$RAW"; do
                     b, m, who, 100 * o / r, c == "1" ? 90 : 95 }'
         done
     done
+done
+# What one process hop costs by itself: the same layer behind a relay that
+# does nothing but wait, read, sign and reply. The module cannot beat it.
+for m in ecdsa rsa-pkcs; do
+    raw=$(med "$LAYER" "$m-1") hop=$(med "$HOP" "$m-1")
+    [[ $raw != - && $hop != - ]] || continue
+    awk -v h="$hop" -v r="$raw" -v m="$m" 'BEGIN {
+        printf "one bare hop / raw TPM layer, %s, 1 thread: %.0f%% (the ceiling for the module)\n",
+            m, 100 * h / r }'
 done
 # The platform's cost of waking a process on another CPU: a signature through
 # agentd has two such hops more than the raw layer (client -> agentd -> client).

@@ -2,7 +2,7 @@
  * tpm_bench: sign loops through the TPM layer (agentd/tpm.h) on a TCTI.
  *
  *   tpm_bench --tcti swtpm:host=127.0.0.1,port=N [--seconds 5] [--type p256|rsa2048|all]
- *             [--keys K]
+ *             [--keys K] [--relay]
  *
  * For each key type: create a key under the SRK, make it known to the layer,
  * sign once to load it, then sign the same digest for --seconds and print
@@ -11,12 +11,29 @@
  * layer cannot produce fast numbers. --keys K (K > 2) signs round-robin with
  * K keys while the layer keeps 2 loaded: every signature is then a cache miss
  * (TPM2_FlushContext + TPM2_Load + TPM2_Sign), the cost of a cold key.
+ *
+ * --relay puts one process hop in front of the same loop and nothing else:
+ * a forked client writes the digest to a Unix socket and waits in poll()
+ * for the signature, as the PKCS#11 module does; this process waits in
+ * epoll_wait(), reads it, signs and writes the reply back, as agentd's loop
+ * does, without a frame, an identity check, a policy decision or an audit
+ * record. What that costs against the plain loop is the floor under the
+ * module's one-thread ratio on this machine: the part no daemon work can
+ * win back (bench/README.md).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "keyblob.h"
 #include "sigfmt.h"
@@ -87,8 +104,152 @@ static void bench_clear(struct tpm *t, struct bench *b)
     }
 }
 
+static void report(const char *tool, const char *tcti, const char *name, unsigned nkeys,
+                   double *lat, size_t n, double start, double end)
+{
+    qsort(lat, n, sizeof(*lat), cmp_double);
+    printf("%-8s keys=%u %8.1f sign/s  p50 %7.0f us  p99 %7.0f us  (%zu signs in %.2f s)%s\n", name,
+           nkeys, (double)n / ((end - start) / 1e6), lat[n / 2], lat[(n * 99) / 100], n,
+           (end - start) / 1e6, strcmp(tool, "tpm_bench") == 0 ? "" : "  through one hop");
+    printf("RESULT tool=%s tcti=%s key=%s keys=%u ops=%zu ops_s=%.1f p50_us=%.0f "
+           "p99_us=%.0f\n",
+           tool, tcti, name, nkeys, n, (double)n / ((end - start) / 1e6), lat[n / 2],
+           lat[(n * 99) / 100]);
+}
+
+static int io_full(int fd, void *p, size_t len, int is_write)
+{
+    uint8_t *at = p;
+
+    while (len > 0) {
+        ssize_t n = is_write ? write(fd, at, len) : read(fd, at, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        at += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* --relay, the client side (a forked child): digest out, signature back, timed. */
+static int relay_client(int fd, const char *tcti, const char *name, unsigned nkeys, double seconds,
+                        double *lat, size_t cap)
+{
+    uint8_t digest[32], sig[TPM_SIG_MAX];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    double start, end;
+    uint32_t len;
+    size_t n = 0;
+
+    memset(digest, 0x42, sizeof(digest));
+    start = end = now_us();
+    while (end - start < seconds * 1e6 && n < cap) {
+        double t0 = end;
+
+        if (io_full(fd, digest, sizeof(digest), 1) != 0 || poll(&p, 1, -1) != 1 ||
+            io_full(fd, &len, sizeof(len), 0) != 0 || len > sizeof(sig) ||
+            io_full(fd, sig, len, 0) != 0) {
+            fprintf(stderr, "tpm_bench: relay client: %s\n", strerror(errno));
+            return 1;
+        }
+        end = now_us();
+        lat[n++] = end - t0;
+    }
+    report("tpm_bench_relay", tcti, name, nkeys, lat, n, start, end);
+    return 0;
+}
+
+/* --relay, the serving side: wait, read the digest, sign, reply; until EOF. */
+static int relay_serve(struct tpm *t, struct bench *b, enum tpm_sig sig, int fd)
+{
+    uint8_t digest[32], out[TPM_SIG_MAX];
+    struct epoll_event ev = {.events = EPOLLIN};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    size_t n = 0;
+    int r = AD_OK;
+
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        r = AD_ERR_SYSTEM;
+        goto out;
+    }
+    for (;;) {
+        size_t len = sizeof(out);
+        uint32_t len32;
+        struct iovec iov[2];
+        ssize_t got;
+
+        if (epoll_wait(ep, &ev, 1, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            r = AD_ERR_SYSTEM;
+            break;
+        }
+        if ((got = read(fd, digest, sizeof(digest))) == 0) {
+            break; /* the client is done */
+        }
+        if (got < 0 || ((size_t)got < sizeof(digest) &&
+                        io_full(fd, digest + got, sizeof(digest) - (size_t)got, 0) != 0)) {
+            r = AD_ERR_SYSTEM;
+            break;
+        }
+        if ((r = tpm_sign(t, b->k[n++ % b->n], sig, TPM_HASH_SHA256, digest, 32, out, &len)) != 0) {
+            break;
+        }
+        len32 = (uint32_t)len;
+        iov[0] = (struct iovec){.iov_base = &len32, .iov_len = sizeof(len32)};
+        iov[1] = (struct iovec){.iov_base = out, .iov_len = len};
+        if (writev(fd, iov, 2) != (ssize_t)(sizeof(len32) + len)) {
+            r = AD_ERR_SYSTEM;
+            break;
+        }
+    }
+out:
+    if (ep >= 0) {
+        close(ep);
+    }
+    return r;
+}
+
+static int relay_run(struct tpm *t, struct bench *b, enum tpm_sig sig, const char *tcti,
+                     const char *name, double seconds, double *lat, size_t cap)
+{
+    int sv[2], status = 0, r;
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        return AD_ERR_SYSTEM;
+    }
+    fflush(stdout); /* or the child prints it again */
+    if ((pid = fork()) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return AD_ERR_SYSTEM;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        r = relay_client(sv[1], tcti, name, b->n, seconds, lat, cap);
+        fflush(stdout);
+        _exit(r);
+    }
+    close(sv[1]);
+    r = relay_serve(t, b, sig, sv[0]);
+    close(sv[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        r = AD_ERR_SYSTEM;
+    }
+    return r;
+}
+
 static int bench_one(struct tpm *t, const char *tcti, const char *name, enum tpm_key_type type,
-                     double seconds, unsigned nkeys)
+                     double seconds, unsigned nkeys, bool relay)
 {
     enum tpm_sig sig = type == TPM_KEY_EC_P256 ? TPM_SIG_ECDSA : TPM_SIG_RSASSA;
     uint8_t digest[32], out[TPM_SIG_MAX];
@@ -105,6 +266,12 @@ static int bench_one(struct tpm *t, const char *tcti, const char *name, enum tpm
         fprintf(stderr, "tpm_bench: %s: setup: %s\n", name, ad_strerror(r));
         goto out;
     }
+    if (relay) {
+        if ((r = relay_run(t, &b, sig, tcti, name, seconds, lat, cap)) != 0) {
+            fprintf(stderr, "tpm_bench: %s: relay: %s\n", name, ad_strerror(r));
+        }
+        goto out;
+    }
     start = end = now_us();
     while (end - start < seconds * 1e6 && n < cap) {
         double t0 = end;
@@ -116,14 +283,7 @@ static int bench_one(struct tpm *t, const char *tcti, const char *name, enum tpm
         end = now_us();
         lat[n++] = end - t0;
     }
-    qsort(lat, n, sizeof(*lat), cmp_double);
-    printf("%-8s keys=%u %8.1f sign/s  p50 %7.0f us  p99 %7.0f us  (%zu signs in %.2f s)\n", name,
-           nkeys, (double)n / ((end - start) / 1e6), lat[n / 2], lat[(n * 99) / 100], n,
-           (end - start) / 1e6);
-    printf("RESULT tool=tpm_bench tcti=%s key=%s keys=%u ops=%zu ops_s=%.1f p50_us=%.0f "
-           "p99_us=%.0f\n",
-           tcti, name, nkeys, n, (double)n / ((end - start) / 1e6), lat[n / 2],
-           lat[(n * 99) / 100]);
+    report("tpm_bench", tcti, name, nkeys, lat, n, start, end);
 out:
     bench_clear(t, &b);
     free(lat);
@@ -133,20 +293,19 @@ out:
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"tcti", required_argument, NULL, 't'},
-        {"seconds", required_argument, NULL, 's'},
-        {"type", required_argument, NULL, 'k'},
-        {"keys", required_argument, NULL, 'n'},
-        {NULL, 0, NULL, 0},
+        {"tcti", required_argument, NULL, 't'}, {"seconds", required_argument, NULL, 's'},
+        {"type", required_argument, NULL, 'k'}, {"keys", required_argument, NULL, 'n'},
+        {"relay", no_argument, NULL, 'r'},      {NULL, 0, NULL, 0},
     };
     struct tpm_options opt = {0};
     const char *type = "all";
     double seconds = 5;
     unsigned nkeys = 1;
+    bool relay = false;
     struct tpm *t = NULL;
     int c, r = 0;
 
-    while ((c = getopt_long(argc, argv, "t:s:k:n:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:s:k:n:r", opts, NULL)) != -1) {
         switch (c) {
         case 't':
             opt.tcti = optarg;
@@ -160,9 +319,12 @@ int main(int argc, char **argv)
         case 'n':
             nkeys = (unsigned)strtoul(optarg, NULL, 10);
             break;
+        case 'r':
+            relay = true;
+            break;
         default:
             fprintf(stderr, "usage: tpm_bench --tcti TCTI [--seconds S] [--type p256|rsa2048|all] "
-                            "[--keys K]\n");
+                            "[--keys K] [--relay]\n");
             return 2;
         }
     }
@@ -175,10 +337,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (r == 0 && (strcmp(type, "all") == 0 || strcmp(type, "p256") == 0)) {
-        r = bench_one(t, opt.tcti, "ecc-p256", TPM_KEY_EC_P256, seconds, nkeys);
+        r = bench_one(t, opt.tcti, "ecc-p256", TPM_KEY_EC_P256, seconds, nkeys, relay);
     }
     if (r == 0 && (strcmp(type, "all") == 0 || strcmp(type, "rsa2048") == 0)) {
-        r = bench_one(t, opt.tcti, "rsa-2048", TPM_KEY_RSA_2048, seconds, nkeys);
+        r = bench_one(t, opt.tcti, "rsa-2048", TPM_KEY_RSA_2048, seconds, nkeys, relay);
     }
     tpm_close(t);
     return r == 0 ? 0 : 1;

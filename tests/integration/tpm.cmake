@@ -9,3 +9,7 @@ foreach(_t keys restart files ek demo attest)
         LABELS integration TIMEOUT 300
         ENVIRONMENT "TPM_TOOL=$<TARGET_FILE:tpm_tool>;TPM_DEMO=$<TARGET_FILE:agentd-tpm-demo>")
 endforeach()
+# The benchmark's own smoke test: it runs, plain and with --relay (speed is bench/'s job).
+add_test(NAME tpm_bench COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tpm_bench.sh)
+set_tests_properties(tpm_bench PROPERTIES
+    LABELS integration TIMEOUT 120 ENVIRONMENT "TPM_BENCH=$<TARGET_FILE:tpm_bench>")

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The TPM layer benchmark runs, plain and behind its one-process relay
+# (--relay, the ceiling bench/p11_bench.sh prints for the module): each
+# prints a RESULT line with signatures counted, and a TPM that cannot be
+# reached is an error, not a figure. Speed is not judged here (bench/).
+set -euo pipefail
+source "$(dirname "$0")/../harness/lib.sh"
+: "${TPM_BENCH:?}"
+harness_init
+swtpm_start --no-ek
+
+for relay in "" --relay; do
+    # shellcheck disable=SC2086
+    out=$("$TPM_BENCH" --tcti "$SWTPM_TCTI" --seconds 0.3 --type p256 $relay) ||
+        die "tpm_bench $relay failed: $out"
+    line=$(grep '^RESULT' <<<"$out") || die "tpm_bench $relay printed no RESULT: $out"
+    tool=tpm_bench
+    [[ -z $relay ]] || tool=tpm_bench_relay
+    grep -q "tool=$tool " <<<"$line" || die "tpm_bench $relay: not $tool: $line"
+    ops=$(sed -n 's/.* ops=\([0-9]*\) .*/\1/p' <<<"$line")
+    [[ $ops -gt 0 ]] || die "tpm_bench $relay signed nothing: $line"
+    [[ $(grep -c '^RESULT' <<<"$out") == 1 ]] || die "tpm_bench $relay: RESULT printed twice"
+    echo "ok: tpm_bench ${relay:-plain}: $ops signatures"
+done
+
+# A socket path nobody listens on (a port could be bound by another test meanwhile).
+if out=$("$TPM_BENCH" --tcti "swtpm:path=$T/no-such-tpm" --seconds 0.3 --type p256 \
+    --relay 2>&1); then
+    die "tpm_bench against nothing succeeded: $out"
+fi
+echo "ok: no TPM is an error"
