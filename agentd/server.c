@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "fdlimit.h"
 #include "hasher.h"
 #include "identity.h"
 #include "log.h"
@@ -44,7 +45,10 @@ struct server {
     size_t n_conns;     /* live ones */
     uint64_t next_id;
     bool is_stopping;
-    bool is_quiet; /* the event being handled is the only one of this wake-up */
+    bool is_quiet;             /* the event being handled is the only one of this wake-up */
+    uint32_t fd_conns;         /* connections the descriptor limit leaves room for */
+    uint64_t accept_resume_ns; /* non-zero: accepting paused until then (no descriptor) */
+    uint64_t last_nofd_log_ns;
 };
 
 struct conf_ref *conf_ref_get(struct conf_ref *r)
@@ -209,6 +213,7 @@ int server_new(struct daemon *d, struct server **ret)
         r = AD_ERR_NOMEM;
         goto out;
     }
+    s->fd_conns = fdlimit_conns(fdlimit_fit(d->conf->c->max_connections));
     if ((r = bind_socket(d->conf->c, &s->lfd)) != 0 ||
         (r = ep_add(s->epfd, s->lfd, EPOLLIN, EV_LISTEN)) != 0 ||
         (r = ep_add(s->epfd, s->sfd, EPOLLIN, EV_SIGNAL)) != 0) {
@@ -243,6 +248,45 @@ uint64_t server_n_requests(const struct server *s)
     return s->d->n_requests;
 }
 
+/*
+ * Out of descriptors (EMFILE, ENFILE): the pending connection keeps the
+ * listening socket readable, and a level-triggered loop would spin on it.
+ * Stop watching it for a tick; resume_accepting() tries again, and what
+ * connected meanwhile waits in the backlog rather than being dropped.
+ */
+static void pause_accepting(struct server *s, int err)
+{
+    struct epoll_event ev = {.events = 0, .data.u64 = EV_LISTEN};
+    uint64_t now = server_now_ns();
+
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &ev) != 0) {
+        log_error("server: epoll_ctl: %s", strerror(errno));
+        return;
+    }
+    s->accept_resume_ns = now + TICK_MS * 1000000ULL;
+    /* Once every 10 s, not at every retry. */
+    if (s->last_nofd_log_ns == 0 || now - s->last_nofd_log_ns >= 10000000000ULL) {
+        log_warn("server: out of descriptors (%s): not accepting for %d ms at a time; each "
+                 "client connection needs %u (see max_connections and LimitNOFILE)",
+                 strerror(err), TICK_MS, FDLIMIT_PER_CONN);
+        s->last_nofd_log_ns = now;
+    }
+}
+
+static void resume_accepting(struct server *s, uint64_t now)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LISTEN};
+
+    if (s->accept_resume_ns == 0 || now < s->accept_resume_ns || s->lfd < 0) {
+        return; /* not paused, not yet, or closed for shutdown */
+    }
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &ev) != 0) {
+        log_error("server: epoll_ctl: %s", strerror(errno));
+        return;
+    }
+    s->accept_resume_ns = 0;
+}
+
 static void accept_one(struct server *s)
 {
     const struct agentd_conf *c = s->d->conf->c;
@@ -254,6 +298,10 @@ static void accept_one(struct server *s)
     int r;
 
     fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        pause_accepting(s, errno);
+        return;
+    }
     if (fd < 0) {
         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
             log_warn("server: accept: %s", strerror(errno));
@@ -275,6 +323,13 @@ static void accept_one(struct server *s)
     if (s->n_conns >= c->max_connections) {
         log_warn("server: connection cap %u reached, refusing pid %d uid %u", c->max_connections,
                  (int)cred.pid, (unsigned)cred.uid);
+        close(fd);
+        return;
+    }
+    if (s->n_conns >= s->fd_conns) {
+        log_warn("server: the descriptor limit leaves room for %u connections, refusing pid %d "
+                 "uid %u",
+                 s->fd_conns, (int)cred.pid, (unsigned)cred.uid);
         close(fd);
         return;
     }
@@ -322,6 +377,9 @@ static void reload(struct server *s)
         conf_free(nc);
         free(ref);
         return;
+    }
+    if (nc->max_connections != d->conf->c->max_connections) {
+        s->fd_conns = fdlimit_conns(fdlimit_fit(nc->max_connections));
     }
     ref->c = nc;
     ref->refs = 1;
@@ -471,6 +529,7 @@ int server_run(struct server *s)
             }
         }
         now = server_now_ns();
+        resume_accepting(s, now);
         if (now - last_sweep > TICK_MS * 1000000ULL || n == 0) {
             sweep(s, now);
             last_sweep = now;

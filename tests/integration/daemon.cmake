@@ -5,7 +5,7 @@ target_link_libraries(daemon_client PRIVATE agentd_daemon_util agentd_policy age
     PkgConfig::CRYPTO Threads::Threads agentd_warnings)
 
 if(TARGET agentd)
-    foreach(_t malformed kill9 concurrency reload sigterm ops limits auditfail auditorder
+    foreach(_t malformed kill9 concurrency reload sigterm ops limits fdlimit auditfail auditorder
             tpmrestart priority)
         add_test(NAME daemon_${_t}
             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/daemon_${_t}.sh)
