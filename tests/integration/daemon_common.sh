@@ -28,3 +28,30 @@ audit_verify_ok() {
         die "audit chain does not verify"
     }
 }
+
+# One long-lived connection driven through a FIFO: session_open starts the
+# client (SESSION_PID), session_say CMD sends one command and prints the
+# reply's line, session_close ends it and returns the client's status.
+session_open() {
+    mkfifo "$T/session.cmd"
+    "$DAEMON_CLIENT" "$AGENTD_SOCK" session <"$T/session.cmd" >"$T/session.out" 2>&1 &
+    SESSION_PID=$!
+    harness_track "$SESSION_PID"
+    exec 7>"$T/session.cmd"
+}
+
+session_say() { # CMD
+    local before
+    before=$(wc -l <"$T/session.out")
+    echo "$1" >&7
+    for _ in $(seq 1 100); do
+        (($(wc -l <"$T/session.out") > before)) && break
+        sleep 0.05
+    done
+    tail -1 "$T/session.out"
+}
+
+session_close() {
+    exec 7>&-
+    wait "$SESSION_PID"
+}

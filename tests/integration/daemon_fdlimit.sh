@@ -38,22 +38,8 @@ nfds() { find "/proc/$AGENTD_PID/fd" -mindepth 1 | wc -l; }
 base=$(nfds)
 
 # One connection driven through a FIFO, then 11 held ones: 12 in all.
-mkfifo "$T/cmd"
-"$DAEMON_CLIENT" "$AGENTD_SOCK" session <"$T/cmd" >"$T/session.out" 2>&1 &
-sess=$!
-harness_track "$sess"
-exec 7>"$T/cmd"
-say() {
-    local before
-    before=$(wc -l <"$T/session.out")
-    echo "$1" >&7
-    for _ in $(seq 1 100); do
-        (($(wc -l <"$T/session.out") > before)) && break
-        sleep 0.05
-    done
-    tail -1 "$T/session.out"
-}
-r=$(say "whoami")
+session_open
+r=$(session_say "whoami")
 [[ $r == *"entry=w1"* ]] || die "session whoami: $r"
 pids=()
 for _ in $(seq 1 11); do
@@ -69,7 +55,7 @@ done
 out=$(dc whoami 2>&1) && die "connection past the descriptor budget was served: $out"
 grep -q "descriptor limit leaves room for 12 connections" "$T/agentd.log" ||
     die "refusal past the budget not logged"
-r=$(say "sign ec ECDSA_SHA256")
+r=$(session_say "sign ec ECDSA_SHA256")
 [[ $r == "ok"* ]] || die "an admitted connection cannot sign at the budget: $r"
 echo "ok: past the budget refused at once; admitted connections still sign"
 
@@ -94,8 +80,7 @@ echo "ok: out of descriptors, no spin ($((c1 - c0)) ticks in 1 s), the client wa
 prlimit --pid "$AGENTD_PID" --nofile=100:100
 wait "$late" || die "the waiting client was not served after the limit came back: $(cat "$T/late.out")"
 grep -q "entry=w1" "$T/late.out" || die "late whoami: $(cat "$T/late.out")"
-exec 7>&-
-wait "$sess" 2>/dev/null || true
+session_close || true
 dc sign ec ECDSA_SHA256 3 >/dev/null || die "sign after the limit came back"
 echo "ok: recovered, the waiting client served"
 

@@ -15,25 +15,11 @@ agentd_write_conf <<EOW
 EOW
 agentd_start
 
-# One long-lived connection driven through a FIFO.
-mkfifo "$T/cmd"
-dc session <"$T/cmd" >"$T/session.out" 2>&1 &
-sess=$!
-exec 7>"$T/cmd"
-say() {
-    local before
-    before=$(wc -l <"$T/session.out")
-    echo "$1" >&7
-    for _ in $(seq 1 100); do
-        (($(wc -l <"$T/session.out") > before)) && break
-        sleep 0.05
-    done
-    tail -1 "$T/session.out"
-}
+session_open
 
-r=$(say "whoami")
+r=$(session_say "whoami")
 [[ $r == *"entry=old"* ]] || die "whoami before reload: $r"
-r=$(say "sign k-old ECDSA_SHA256")
+r=$(session_say "sign k-old ECDSA_SHA256")
 [[ $r == "ok"* ]] || die "sign before reload: $r"
 
 # New config: "old" removed, "new" (more specific: uid + exe) added.
@@ -47,11 +33,11 @@ for _ in $(seq 1 100); do
     grep -q "reload:" "$T/agentd.log" && break
     sleep 0.05
 done
-r=$(say "whoami")
+r=$(session_say "whoami")
 [[ $r == *"entry=new"* ]] || die "whoami after reload: $r"
-r=$(say "sign k-new ECDSA_SHA256")
+r=$(session_say "sign k-new ECDSA_SHA256")
 [[ $r == "ok"* ]] || die "new entry not usable on the same connection: $r"
-r=$(say "sign k-old ECDSA_SHA256")
+r=$(session_say "sign k-old ECDSA_SHA256")
 [[ $r == "status="* ]] || die "removed entry's key still signs: $r"
 echo "ok: reload applied on an open connection ($r)"
 
@@ -64,12 +50,11 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 grep -q "keeping the old config" "$T/agentd.log" || die "bad config not reported"
-r=$(say "sign k-new ECDSA_SHA256")
+r=$(session_say "sign k-new ECDSA_SHA256")
 [[ $r == "ok"* ]] || die "sign after a bad reload: $r"
 echo "ok: bad config kept the old one"
 
-exec 7>&-
-wait "$sess" || die "session client failed: $(cat "$T/session.out")"
+session_close || die "session client failed: $(cat "$T/session.out")"
 grep -q "closed" "$T/session.out" && die "connection was dropped: $(cat "$T/session.out")"
 kill -0 "$AGENTD_PID" || die "agentd died"
 agentd_stop
