@@ -29,8 +29,9 @@ uint64_t fdlimit_fit(uint32_t max_connections)
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        /* Unknown: admit up to max_connections, and let EMFILE pause accepting. */
         log_warn("descriptors: getrlimit: %s", strerror(errno));
-        return 0;
+        return UINT64_MAX;
     }
     if (as_u64(rl.rlim_cur) < need) {
         struct rlimit want = rl;

@@ -29,7 +29,7 @@ uint32_t fdlimit_conns(uint64_t limit);
 /*
  * Raise the soft RLIMIT_NOFILE to fdlimit_need(max_connections) when it is
  * lower (never lowers it); log a warning when the hard limit stops it short.
- * Returns the soft limit in force afterwards (UINT64_MAX: unlimited; 0: it
+ * Returns the soft limit in force afterwards (UINT64_MAX: unlimited, or it
  * could not be read).
  */
 uint64_t fdlimit_fit(uint32_t max_connections);

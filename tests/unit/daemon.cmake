@@ -4,3 +4,5 @@ agentd_unit_test(test_certinfo SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_certinfo.c
     LIBS agentd_daemon_util PkgConfig::CRYPTO)
 agentd_unit_test(test_worker SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker.c
     LIBS agentd_daemon_util)
+agentd_unit_test(test_fdlimit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_fdlimit.c
+    LIBS agentd_daemon_util)
