@@ -13,9 +13,16 @@
  * the same deadline. The parent prints one RESULT line: aggregate ops/s over
  * the wall time from the start to the last child's last signature, and p50 /
  * p99 of every timed signature of every process.
+ *
+ * The untimed set-up runs one child at a time (a POSIX record lock on a
+ * shared temporary file, released at exit too): SoftHSM2 rereads its file
+ * store at C_Initialize and C_Login, and a process reading it while another
+ * updates it found no token, a PIN "not initialized" or a general error, so
+ * its 64-process case used to fail. The signing still starts all at once.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -217,8 +224,20 @@ static CK_RV sign_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const struct o
     return p11->C_Sign(s, in, in_len, sig, sig_len);
 }
 
-/* Set up, warm up, report ready, wait for the start, sign until the deadline. */
-static int child(const struct opts *o, struct shared *sh, struct slot *me, int ready_fd, int go_fd)
+/* The set-up turn: a write lock on byte 0 of the shared file, per process. */
+static int setup_turn(int fd, short type)
+{
+    struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    int r;
+
+    while ((r = fcntl(fd, F_SETLKW, &l)) != 0 && errno == EINTR) {
+    }
+    return r;
+}
+
+/* Set up (in turn), warm up, report ready, wait for the start, sign until the deadline. */
+static int child(const struct opts *o, struct shared *sh, struct slot *me, int ready_fd, int go_fd,
+                 int turn_fd)
 {
     CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
     CK_C_GetFunctionList get;
@@ -231,6 +250,9 @@ static int child(const struct opts *o, struct shared *sh, struct slot *me, int r
     CK_RV rv;
     int i;
 
+    if (setup_turn(turn_fd, F_WRLCK) != 0) {
+        return fail("set-up lock", 0);
+    }
     if ((lib = dlopen(o->module, RTLD_NOW | RTLD_LOCAL)) == NULL ||
         (get = (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList")) == NULL ||
         get(&p11) != CKR_OK) {
@@ -292,6 +314,9 @@ static int child(const struct opts *o, struct shared *sh, struct slot *me, int r
         return fail("signature does not verify with the token's public key", 0);
     }
     EVP_PKEY_free(pk);
+    if (setup_turn(turn_fd, F_UNLCK) != 0) {
+        return fail("set-up unlock", 0);
+    }
     /* Close the ready pipe once written: a child that failed earlier exited, so the
      * parent's read() sees EOF when every live child is ready. */
     if (write(ready_fd, &one, 1) != 1 || close(ready_fd) != 0 || read(go_fd, &one, 1) != 0) {
@@ -446,13 +471,19 @@ int main(int argc, char **argv)
     uint64_t n_ops = 0, n_lat = 0, end = 0;
     uint32_t *all;
     double wall;
+    FILE *turn;
 
     parse(argc, argv, &o);
+    if ((turn = tmpfile()) == NULL) { /* removed when the last process exits */
+        perror("p11_procs: tmpfile");
+        return 1;
+    }
     size = sizeof(*sh) + (size_t)o.procs * sizeof(struct slot);
     sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pids = calloc((size_t)o.procs, sizeof(*pids));
     if (sh == MAP_FAILED || pids == NULL || pipe(ready) != 0 || pipe(go) != 0) {
         perror("p11_procs");
+        fclose(turn);
         return 1;
     }
     for (i = 0; i < o.procs; i++) {
@@ -460,13 +491,14 @@ int main(int argc, char **argv)
 
         if (pid < 0) {
             perror("fork");
+            fclose(turn);
             return 1;
         }
         pids[i] = pid;
         if (pid == 0) {
             close(ready[0]);
             close(go[1]);
-            sh->slots[i].failed = child(&o, sh, &sh->slots[i], ready[1], go[0]) != 0;
+            sh->slots[i].failed = child(&o, sh, &sh->slots[i], ready[1], go[0], fileno(turn)) != 0;
             _exit(sh->slots[i].failed);
         }
     }
@@ -486,6 +518,7 @@ int main(int argc, char **argv)
         end = sh->slots[i].end_ns > end ? sh->slots[i].end_ns : end;
     }
     if ((all = malloc((n_lat + 1) * sizeof(*all))) == NULL) {
+        fclose(turn);
         return 1;
     }
     for (i = 0, n_lat = 0; i < o.procs; i++) {
@@ -501,6 +534,7 @@ int main(int argc, char **argv)
            n_lat ? all[(n_lat * 99) / 100] / 1e3 : 0.0);
     free(all);
     free(pids);
+    fclose(turn);
     munmap(sh, size);
     return failed != 0 || n_ops == 0;
 }
