@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "keyblob.h"
 #include "sigfmt.h"
 #include "tpm.h"
@@ -117,31 +117,11 @@ static void report(const char *tool, const char *tcti, const char *name, unsigne
            lat[(n * 99) / 100]);
 }
 
-static int io_full(int fd, void *p, size_t len, int is_write)
-{
-    uint8_t *at = p;
-
-    while (len > 0) {
-        ssize_t n = is_write ? write(fd, at, len) : read(fd, at, len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        at += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* --relay, the client side (a forked child): digest out, signature back, timed. */
 static int relay_client(int fd, const char *tcti, const char *name, unsigned nkeys, double seconds,
                         double *lat, size_t cap)
 {
     uint8_t digest[32], sig[TPM_SIG_MAX];
-    struct pollfd p = {.fd = fd, .events = POLLIN};
     double start, end;
     uint32_t len;
     size_t n = 0;
@@ -151,9 +131,9 @@ static int relay_client(int fd, const char *tcti, const char *name, unsigned nke
     while (end - start < seconds * 1e6 && n < cap) {
         double t0 = end;
 
-        if (io_full(fd, digest, sizeof(digest), 1) != 0 || poll(&p, 1, -1) != 1 ||
-            io_full(fd, &len, sizeof(len), 0) != 0 || len > sizeof(sig) ||
-            io_full(fd, sig, len, 0) != 0) {
+        if (io_write_all(fd, digest, sizeof(digest)) != 0 || io_wait_readable(fd, -1) != 0 ||
+            io_read_all(fd, &len, sizeof(len)) != 0 || len > sizeof(sig) ||
+            io_read_all(fd, sig, len) != 0) {
             fprintf(stderr, "tpm_bench: relay client: %s\n", strerror(errno));
             return 1;
         }
@@ -194,7 +174,7 @@ static int relay_serve(struct tpm *t, struct bench *b, enum tpm_sig sig, int fd)
             break; /* the client is done */
         }
         if (got < 0 || ((size_t)got < sizeof(digest) &&
-                        io_full(fd, digest + got, sizeof(digest) - (size_t)got, 0) != 0)) {
+                        io_read_all(fd, digest + got, sizeof(digest) - (size_t)got) != 0)) {
             r = AD_ERR_SYSTEM;
             break;
         }
