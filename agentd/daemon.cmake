@@ -11,6 +11,7 @@ add_library(agentd_daemon_util STATIC
     ${CMAKE_CURRENT_LIST_DIR}/digest.c
     ${CMAKE_CURRENT_LIST_DIR}/fdlimit.c
     ${CMAKE_CURRENT_LIST_DIR}/log.c
+    ${CMAKE_CURRENT_LIST_DIR}/sign_gate.c
     ${CMAKE_CURRENT_LIST_DIR}/spans.c
     ${CMAKE_CURRENT_LIST_DIR}/worker.c)
 target_include_directories(agentd_daemon_util PUBLIC ${CMAKE_CURRENT_LIST_DIR})

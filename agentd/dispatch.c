@@ -19,6 +19,8 @@
 #include "match.h"
 #include "msg.h"
 #include "policy.h"
+#include "server.h"
+#include "sign_gate.h"
 #include "spans.h"
 #include "status.h"
 #include "worker.h"
@@ -329,19 +331,51 @@ static void post_started(void *arg)
     worker_started(arg);
 }
 
+/* Times a signature from TPM2_Sign going out, so key creation and loading are not counted. */
+struct sign_clock {
+    const struct tpm_meanwhile *inner;
+    uint64_t sent_ns; /* 0: not sent (a refusal before the TPM runs inner too, with r != 0) */
+};
+
+static void sign_sent(void *arg)
+{
+    struct sign_clock *clk = arg;
+
+    clk->sent_ns = server_now_ns();
+    if (clk->inner != NULL) {
+        clk->inner->fn(clk->inner->arg);
+    }
+}
+
 static void sign_run(struct worker_job *wj, void *ctx)
 {
     struct djob *j = (struct djob *)wj;
     const struct tpm_meanwhile started = {post_started, wj->owner};
-    const struct tpm_meanwhile *mw = j->meanwhile;
+    struct sign_clock clk = {j->meanwhile, 0};
+    const struct tpm_meanwhile timed = {sign_sent, &clk};
 
-    if (mw == NULL && wj->owner != NULL) {
-        mw = &started; /* on the worker: post earlier replies once TPM2_Sign is out */
+    if (clk.inner == NULL && wj->owner != NULL) {
+        clk.inner = &started; /* on the worker: post earlier replies once TPM2_Sign is out */
     }
     spans_mark(&j->spans, SPAN_RUN);
-    j->r = keystore_sign(ctx, j->e, j->key, j->scheme, j->hash, j->digest, j->digest_len, mw,
+    j->r = keystore_sign(ctx, j->e, j->key, j->scheme, j->hash, j->digest, j->digest_len, &timed,
                          j->sig, &j->sig_len);
+    j->is_timed = clk.sent_ns != 0;
+    j->took_ns = j->is_timed ? server_now_ns() - clk.sent_ns : 0;
     spans_mark(&j->spans, SPAN_SIGNED);
+}
+
+static enum sign_gate_kind gate_kind(const struct djob *j)
+{
+    return j->scheme == KEYSTORE_ECDSA ? SIGN_GATE_EC : SIGN_GATE_RSA;
+}
+
+/* Loop thread, once a signature is made: what sign_gate_inline() goes by. */
+static void gate_done(struct djob *j)
+{
+    if (j->r == 0 && j->is_timed) {
+        sign_gate_done(&j->d->sign_gate, gate_kind(j), conn_id(j->c), j->took_ns, server_now_ns());
+    }
 }
 
 static void sign_reply(struct djob *j)
@@ -362,6 +396,7 @@ static void sign_done(struct worker_job *wj)
 {
     struct djob *j = (struct djob *)wj;
 
+    gate_done(j);
     sign_reply(j);
     djob_finish(j);
 }
@@ -383,14 +418,13 @@ static void sign_audit_meanwhile(void *arg)
 }
 
 /*
- * An ECDSA SIGN when nobody else waits for the loop and the TPM is idle:
- * sign on this thread, appending the allow record while the TPM computes,
- * and reply. No thread hand-off either way, which at one client is most of
- * what the daemon adds to the TPM's own time (bench/README.md). The loop is
- * blocked meanwhile (and through a TPM recovery, should the TPM restart
- * right then), so only for ECDSA (~0.3 ms on swtpm); an RSA signature takes
- * milliseconds and the hand-off is a few percent of it. Returns false
- * (nothing done) otherwise: the caller submits the job.
+ * A SIGN when nothing else is ready in this wake-up, the worker is idle and
+ * the sign gate lets it (sign_gate.h: the TPM has been quick for this kind
+ * of key and nobody else is signing): sign on this thread, appending the
+ * allow record while the TPM computes, and reply. No thread hand-off either
+ * way, which at one client is most of what the daemon adds to the TPM's own
+ * time (bench/README.md). Returns false (nothing done) otherwise: the caller
+ * submits the job.
  */
 static bool sign_inline(struct daemon *d, struct djob *j, const struct decided *allow)
 {
@@ -398,7 +432,8 @@ static bool sign_inline(struct daemon *d, struct djob *j, const struct decided *
     const struct tpm_meanwhile mw = {sign_audit_meanwhile, &a};
     bool is_inline;
 
-    if (j->type != MT_SIGN || j->scheme != KEYSTORE_ECDSA || !server_is_quiet(d->srv)) {
+    if (j->type != MT_SIGN || !server_is_quiet(d->srv) ||
+        !sign_gate_inline(&d->sign_gate, gate_kind(j), conn_id(j->c), server_now_ns())) {
         return false;
     }
     j->meanwhile = &mw;
@@ -409,6 +444,7 @@ static bool sign_inline(struct daemon *d, struct djob *j, const struct decided *
         return false;
     }
     j->is_unaudited = a.is_failed;
+    gate_done(j);
     sign_reply(j);
     djob_free(j);
     return true;

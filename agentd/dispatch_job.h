@@ -42,6 +42,8 @@ struct djob {
     bool is_valid;
     uint8_t sig[1024];
     size_t sig_len;
+    bool is_timed;     /* SIGN: TPM2_Sign went out, and */
+    uint64_t took_ns;  /* how long the TPM took from then (dispatch.c: sign_clock) */
     bool is_unaudited; /* SIGN/VERIFY: the allow record could not be written: deny */
     const struct tpm_meanwhile *meanwhile; /* SIGN run inline: the audit append */
     struct spans spans;                    /* AGENTD_SPANS builds only */

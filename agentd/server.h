@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "err.h"
+#include "sign_gate.h"
 
 struct audit;
 struct identity;
@@ -56,7 +57,8 @@ struct daemon {
     struct identity *identity;     /* NULL without an agentd.enroll group */
     struct server *srv;
     uint64_t started_ns;
-    uint64_t n_requests; /* frames handed to dispatch (loop thread; conn.c counts) */
+    uint64_t n_requests;        /* frames handed to dispatch (loop thread; conn.c counts) */
+    struct sign_gate sign_gate; /* inline or worker for a SIGN (loop thread) */
 };
 
 struct server;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interleaved A/B of two agentd binaries (area "pkcs11"): each on its own
-# swtpm with one EC P-256 key, and tpm_bench on a third swtpm between them,
+# swtpm with one key (EC P-256, or RSA-2048 with AB_KEY=rsa), and tpm_bench
+# with the same kind of key on a third swtpm between them,
 # ROUNDS times; prints each round's signatures/s and ratios to tpm_bench,
 # then the medians and how many rounds B won. Interleaving is what makes a
 # difference of a point visible on a machine whose speed drifts by several
@@ -9,12 +10,13 @@
 #
 # usage: bench/ab_bench.sh AGENTD_A AGENTD_B [BUILD_DIR]   (default build/release)
 #   AB_ROUNDS (8), AB_MODE (1t: one thread, 2t, 64p: 64 processes for 2 s),
-#   AB_OPS (3000 signatures per thread), AB_ENV_A / AB_ENV_B (NAME=VALUE
-#   given to that daemon only, e.g. a switch in a throwaway build).
+#   AB_OPS (3000 signatures per thread; 500 with AB_KEY=rsa), AB_KEY (ec:
+#   ECDSA, rsa: RSA-PKCS), AB_ENV_A / AB_ENV_B (NAME=VALUE given to that
+#   daemon only, e.g. a switch in a throwaway build).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [[ $# -ge 2 ]] || {
-    sed -n '2,13p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
 }
 bin_a=$(realpath "$1")
@@ -22,7 +24,6 @@ bin_b=$(realpath "$2")
 build=$(cd "${3:-$root/build/release}" && pwd)
 rounds=${AB_ROUNDS:-8}
 mode=${AB_MODE:-1t}
-ops=${AB_OPS:-3000}
 tools=${P11_BENCH_TOOLS:-/work/shared/tools}
 source "$root/tests/harness/lib.sh"
 source "$root/tests/integration/lib_agentd.sh"
@@ -34,6 +35,12 @@ for f in "$bin_a" "$bin_b" "$module" "$tpm_bench" "$p11_procs" "$tools/p11bench.
     [[ -e $f ]] || die "missing: $f (scripts/build.sh release builds the first ones)"
 done
 case $mode in 1t | 2t | 64p) ;; *) die "AB_MODE must be 1t, 2t or 64p" ;; esac
+key=${AB_KEY:-ec}
+case $key in
+ec) key_type=ec-p256 mech=ecdsa key_mechs='"ECDSA"' raw_type=p256 ops=${AB_OPS:-3000} ;;
+rsa) key_type=rsa-2048 mech=rsa-pkcs key_mechs='"RSA_PKCS"' raw_type=rsa2048 ops=${AB_OPS:-500} ;;
+*) die "AB_KEY must be ec or rsa" ;;
+esac
 
 harness_init
 T0=$T
@@ -50,7 +57,7 @@ start_daemon() { # NAME BINARY ENV
     swtpm_start --no-ek
     agentd_write_conf <<EOW
 { name = "ab"; spiffe_id = "spiffe://bench/ab"; selectors = { uid = $(id -u); };
-  keys = ( { name = "ec"; type = "ec-p256"; mechanisms = [ "ECDSA", "ECDSA_SHA256" ]; } ); }
+  keys = ( { name = "$key"; type = "$key_type"; mechanisms = [ $key_mechs ]; } ); }
 EOW
     # The variable reaches this daemon only: exported for its start, then removed.
     [[ -z $3 ]] || export "${3?}"
@@ -61,9 +68,9 @@ EOW
 
 sign_rate() { # SOCKET
     if [[ $mode == 64p ]]; then
-        AGENTD_SOCKET=$1 "$p11_procs" -m "$module" -l ec -M ecdsa -P 64 -d 2 2>/dev/null
+        AGENTD_SOCKET=$1 "$p11_procs" -m "$module" -l "$key" -M "$mech" -P 64 -d 2 2>/dev/null
     else
-        AGENTD_SOCKET=$1 "$T0/p11bench" -m "$module" -l ec -M ecdsa -g -n "$ops" \
+        AGENTD_SOCKET=$1 "$T0/p11bench" -m "$module" -l "$key" -M "$mech" -g -n "$ops" \
             -t "${mode%t}" 2>/dev/null
     fi | sed -n 's/^RESULT.* ops_s=\([0-9.]*\).*/\1/p'
 }
@@ -78,10 +85,10 @@ T=$T0
 
 echo "A: $bin_a ${AB_ENV_A:-}"
 echo "B: $bin_b ${AB_ENV_B:-}"
-echo "mode $mode, $rounds rounds; ratios to tpm_bench on its own swtpm"
+echo "mode $mode, key $key, $rounds rounds; ratios to tpm_bench on its own swtpm"
 for r in $(seq 1 "$rounds"); do
     a=$(sign_rate "${sock[a]}")
-    x=$("$tpm_bench" --tcti "$raw_tcti" --seconds 1 --type p256 2>/dev/null |
+    x=$("$tpm_bench" --tcti "$raw_tcti" --seconds 1 --type "$raw_type" 2>/dev/null |
         sed -n 's/^RESULT.* ops_s=\([0-9.]*\).*/\1/p')
     b=$(sign_rate "${sock[b]}")
     [[ -n $a && -n $b && -n $x ]] || die "round $r: a run failed (A=$a B=$b raw=$x)"

@@ -34,8 +34,9 @@ done
     chmod 0700 "$T/auditdir"
     die "audit writes never failed (is CAP_DAC_OVERRIDE still held?)"
 }
-# That ECDSA sign ran on the loop thread (one client, idle TPM: the inline
-# path); an RSA sign always goes through the TPM worker. Both fail closed.
+# That ECDSA sign ran on the loop thread (ECDSA measured quick, one client:
+# the inline path, agentd/sign_gate.h). The daemon's first RSA sign has no
+# measured TPM time yet, so it goes through the TPM worker. Both fail closed.
 rsa_out=$(dc sign-data rsa SHA256_RSA_PKCS "$(printf '44%.0s' $(seq 1 32))")
 chmod 0700 "$T/auditdir"
 [[ $rsa_out == "status=3"* ]] || die "RSA sign (worker path) not denied: $rsa_out"
