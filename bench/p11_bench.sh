@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # PKCS#11 signing benchmark, side by side in one run (area "pkcs11"):
 #   agentd's module (ECDSA P-256, RSA-2048; signatures/s and p50/p99 with 1
-#   and 2 threads and 64 client processes (bench/p11_procs.c); cold start),
+#   and 2 threads and 64 client processes (bench/p11_procs.c); cold start,
+#   with where it goes and the raw layer's signature after idling beside it),
 #   the raw TPM layer (esysbench: key loaded, password session; and
 #   tpm_bench from "tpm" when it is built), the same layer behind one bare
 #   process hop (tpm_bench --relay: the ceiling for any daemon in front of
@@ -123,7 +124,20 @@ p11_cold() { # ROW MODULE LABEL [p11bench args...]
         line=$("$T0/p11bench" -m "$mod" "$@" -l "$label" -M ecdsa -c 2>/dev/null |
             grep '^RESULT_COLD') || continue
         add "$row" cold "$(field total_ms "$line")"
+        for f in dlopen init open sign; do
+            add "$row" "cold-$f" "$(field "${f}_ms" "$line")"
+        done
     done
+}
+
+# The raw layer's signature after the machine has idled, as a cold start's
+# first one finds it: the floor under the module's cold start.
+idle_pass() {
+    local line
+    [[ -n $tpm_bench && -n ${RAW_TCTI:-} ]] || return 0
+    line=$("$tpm_bench" --tcti "$RAW_TCTI" --seconds 1.5 --idle 50 --type p256 2>/dev/null |
+        grep '^RESULT') || return 0
+    add "$LAYER" idle-p50 "$(field p50_us "$line")"
 }
 
 layer_pass() {
@@ -205,6 +219,7 @@ for r in $(seq 1 "$rounds"); do
 done
 if [[ $have_ours == 1 ]]; then
     AGENTD_SOCKET=$AGENTD_SOCK p11_cold "$OURS" "$P11_MODULE" ec
+    idle_pass
     agentd_stop
 fi
 
@@ -324,6 +339,16 @@ for m in ecdsa rsa-pkcs; do
         printf "one bare hop / raw TPM layer, %s, 1 thread: %.0f%% (the ceiling for the module)\n",
             m, 100 * h / r }'
 done
+# Where the module's cold start goes, against the raw layer's own first signature.
+if [[ $(med "$OURS" cold) != - ]]; then
+    echo
+    echo "cold start of the agentd module, median ms: dlopen $(med "$OURS" cold-dlopen)," \
+        "C_Initialize $(med "$OURS" cold-init), session and object list $(med "$OURS" cold-open)," \
+        "first signature $(med "$OURS" cold-sign)"
+    idle=$(med "$LAYER" idle-p50)
+    [[ $idle == - ]] ||
+        awk -v i="$idle" 'BEGIN { printf "raw TPM layer, one ECDSA signature after 50 ms idle: p50 %.3f ms (the floor under the first signature)\n", i / 1000 }'
+fi
 # The platform's cost of waking a process on another CPU: a signature through
 # agentd has two such hops more than the raw layer (client -> agentd -> client).
 wake=$(find "$build" -name wake_rtt -type f -perm -u+x 2>/dev/null | head -n1)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The TPM layer benchmark runs, plain and behind its one-process relay
-# (--relay, the ceiling bench/p11_bench.sh prints for the module): each
-# prints a RESULT line with signatures counted, and a TPM that cannot be
+# The TPM layer benchmark runs, plain, behind its one-process relay
+# (--relay, the ceiling bench/p11_bench.sh prints for the module) and idling
+# before each signature (--idle, the floor under the module's cold start):
+# each prints a RESULT line with signatures counted, and a TPM that cannot be
 # reached is an error, not a figure. Speed is not judged here (bench/).
 set -euo pipefail
 source "$(dirname "$0")/../harness/lib.sh"
@@ -9,13 +10,16 @@ source "$(dirname "$0")/../harness/lib.sh"
 harness_init
 swtpm_start --no-ek
 
-for relay in "" --relay; do
+for relay in "" --relay "--idle 20"; do
     # shellcheck disable=SC2086
     out=$("$TPM_BENCH" --tcti "$SWTPM_TCTI" --seconds 0.3 --type p256 $relay) ||
         die "tpm_bench $relay failed: $out"
     line=$(grep '^RESULT' <<<"$out") || die "tpm_bench $relay printed no RESULT: $out"
-    tool=tpm_bench
-    [[ -z $relay ]] || tool=tpm_bench_relay
+    case $relay in
+    "") tool=tpm_bench ;;
+    --relay) tool=tpm_bench_relay ;;
+    *) tool=tpm_bench_idle ;;
+    esac
     grep -q "tool=$tool " <<<"$line" || die "tpm_bench $relay: not $tool: $line"
     ops=$(sed -n 's/.* ops=\([0-9]*\) .*/\1/p' <<<"$line")
     [[ $ops -gt 0 ]] || die "tpm_bench $relay signed nothing: $line"
@@ -29,3 +33,7 @@ if out=$("$TPM_BENCH" --tcti "swtpm:path=$T/no-such-tpm" --seconds 0.3 --type p2
     die "tpm_bench against nothing succeeded: $out"
 fi
 echo "ok: no TPM is an error"
+if out=$("$TPM_BENCH" --tcti "$SWTPM_TCTI" --seconds 0.3 --relay --idle 5 2>&1); then
+    die "tpm_bench --relay --idle was accepted: $out"
+fi
+echo "ok: --relay with --idle is refused"
