@@ -20,8 +20,9 @@
  *  - longer (a hardware TPM: tens of milliseconds for either): the worker,
  *    where the hand-off is well under 1 % and the loop never blocks.
  *
- * The caller checks the rest (a SIGN, nothing else ready in this wake-up,
- * the worker idle). Loop thread only.
+ * Inline, the loop also waits through a TPM recovery should the TPM restart
+ * right then (README: known limits). The caller checks the rest (a SIGN,
+ * nothing else ready in this wake-up, the worker idle). Loop thread only.
  */
 #ifndef AGENTD_SIGN_GATE_H
 #define AGENTD_SIGN_GATE_H

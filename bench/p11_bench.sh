@@ -118,7 +118,7 @@ p11_pass() { # ROW MODULE EC_LABEL RSA_LABEL [p11bench args...]
 }
 
 p11_cold() { # ROW MODULE LABEL [p11bench args...]
-    local row=$1 mod=$2 label=$3 line
+    local row=$1 mod=$2 label=$3 line f
     shift 3
     for _ in $(seq 1 "$cold_runs"); do
         line=$("$T0/p11bench" -m "$mod" "$@" -l "$label" -M ecdsa -c 2>/dev/null |
