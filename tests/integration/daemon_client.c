@@ -14,7 +14,7 @@
  *   daemon_client SOCK stream KEY MECH INFLIGHT sign until the daemon goes away
  *   daemon_client SOCK stress KEY MECH SECONDS CLIENTS INFLIGHT
  *   daemon_client SOCK raw HEX | raw-eof HEX     send bytes, report reply / close
- *   daemon_client SOCK stall SECONDS            half a frame, then nothing
+ *   daemon_client SOCK stall SECONDS            half a frame, nothing, then open|closed
  *   daemon_client SOCK session                  commands from stdin, one per line
  *   daemon_client SOCK admin status|workloads|keys|tail N
  *   daemon_client - audit-verify PATH
@@ -899,15 +899,37 @@ static int cmd_raw(const char *hex, bool is_eof)
     return 0;
 }
 
+/*
+ * Half a frame, then nothing for SECONDS; then say whether the daemon still
+ * holds the connection open ("open") or has closed it ("closed"): the
+ * caller checks a stalled client is neither served nor dropped early.
+ */
 static int cmd_stall(unsigned seconds)
 {
     static const uint8_t half[] = {0x00, 0x00, 0x00, 0x20, 0x01};
+    struct pollfd p = {.events = POLLIN};
     int fd = dial();
+    uint8_t byte;
+    int n;
 
     if (fd < 0 || write_all(fd, half, sizeof(half)) != 0) {
         return 1;
     }
     sleep(seconds);
+    p.fd = fd;
+    n = poll(&p, 1, 0);
+    if (n < 0) {
+        close(fd);
+        return 1;
+    }
+    /* Readable: a close (EOF or reset) or, wrongly, a reply to half a frame. */
+    if (n == 0) {
+        printf("open\n");
+    } else if (read(fd, &byte, 1) <= 0) {
+        printf("closed\n");
+    } else {
+        printf("replied\n");
+    }
     close(fd);
     return 0;
 }
