@@ -245,7 +245,7 @@ int admin_keys_json(struct keystore *ks, const struct agentd_conf *c,
         if (e != NULL && w != e) {
             continue;
         }
-        if ((r = keystore_list(ks, w, &pubs, &n)) != 0) {
+        if ((r = keystore_list(ks, w, true, &pubs, &n)) != 0) {
             json_object_put(o);
             return r;
         }

@@ -29,7 +29,7 @@ static void run_list(void *ctx, void *arg)
 {
     struct list_call *c = arg;
 
-    c->r = keystore_list(ctx, c->e, &c->pubs, &c->n);
+    c->r = keystore_list(ctx, c->e, true, &c->pubs, &c->n);
 }
 
 static void run_set_cert(void *ctx, void *arg)

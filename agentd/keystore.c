@@ -786,8 +786,8 @@ static void drop_expired(struct keystore_pub *p, int64_t now)
     }
 }
 
-int keystore_list(struct keystore *ks, const struct workload_entry *e, struct keystore_pub **ret,
-                  size_t *ret_n)
+int keystore_list(struct keystore *ks, const struct workload_entry *e, bool may_create,
+                  struct keystore_pub **ret, size_t *ret_n)
 {
     struct keystore_pub *out = NULL;
     char dir[DIRNAME_MAX + 1];
@@ -805,6 +805,10 @@ int keystore_list(struct keystore *ks, const struct workload_entry *e, struct ke
     for (size_t i = 0; i < e->n_keys; i++) {
         struct ks_key *k = NULL;
 
+        if (!may_create && find_key(ks, e->name, e->keys[i].name) == NULL) {
+            r = AD_ERR_NOT_FOUND; /* creating it needs the TPM */
+            goto out;
+        }
         if ((r = key_get(ks, e, e->keys[i].name, &k)) != 0) {
             log_warn("keystore: %s/%s unavailable: %s", e->name, e->keys[i].name, ad_strerror(r));
             continue;

@@ -113,9 +113,11 @@ AD_MUST_CHECK int keystore_sign(struct keystore *ks, const struct workload_entry
  * Worker thread. Public info of every key of e (configured keys are created
  * first when missing; a configured key that cannot be created is skipped
  * and logged). *ret is an array the caller frees with keystore_pubs_free.
+ * With may_create false nothing reaches the TPM: a configured key not yet
+ * created makes it return AD_ERR_NOT_FOUND (list again on the worker).
  */
 AD_MUST_CHECK int keystore_list(struct keystore *ks, const struct workload_entry *e,
-                                struct keystore_pub **ret, size_t *ret_n);
+                                bool may_create, struct keystore_pub **ret, size_t *ret_n);
 void keystore_pubs_free(struct keystore_pub *p, size_t n);
 
 /* Worker thread. Public info of one key (created first if configured and missing). */
