@@ -110,11 +110,13 @@ AD_MUST_CHECK int keystore_sign(struct keystore *ks, const struct workload_entry
                                 const struct tpm_meanwhile *mw, uint8_t *sig, size_t *ret_sig_len);
 
 /*
- * Worker thread. Public info of every key of e (configured keys are created
- * first when missing; a configured key that cannot be created is skipped
- * and logged). *ret is an array the caller frees with keystore_pubs_free.
- * With may_create false nothing reaches the TPM: a configured key not yet
- * created makes it return AD_ERR_NOT_FOUND (list again on the worker).
+ * The thread that owns the TPM (the worker, or the loop running a job
+ * inline: worker.h). Public info of every key of e (configured keys are
+ * created first when missing; a configured key that cannot be created is
+ * skipped and logged). *ret is an array the caller frees with
+ * keystore_pubs_free. With may_create false nothing reaches the TPM: a
+ * configured key not yet created makes it return AD_ERR_NOT_FOUND (list
+ * again on the worker).
  */
 AD_MUST_CHECK int keystore_list(struct keystore *ks, const struct workload_entry *e,
                                 bool may_create, struct keystore_pub **ret, size_t *ret_n);
