@@ -360,8 +360,8 @@ static void sign_run(struct worker_job *wj, void *ctx)
     spans_mark(&j->spans, SPAN_RUN);
     j->r = keystore_sign(ctx, j->e, j->key, j->scheme, j->hash, j->digest, j->digest_len, &timed,
                          j->sig, &j->sig_len);
-    j->is_timed = clk.sent_ns != 0;
-    j->took_ns = j->is_timed ? server_now_ns() - clk.sent_ns : 0;
+    j->sent_ns = clk.sent_ns;
+    j->signed_ns = clk.sent_ns != 0 ? server_now_ns() : 0;
     spans_mark(&j->spans, SPAN_SIGNED);
 }
 
@@ -373,8 +373,9 @@ static enum sign_gate_kind gate_kind(const struct djob *j)
 /* Loop thread, once a signature is made: what sign_gate_inline() goes by. */
 static void gate_done(struct djob *j)
 {
-    if (j->r == 0 && j->is_timed) {
-        sign_gate_done(&j->d->sign_gate, gate_kind(j), conn_id(j->c), j->took_ns, server_now_ns());
+    if (j->r == 0 && j->sent_ns != 0) {
+        sign_gate_done(&j->d->sign_gate, gate_kind(j), conn_id(j->c), j->signed_ns - j->sent_ns,
+                       j->signed_ns);
     }
 }
 

@@ -42,9 +42,9 @@ struct djob {
     bool is_valid;
     uint8_t sig[1024];
     size_t sig_len;
-    bool is_timed;     /* SIGN: TPM2_Sign went out, and */
-    uint64_t took_ns;  /* how long the TPM took from then (dispatch.c: sign_clock) */
-    bool is_unaudited; /* SIGN/VERIFY: the allow record could not be written: deny */
+    uint64_t sent_ns;   /* SIGN: TPM2_Sign went out (0: it did not; dispatch.c: sign_clock) */
+    uint64_t signed_ns; /* SIGN: the TPM answered */
+    bool is_unaudited;  /* SIGN/VERIFY: the allow record could not be written: deny */
     const struct tpm_meanwhile *meanwhile; /* SIGN run inline: the audit append */
     struct spans spans;                    /* AGENTD_SPANS builds only */
     uint8_t *bytes;                        /* RANDOM output */

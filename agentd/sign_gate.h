@@ -49,7 +49,7 @@ struct sign_gate {
 bool sign_gate_inline(const struct sign_gate *g, enum sign_gate_kind kind, uint64_t conn,
                       uint64_t now_ns);
 
-/* A signature of kind for conn took took_ns and was done at now_ns. */
+/* A signature of kind for conn took took_ns and the TPM answered at now_ns. */
 void sign_gate_done(struct sign_gate *g, enum sign_gate_kind kind, uint64_t conn, uint64_t took_ns,
                     uint64_t now_ns);
 
