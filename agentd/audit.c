@@ -472,10 +472,10 @@ static int rotate(struct audit *a)
 
 /*
  * The head may lag the newest record by at most AUDIT_HEAD_EVERY - 1 records
- * once audit_append() returns (audit.h). A background write starts at half
- * that lag, so the fsyncs run while requests go on; only when the lag reaches
- * the bound (writes slower than AUDIT_HEAD_EVERY / 2 records, or failing)
- * does the loop wait, and then write inline as before. A failed head write is
+ * once audit_append() returns (audit.h). A background write starts at
+ * AUDIT_HEAD_START, so the fsyncs run while requests go on; only when the lag
+ * reaches the bound (a write slower than the records left, or failing) does
+ * the loop wait, and then write inline as before. A failed head write is
  * retried with the next record and is not a reason to deny.
  */
 static void keep_head_fresh(struct audit *a)
@@ -490,7 +490,7 @@ static void keep_head_fresh(struct audit *a)
         (void)!audit_write_head(a); /* waits for a running background write first */
         return;
     }
-    if (last - a->head_seq < AUDIT_HEAD_EVERY / 2) {
+    if (last - a->head_seq < AUDIT_HEAD_START) {
         return;
     }
     if (a->headw == NULL && audit_headw_new(a->path, &a->headw) != 0) {

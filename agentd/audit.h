@@ -15,8 +15,8 @@
  * new file chains to the last record of the rotated one. path.head names the
  * newest record (seq and hash; its layout and why a torn write is harmless:
  * audit_head_file.h), rewritten and synced on rotation and on audit_close();
- * in between, a background thread (audit_head.h) rewrites it from half of
- * AUDIT_HEAD_EVERY records on, and audit_append() waits (writing inline if
+ * in between, a background thread (audit_head.h) rewrites it from
+ * AUDIT_HEAD_START records on, and audit_append() waits (writing inline if
  * need be) rather than return with the head AUDIT_HEAD_EVERY or more records
  * behind. Files are 0600; a missing directory is created 0700.
  *
@@ -66,6 +66,16 @@
 #define AUDIT_HEAD_EVERY 64  /* path.head never lags the newest record by this many */
 #define AUDIT_LINE_MAX 65536 /* longest line written or accepted by verify */
 #define AUDIT_KEEP_MAX 1000  /* rotated files */
+
+/*
+ * Lag at which the background head write starts. Each write is two
+ * fdatasyncs (log, then head), whose disk and interrupt work lands on the
+ * CPUs that sign: starting at 3/4 of the bound rather than 1/2 makes a third
+ * fewer of them, and leaves 16 records for a write to finish before the loop
+ * would wait (8 ms at 2,000 signatures/s against the 2-3 ms a write took on
+ * the benchmark machine; bench/README.md).
+ */
+#define AUDIT_HEAD_START (AUDIT_HEAD_EVERY * 3 / 4)
 
 /* One decision. Strings are borrowed for the call; NULL is written as null. */
 struct audit_record {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -596,7 +597,7 @@ static void test_verify_missing(void **state)
 /*
  * Without a clean shutdown, path.head never lags the newest record by
  * AUDIT_HEAD_EVERY or more once audit_append() has returned (it is written in
- * the background from half that lag on, inline at the bound): checked after
+ * the background from AUDIT_HEAD_START on, inline at the bound): checked after
  * every append, through three bounds' worth of records.
  */
 static void test_head_every(void **state)
@@ -625,6 +626,33 @@ static void test_head_every(void **state)
     expect_ok(3 * AUDIT_HEAD_EVERY, 1, 3 * AUDIT_HEAD_EVERY); /* that head matches the chain */
 }
 
+/*
+ * The background write starts at AUDIT_HEAD_START records of lag and not
+ * before: each one costs two fdatasyncs, which is why it waits that long.
+ */
+static void test_head_start(void **state)
+{
+    const struct timespec pause = {0, 10 * 1000 * 1000};
+    struct audit_head h;
+    struct audit *a;
+    int waited = 0;
+
+    (void)state;
+    a = open_log(0, 8);
+    append_n(a, 1, AUDIT_HEAD_START - 1);
+    for (int i = 0; i < 10; i++) {
+        nanosleep(&pause, NULL); /* room for a write started too early to land */
+    }
+    assert_int_equal(audit_head_read(logpath, &h), AD_ERR_NOT_FOUND);
+    append_n(a, AUDIT_HEAD_START, 1);
+    while (audit_head_read(logpath, &h) == AD_ERR_NOT_FOUND && waited++ < 500) {
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(audit_head_read(logpath, &h), AD_OK);
+    assert_int_equal(h.seq, AUDIT_HEAD_START);
+    assert_int_equal(audit_close(a), AD_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fsync_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_every, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_start, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
