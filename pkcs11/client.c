@@ -27,15 +27,18 @@
 struct conn {
     int fd;
     bool is_busy;
-    bool is_broken;  /* transport or framing failed: never reuse */
-    bool is_reused;  /* taken from the idle pool for this call */
-    struct buf *out; /* request body */
-    struct buf *in;  /* reply body */
+    bool is_broken;    /* transport or framing failed: never reuse */
+    bool is_reused;    /* taken from the idle pool for this call */
+    uint32_t hello_id; /* HELLO sent, its answer not read yet (0: none) */
+    struct buf *out;   /* request body */
+    struct buf *in;    /* reply body */
     struct conn *next;
 };
 
-static struct conn *conns;     /* every open connection; guarded by the module mutex */
-static atomic_uint request_id; /* per process; echoed in replies */
+static struct conn *conns;      /* every open connection; guarded by the module mutex */
+static atomic_uint request_id;  /* per process; echoed in replies */
+static struct client_info info; /* from the first HELLO answer read; module mutex */
+static bool has_info;
 
 static const char *socket_path(void)
 {
@@ -81,20 +84,18 @@ CK_RV client_rv_from_status(uint32_t status)
 }
 
 /*
- * Send c->out as a request of type and read the reply into c->in. CKR_OK
- * leaves c->in at the OK reply's fields; a status from the daemon becomes its
- * CK_RV; a transport or framing failure is CKR_DEVICE_ERROR.
+ * Read the reply to request id of type into c->in. CKR_OK leaves c->in at the
+ * OK reply's fields; a status from the daemon becomes its CK_RV; a transport
+ * or framing failure is CKR_DEVICE_ERROR and marks c broken.
  */
-static CK_RV exchange(struct conn *c, uint8_t type)
+static CK_RV read_reply(struct conn *c, uint8_t type, uint32_t id)
 {
-    uint32_t id = atomic_fetch_add(&request_id, 1) + 1;
     struct frame_header h;
     struct msg_error e;
     uint32_t status;
 
     /* Wait in poll(), not read(): see io_wait_readable. */
-    if (io_write_frame(c->fd, type, id, c->out) != 0 || io_wait_readable(c->fd, -1) != 0 ||
-        io_read_frame(c->fd, c->in, &h) != 0) {
+    if (io_wait_readable(c->fd, -1) != 0 || io_read_frame(c->fd, c->in, &h) != 0) {
         module_debug("agentd: %s failed: %s", msg_lookup(type)->name, strerror(errno));
         c->is_broken = true;
         return CKR_DEVICE_ERROR;
@@ -115,6 +116,66 @@ static CK_RV exchange(struct conn *c, uint8_t type)
     module_debug("agentd: %s: %s \"%.*s\"", msg_lookup(type)->name, status_name(status),
                  (int)e.message.len, e.message.ptr);
     return client_rv_from_status(status);
+}
+
+static void copy_str(char *out, size_t size, struct msg_str s)
+{
+    size_t n = s.len < size - 1 ? s.len : size - 1;
+
+    memcpy(out, s.ptr, n);
+    out[n] = '\0';
+}
+
+/*
+ * Read the answer to the HELLO sent on c; the first one read fills the
+ * token's info. A refused HELLO (no common version) breaks c: nothing more
+ * is read from a daemon we cannot speak to.
+ */
+static CK_RV hello_finish(struct conn *c)
+{
+    struct msg_hello_reply rep;
+    uint32_t id = c->hello_id;
+
+    c->hello_id = 0;
+    if (read_reply(c, MSG_HELLO, id) != CKR_OK) {
+        c->is_broken = true;
+        return CKR_DEVICE_ERROR;
+    }
+    if (msg_hello_reply_decode(c->in, &rep) != 0 || rep.version != PROTO_VERSION) {
+        c->is_broken = true;
+        return CKR_DEVICE_ERROR;
+    }
+    module_lock();
+    if (!has_info) {
+        copy_str(info.token_label, sizeof(info.token_label), rep.token_label);
+        copy_str(info.manufacturer, sizeof(info.manufacturer), rep.manufacturer);
+        copy_str(info.serial, sizeof(info.serial), rep.serial);
+        copy_str(info.daemon_version, sizeof(info.daemon_version), rep.daemon_version);
+        has_info = true;
+    }
+    module_unlock();
+    return CKR_OK;
+}
+
+/*
+ * Send c->out as a request of type and read the reply into c->in (as
+ * read_reply). A HELLO still unanswered on c is answered first: the request
+ * went out behind it, so a new connection costs one round trip, not two.
+ */
+static CK_RV exchange(struct conn *c, uint8_t type)
+{
+    uint32_t id = atomic_fetch_add(&request_id, 1) + 1;
+    CK_RV rv;
+
+    if (io_write_frame(c->fd, type, id, c->out) != 0) {
+        module_debug("agentd: %s failed: %s", msg_lookup(type)->name, strerror(errno));
+        c->is_broken = true;
+        return CKR_DEVICE_ERROR;
+    }
+    if (c->hello_id != 0 && (rv = hello_finish(c)) != CKR_OK) {
+        return rv;
+    }
+    return read_reply(c, type, id);
 }
 
 static void conn_free(struct conn *c)
@@ -152,42 +213,26 @@ static int unix_connect(void)
     return fd;
 }
 
-static void copy_str(char *out, size_t size, struct msg_str s)
-{
-    size_t n = s.len < size - 1 ? s.len : size - 1;
-
-    memcpy(out, s.ptr, n);
-    out[n] = '\0';
-}
-
-/* HELLO on a fresh connection; fills *ret_info when not NULL. */
-static CK_RV hello(struct conn *c, struct client_info *ret_info)
+/* Send HELLO on a fresh connection; its answer is read later (hello_finish). */
+static CK_RV hello_send(struct conn *c)
 {
     struct msg_hello_request req = {PROTO_VERSION, PROTO_VERSION, msg_str_c("libagentd-pkcs11")};
-    struct msg_hello_reply rep;
-    CK_RV rv;
+    uint32_t id = atomic_fetch_add(&request_id, 1) + 1;
 
     buf_reset(c->out);
     if (msg_hello_request_encode(c->out, &req) != 0) {
         return CKR_HOST_MEMORY;
     }
-    if ((rv = exchange(c, MSG_HELLO)) != CKR_OK) {
-        return rv;
-    }
-    if (msg_hello_reply_decode(c->in, &rep) != 0 || rep.version != PROTO_VERSION) {
+    if (io_write_frame(c->fd, MSG_HELLO, id, c->out) != 0) {
+        module_debug("agentd: HELLO failed: %s", strerror(errno));
         return CKR_DEVICE_ERROR;
     }
-    if (ret_info != NULL) {
-        copy_str(ret_info->token_label, sizeof(ret_info->token_label), rep.token_label);
-        copy_str(ret_info->manufacturer, sizeof(ret_info->manufacturer), rep.manufacturer);
-        copy_str(ret_info->serial, sizeof(ret_info->serial), rep.serial);
-        copy_str(ret_info->daemon_version, sizeof(ret_info->daemon_version), rep.daemon_version);
-    }
+    c->hello_id = id;
     return CKR_OK;
 }
 
-/* A new connection, HELLO done, marked busy and listed in the pool. */
-static CK_RV conn_open(struct client_info *ret_info, struct conn **ret)
+/* A new connection, HELLO sent, marked busy and listed in the pool. */
+static CK_RV conn_open(struct conn **ret)
 {
     struct conn *c = calloc(1, sizeof(*c));
     CK_RV rv;
@@ -204,7 +249,7 @@ static CK_RV conn_open(struct client_info *ret_info, struct conn **ret)
         rv = CKR_DEVICE_ERROR;
         goto out;
     }
-    if ((rv = hello(c, ret_info)) != CKR_OK) {
+    if ((rv = hello_send(c)) != CKR_OK) {
         goto out;
     }
     c->is_busy = true;
@@ -233,7 +278,7 @@ static CK_RV conn_get(struct conn **ret)
     }
     module_unlock();
     if (c == NULL) {
-        return conn_open(NULL, ret);
+        return conn_open(ret);
     }
     *ret = c;
     return CKR_OK;
@@ -265,14 +310,42 @@ static void conn_put(struct conn *c)
     conn_free(c);
 }
 
-CK_RV client_open(struct client_info *ret_info)
+CK_RV client_open(void)
 {
     struct conn *c = NULL;
     CK_RV rv;
 
-    if ((rv = conn_open(ret_info, &c)) == CKR_OK) {
+    if ((rv = conn_open(&c)) == CKR_OK) {
         conn_put(c);
     }
+    return rv;
+}
+
+CK_RV client_token_info(struct client_info *ret)
+{
+    struct conn *c = NULL;
+    CK_RV rv = CKR_OK;
+    bool is_known;
+
+    module_lock();
+    is_known = has_info;
+    module_unlock();
+    if (!is_known) {
+        if ((rv = conn_get(&c)) != CKR_OK) {
+            return rv;
+        }
+        if (c->hello_id == 0 && hello_send(c) != CKR_OK) {
+            c->is_broken = true;
+            rv = CKR_DEVICE_ERROR;
+        }
+        if (rv == CKR_OK) {
+            rv = hello_finish(c);
+        }
+        conn_put(c);
+    }
+    module_lock();
+    *ret = info;
+    module_unlock();
     return rv;
 }
 
@@ -296,6 +369,7 @@ void client_close(bool is_child)
         conn_free(c);
     }
     conns = busy;
+    has_info = false; /* the next C_Initialize may meet another daemon */
     if (!is_child) {
         module_unlock();
     }

@@ -71,8 +71,17 @@ struct client_pss {
     uint64_t salt_len;
 };
 
-/* Connect and say HELLO; the connection stays in the pool. Fills *ret_info. */
-CK_RV client_open(struct client_info *ret_info);
+/*
+ * Connect to agentd and send HELLO; the connection stays in the pool. The
+ * answer is not waited for: it is read before the reply to the next request
+ * on that connection (one round trip at start-up instead of two) or by
+ * client_token_info(). An agentd that cannot be reached fails here; one that
+ * refuses the HELLO fails the call that reads its answer.
+ */
+CK_RV client_open(void);
+
+/* The token's info from agentd's HELLO answer, waiting for it if not read yet. */
+CK_RV client_token_info(struct client_info *ret);
 
 /*
  * Drop every connection. is_child: we are a forked child holding the parent's

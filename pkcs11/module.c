@@ -187,7 +187,6 @@ static void drop_stale_state(void)
 
 static CK_RV initialize(const CK_C_INITIALIZE_ARGS *args)
 {
-    struct client_info info;
     CK_RV rv;
 
     if (atomic_load(&is_initialized)) {
@@ -202,13 +201,12 @@ static CK_RV initialize(const CK_C_INITIALIZE_ARGS *args)
     if (!is_atfork_set && pthread_atfork(NULL, NULL, on_child) == 0) {
         is_atfork_set = true;
     }
-    if ((rv = client_open(&info)) != CKR_OK) {
+    if ((rv = client_open()) != CKR_OK) {
         client_close(false);
         module_mutex_free(mod_mutex);
         mod_mutex = NULL;
         return rv;
     }
-    slot_set_info(&info);
     init_generation = atomic_load(&generation);
     atomic_store(&is_initialized, true);
     return CKR_OK;

@@ -5,13 +5,6 @@
 #include "module.h"
 #include "session.h"
 
-static struct client_info token; /* written once per C_Initialize */
-
-void slot_set_info(const struct client_info *info)
-{
-    token = *info;
-}
-
 void slot_pad(CK_UTF8CHAR *field, size_t size, const char *s)
 {
     size_t n = strlen(s);
@@ -35,8 +28,14 @@ CK_RV slot_list(CK_SLOT_ID_PTR out, CK_ULONG_PTR count)
 
 CK_RV slot_info(CK_SLOT_ID id, CK_SLOT_INFO_PTR info)
 {
+    struct client_info token;
+    CK_RV rv;
+
     if (id != SLOT_ID) {
         return CKR_SLOT_ID_INVALID;
+    }
+    if ((rv = client_token_info(&token)) != CKR_OK) {
+        return rv;
     }
     memset(info, 0, sizeof(*info));
     slot_pad(info->slotDescription, sizeof(info->slotDescription), "agentd TPM 2.0 workload keys");
@@ -50,10 +49,15 @@ CK_RV slot_info(CK_SLOT_ID id, CK_SLOT_INFO_PTR info)
 
 CK_RV slot_token_info(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 {
+    struct client_info token;
     CK_ULONG all, rw;
+    CK_RV rv;
 
     if (id != SLOT_ID) {
         return CKR_SLOT_ID_INVALID;
+    }
+    if ((rv = client_token_info(&token)) != CKR_OK) {
+        return rv;
     }
     session_count(&all, &rw);
     memset(info, 0, sizeof(*info));

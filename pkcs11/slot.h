@@ -1,6 +1,7 @@
 /*
  * One slot (ID 0) holding one token, the daemon. Token identity (label,
- * manufacturer, serial) comes from HELLO at C_Initialize.
+ * manufacturer, serial) comes from agentd's answer to the HELLO sent at
+ * C_Initialize (client_token_info).
  */
 #ifndef AGENTD_PKCS11_SLOT_H
 #define AGENTD_PKCS11_SLOT_H
@@ -10,9 +11,6 @@
 #include "client.h"
 
 #define SLOT_ID 0
-
-/* Remember HELLO's answer for C_GetTokenInfo. */
-void slot_set_info(const struct client_info *info);
 
 CK_RV slot_list(CK_SLOT_ID_PTR out, CK_ULONG_PTR count);
 CK_RV slot_info(CK_SLOT_ID id, CK_SLOT_INFO_PTR info);

@@ -13,6 +13,6 @@ if(TARGET agentd-pkcs11)
     target_include_directories(test_pkcs11_api PRIVATE ${P11KIT_INCLUDE_DIRS}
         ${PROJECT_SOURCE_DIR}/pkcs11)
     target_link_libraries(test_pkcs11_api PRIVATE PkgConfig::CMOCKA PkgConfig::CRYPTO
-        Threads::Threads ${CMAKE_DL_LIBS} agentd_warnings)
+        Threads::Threads ${CMAKE_DL_LIBS} agentd_proto agentd_warnings)
     add_dependencies(test_pkcs11_api agentd-pkcs11)
 endif()

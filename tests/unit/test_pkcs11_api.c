@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +25,11 @@
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 
+#include "frame.h"
+#include "io.h"
+#include "msg.h"
 #include "pkcs11_3.h" /* the 3.0 layout p11-kit 0.24 lacks */
+#include "status.h"
 
 #define N_THREADS 16
 #define SIGS_PER_THREAD 8
@@ -882,6 +888,80 @@ static void test_idle_reconnect(void **state)
     assert_true(sign_and_check("ec"));
 }
 
+/*
+ * A daemon that cannot be reached fails C_Initialize; one that refuses the
+ * HELLO (no common protocol version) fails the call that reads its answer,
+ * and no request sent behind that HELLO is answered from it. The refusing
+ * daemon is a forked child on a socket of our own that answers HELLO with
+ * STATUS_VERSION and LIST_OBJECTS with a well-formed empty list, which the
+ * module must not take.
+ */
+static void refusing_daemon(int lfd)
+{
+    struct buf *in = buf_new(FRAME_BODY_MAX), *out = buf_new(FRAME_BODY_MAX);
+    struct msg_list_objects_reply *none = calloc(1, sizeof(*none));
+    struct frame_header h;
+    int fd;
+
+    while (in != NULL && out != NULL && none != NULL && (fd = accept(lfd, NULL, NULL)) >= 0) {
+        while (io_read_frame(fd, in, &h) == 0) {
+            buf_reset(out);
+            if ((h.type == MSG_HELLO ? msg_error_encode(out, STATUS_VERSION, "no common version")
+                                     : msg_list_objects_reply_encode(out, none)) != 0 ||
+                io_write_frame(fd, h.type | FRAME_REPLY, h.request_id, out) != 0) {
+                break;
+            }
+        }
+        close(fd);
+    }
+    _exit(0);
+}
+
+static void test_daemon_refuses(void **state)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *saved = getenv("AGENTD_SOCKET");
+    char dir[] = "/tmp/p11-refuse.XXXXXX";
+    char *old = saved != NULL ? strdup(saved) : NULL;
+    CK_SESSION_HANDLE hs = CK_INVALID_HANDLE;
+    CK_TOKEN_INFO ti;
+    CK_SLOT_INFO si;
+    int lfd, status;
+    pid_t pid;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+    setenv("AGENTD_SOCKET", sa.sun_path, 1);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_DEVICE_ERROR); /* nobody listens */
+
+    assert_true((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    assert_true((pid = fork()) >= 0);
+    if (pid == 0) {
+        refusing_daemon(lfd);
+    }
+    close(lfd);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_OK); /* HELLO sent, not yet answered */
+    assert_int_equal(p11->C_GetTokenInfo(0, &ti), CKR_DEVICE_ERROR);
+    assert_int_equal(p11->C_GetSlotInfo(0, &si), CKR_DEVICE_ERROR);
+    /* The object list goes out behind a new HELLO; its answer is not used. */
+    assert_int_equal(p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &hs), CKR_DEVICE_ERROR);
+    assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
+
+    kill(pid, SIGTERM);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unlink(sa.sun_path);
+    rmdir(dir);
+    if (old != NULL) {
+        setenv("AGENTD_SOCKET", old, 1);
+        free(old);
+    } else {
+        unsetenv("AGENTD_SOCKET");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -905,6 +985,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_cancel, init, fini),
         cmocka_unit_test_setup_teardown(test_idle_reconnect, init, fini),
         cmocka_unit_test_setup_teardown(test_keygen_destroy, init, fini),
+        cmocka_unit_test(test_daemon_refuses),
     };
 
     return cmocka_run_group_tests(tests, load, NULL);
