@@ -45,6 +45,21 @@
 #include "sigfmt.h"
 #include "tpm.h"
 
+/* A whole option value as a number in [lo, hi]; false for "", "5x" or out of range. */
+static bool parse_num(const char *text, double lo, double hi, double *ret)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !(v >= lo && v <= hi)) {
+        return false;
+    }
+    *ret = v;
+    return true;
+}
+
 static double now_us(void)
 {
     struct timespec ts;
@@ -312,6 +327,7 @@ int main(int argc, char **argv)
     bool relay = false;
     unsigned idle_ms = 0;
     struct tpm *t = NULL;
+    double v;
     int c, r = 0;
 
     while ((c = getopt_long(argc, argv, "t:s:k:n:ri:", opts, NULL)) != -1) {
@@ -320,19 +336,30 @@ int main(int argc, char **argv)
             opt.tcti = optarg;
             break;
         case 's':
-            seconds = strtod(optarg, NULL);
+            if (!parse_num(optarg, 0.01, 3600, &seconds)) {
+                fprintf(stderr, "tpm_bench: --seconds 0.01..3600\n");
+                return 2;
+            }
             break;
         case 'k':
             type = optarg;
             break;
         case 'n':
-            nkeys = (unsigned)strtoul(optarg, NULL, 10);
+            if (!parse_num(optarg, 1, BENCH_KEYS_MAX, &v) || v != (unsigned)v) {
+                fprintf(stderr, "tpm_bench: --keys 1..%d\n", BENCH_KEYS_MAX);
+                return 2;
+            }
+            nkeys = (unsigned)v;
             break;
         case 'r':
             relay = true;
             break;
         case 'i':
-            idle_ms = (unsigned)strtoul(optarg, NULL, 10);
+            if (!parse_num(optarg, 0, 10000, &v) || v != (unsigned)v) {
+                fprintf(stderr, "tpm_bench: --idle 0..10000 (ms)\n");
+                return 2;
+            }
+            idle_ms = (unsigned)v;
             break;
         default:
             fprintf(stderr, "usage: tpm_bench --tcti TCTI [--seconds S] [--type p256|rsa2048|all] "
@@ -342,14 +369,6 @@ int main(int argc, char **argv)
     }
     if (relay && idle_ms > 0) {
         fprintf(stderr, "tpm_bench: --relay and --idle do not go together\n");
-        return 2;
-    }
-    if (idle_ms > 10000) {
-        fprintf(stderr, "tpm_bench: --idle 0..10000 (ms)\n");
-        return 2;
-    }
-    if (nkeys < 1 || nkeys > BENCH_KEYS_MAX) {
-        fprintf(stderr, "tpm_bench: --keys 1..%d\n", BENCH_KEYS_MAX);
         return 2;
     }
     if ((r = tpm_open(&opt, &t)) != 0) {

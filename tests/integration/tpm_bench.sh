@@ -37,3 +37,13 @@ if out=$("$TPM_BENCH" --tcti "$SWTPM_TCTI" --seconds 0.3 --relay --idle 5 2>&1);
     die "tpm_bench --relay --idle was accepted: $out"
 fi
 echo "ok: --relay with --idle is refused"
+# Option values that are not whole numbers in range are refused, not read as 0.
+for bad in "--idle five" "--idle 5ms" "--idle 10001" "--keys 0" "--keys 2.5" "--seconds x" \
+    "--seconds 0"; do
+    # shellcheck disable=SC2086 # word splitting wanted: option and value
+    if out=$("$TPM_BENCH" --tcti "$SWTPM_TCTI" --type p256 $bad 2>&1); then
+        die "tpm_bench $bad was accepted: $out"
+    fi
+    grep -q "^tpm_bench: --" <<<"$out" || die "tpm_bench $bad: no usage line: $out"
+done
+echo "ok: bad option values are refused"
