@@ -554,18 +554,21 @@ out:
 }
 
 /*
- * The SHA-256 of the exe open at fd, when it is cheap: a cache hit. On a
- * miss fd is kept (id->exe_fd) for a hash off the loop; *fd is then -1.
- * Any other failure (not a regular file, over WORKLOAD_HASH_FILE_MAX)
- * leaves has_sha256 false, as a file we cannot read does.
+ * The SHA-256 of the exe open at fd (st: its fstat), when it is cheap: a
+ * cache hit. On a miss fd is kept (id->exe_fd) for a hash off the loop; *fd
+ * is then -1. Anything else (not a regular file, over
+ * WORKLOAD_HASH_FILE_MAX) leaves has_sha256 false, as a file we cannot read
+ * does.
  */
-static void exe_hash_or_defer(struct workload_identity *id, struct workload_cache *cache, int *fd)
+static void exe_hash_or_defer(struct workload_identity *id, struct workload_cache *cache,
+                              const struct stat *st, int *fd)
 {
     struct workload_file_key k;
 
-    if (workload_file_key_of(*fd, &k) != 0) {
+    if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size > WORKLOAD_HASH_FILE_MAX) {
         return;
     }
+    key_of(st, &k);
     if (workload_cache_get(cache, &k, id->facts.exe_sha256)) {
         id->facts.has_sha256 = true;
         return;
@@ -601,7 +604,7 @@ static int read_exe(struct workload_identity *id, struct workload_cache *cache)
             r = AD_ERR_SYSTEM;
             goto out;
         }
-        exe_hash_or_defer(id, cache, &fd);
+        exe_hash_or_defer(id, cache, &st, &fd);
     } else if (stat(path, &st) != 0) {
         r = proc_err(-errno);
         goto out;
