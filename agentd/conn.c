@@ -1,6 +1,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,20 @@ static int start_hash(struct conn *c)
     return workload_identify_finish(c->wid, is_hashed ? sha : NULL);
 }
 
+/*
+ * The peer has closed its end: nothing it sent can be answered. A process
+ * that connects and exits at once (C_Initialize then C_Finalize, since the
+ * module does not wait for HELLO's answer) is gone before it can be
+ * identified; that is not worth a warning. A socket still open, say passed
+ * to another process by one that exited, is.
+ */
+static bool peer_has_closed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
+
 int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred *cred,
              struct conn **ret)
 {
@@ -112,8 +127,14 @@ int conn_new(struct daemon *d, int epfd, int fd, uint64_t id, const struct ucred
     c->is_live = true;
     if ((r = workload_identify_start(fd, d->wcache, &c->wid)) != 0 ||
         (is_pending(c) && (r = start_hash(c)) != 0)) {
-        log_warn("conn %llu: cannot identify pid %d: %s", (unsigned long long)id, (int)cred->pid,
-                 ad_strerror(r));
+        if (r == AD_ERR_DENIED && peer_has_closed(fd)) {
+            log_debug("conn %llu: pid %d closed its connection before it was identified",
+                      (unsigned long long)id, (int)cred->pid);
+            r = AD_ERR_CLOSED;
+        } else {
+            log_warn("conn %llu: cannot identify pid %d: %s", (unsigned long long)id,
+                     (int)cred->pid, ad_strerror(r));
+        }
         goto out;
     }
     ev.data.u64 = (uint64_t)(uintptr_t)c;

@@ -26,7 +26,9 @@
  * Take fd (always: closed on failure), gather the caller's facts, register
  * with epfd; on a hash-cache miss queue the exe on d->hasher (the conn then
  * waits: conn_waits_for_hash). Returns 0, AD_ERR_NOMEM, AD_ERR_SYSTEM,
- * AD_ERR_DENIED (not the connecting process), AD_ERR_RATE (hasher full).
+ * AD_ERR_DENIED (not the connecting process), AD_ERR_RATE (hasher full),
+ * AD_ERR_CLOSED (the process went, and closed the socket, before it could
+ * be identified: logged at debug level only).
  */
 AD_MUST_CHECK int conn_new(struct daemon *d, int epfd, int fd, uint64_t id,
                            const struct ucred *cred, struct conn **ret);

@@ -341,7 +341,9 @@ static void accept_one(struct server *s)
     }
     /* conn_new takes fd in every case. */
     if ((r = conn_new(s->d, s->epfd, fd, s->next_id++, &cred, &cn)) != 0) {
-        log_warn("server: connection from pid %d dropped: %s", (int)cred.pid, ad_strerror(r));
+        if (r != AD_ERR_CLOSED) {
+            log_warn("server: connection from pid %d dropped: %s", (int)cred.pid, ad_strerror(r));
+        }
         return;
     }
     conn_link(&s->conns, cn);

@@ -78,5 +78,33 @@ out=$(timeout 120 "${P11_ENV[@]}" pkcs11-tool --module "$P11_MODULE" --test-fork
 out=$(timeout 120 "${P11_ENV[@]}" pkcs11-tool --module "$P11_MODULE" --test-threads IN \
     --test-threads ILGISLT0 --test-threads ILGISLT0 -L 2>&1) || die "--test-threads: $out"
 
+# Clients that initialize, ask nothing of the daemon and exit (C_Initialize,
+# C_Finalize, through ctypes) while agentd is stopped, so it meets them only
+# after they are gone: the module does not wait for HELLO's answer, so this is
+# what a quick probe looks like. agentd drops those connections without a
+# warning (nothing was asked, nobody is left to answer) and goes on.
+quick_client='import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+fl = ctypes.c_void_p()
+assert lib.C_GetFunctionList(ctypes.byref(fl)) == 0
+fn = ctypes.cast(fl, ctypes.POINTER(ctypes.c_void_p))  # [0] version, [1] C_Initialize, [2] C_Finalize
+call = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)
+rv = call(fn[1])(None), call(fn[2])(None)
+sys.exit(0 if rv == (0, 0) else "C_Initialize, C_Finalize: %r" % (rv,))'
+lines=$(wc -l <"$T/agentd.log")
+kill -STOP "$AGENTD_PID"
+for _ in 1 2 3; do
+    if ! out=$(timeout 20 "${P11_ENV[@]}" python3 -c "$quick_client" "$P11_MODULE" 2>&1); then
+        kill -CONT "$AGENTD_PID"
+        die "C_Initialize + C_Finalize with agentd stopped: $out"
+    fi
+done
+kill -CONT "$AGENTD_PID"
+out=$(p11 --list-objects --type privkey 2>&1) || die "agentd after the quick clients: $out"
+grep -q "label: *ec" <<<"$out" || die "agentd after the quick clients: no key listed: $out"
+if tail -n +"$((lines + 1))" "$T/agentd.log" | grep -E "cannot identify|dropped"; then
+    die "clients gone before identification were logged as warnings"
+fi
+
 pkcs11_stop
 echo PASS
