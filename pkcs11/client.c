@@ -321,27 +321,40 @@ CK_RV client_open(void)
     return rv;
 }
 
-CK_RV client_token_info(struct client_info *ret)
+/* Read a HELLO answer, sending the HELLO first if this connection has none pending. */
+static CK_RV token_info_once(bool *ret_retry)
 {
     struct conn *c = NULL;
-    CK_RV rv = CKR_OK;
+    CK_RV rv;
+
+    *ret_retry = false;
+    if ((rv = conn_get(&c)) != CKR_OK) {
+        return rv;
+    }
+    if (c->hello_id == 0 && hello_send(c) != CKR_OK) {
+        c->is_broken = true;
+        rv = CKR_DEVICE_ERROR;
+    } else {
+        rv = hello_finish(c);
+    }
+    /* As call_do: a pooled connection agentd closed (idle, restarted) gets one retry. */
+    *ret_retry = c->is_broken && c->is_reused;
+    conn_put(c);
+    return rv;
+}
+
+CK_RV client_token_info(struct client_info *ret)
+{
     bool is_known;
+    bool is_retry;
+    CK_RV rv = CKR_OK;
 
     module_lock();
     is_known = has_info;
     module_unlock();
-    if (!is_known) {
-        if ((rv = conn_get(&c)) != CKR_OK) {
-            return rv;
-        }
-        if (c->hello_id == 0 && hello_send(c) != CKR_OK) {
-            c->is_broken = true;
-            rv = CKR_DEVICE_ERROR;
-        }
-        if (rv == CKR_OK) {
-            rv = hello_finish(c);
-        }
-        conn_put(c);
+    if (!is_known && (rv = token_info_once(&is_retry)) != CKR_OK && is_retry && module_is_live()) {
+        module_debug("agentd: pooled connection failed; retrying HELLO");
+        rv = token_info_once(&is_retry);
     }
     module_lock();
     *ret = info;

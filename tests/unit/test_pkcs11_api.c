@@ -892,26 +892,42 @@ static void test_idle_reconnect(void **state)
 }
 
 /*
- * A daemon that cannot be reached fails C_Initialize; one that refuses the
- * HELLO (no common protocol version) fails the call that reads its answer,
- * and no request sent behind that HELLO is answered from it. The refusing
- * daemon is a forked child on a socket of our own that answers HELLO with
- * STATUS_VERSION and LIST_OBJECTS with a well-formed empty list, which the
- * module must not take.
+ * Fake daemons for the start-up cases, each a forked child serving a socket
+ * of our own. FAKE_REFUSE answers HELLO with STATUS_VERSION and LIST_OBJECTS
+ * with a well-formed empty list, which the module must not take.
+ * FAKE_RESTART closes its first connection unanswered (an agentd restarted
+ * between C_Initialize and the first call) and answers HELLO on the next
+ * ones with token label "fake-token".
  */
-static void refusing_daemon(int lfd)
+enum fake_mode { FAKE_REFUSE, FAKE_RESTART };
+
+static void fake_daemon(int lfd, enum fake_mode mode)
 {
     struct buf *in = buf_new(FRAME_BODY_MAX), *out = buf_new(FRAME_BODY_MAX);
     struct msg_list_objects_reply *none = calloc(1, sizeof(*none));
+    struct msg_hello_reply hello = {PROTO_VERSION, msg_str_c("fake-token"), msg_str_c("fake"),
+                                    msg_str_c("1"), msg_str_c("0")};
     struct frame_header h;
+    int n_accepted = 0;
     int fd;
 
     while (in != NULL && out != NULL && none != NULL && (fd = accept(lfd, NULL, NULL)) >= 0) {
+        if (mode == FAKE_RESTART && n_accepted++ == 0) {
+            close(fd);
+            continue;
+        }
         while (io_read_frame(fd, in, &h) == 0) {
+            int r;
+
             buf_reset(out);
-            if ((h.type == MSG_HELLO ? msg_error_encode(out, STATUS_VERSION, "no common version")
-                                     : msg_list_objects_reply_encode(out, none)) != 0 ||
-                io_write_frame(fd, h.type | FRAME_REPLY, h.request_id, out) != 0) {
+            if (h.type != MSG_HELLO) {
+                r = msg_list_objects_reply_encode(out, none);
+            } else if (mode == FAKE_REFUSE) {
+                r = msg_error_encode(out, STATUS_VERSION, "no common version");
+            } else {
+                r = msg_hello_reply_encode(out, &hello);
+            }
+            if (r != 0 || io_write_frame(fd, h.type | FRAME_REPLY, h.request_id, out) != 0) {
                 break;
             }
         }
@@ -920,49 +936,99 @@ static void refusing_daemon(int lfd)
     _exit(0);
 }
 
+struct fake {
+    char dir[32];
+    struct sockaddr_un sa;
+    char *saved; /* AGENTD_SOCKET before */
+    pid_t pid;
+};
+
+/* AGENTD_SOCKET pointed at a path in a new directory; nothing listens yet. */
+static void fake_prepare(struct fake *f)
+{
+    const char *saved = getenv("AGENTD_SOCKET");
+
+    memset(f, 0, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/p11-fake.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->sa.sun_family = AF_UNIX;
+    snprintf(f->sa.sun_path, sizeof(f->sa.sun_path), "%s/sock", f->dir);
+    f->saved = saved != NULL ? strdup(saved) : NULL;
+    setenv("AGENTD_SOCKET", f->sa.sun_path, 1);
+}
+
+static void fake_start(struct fake *f, enum fake_mode mode)
+{
+    int lfd;
+
+    assert_true((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&f->sa, sizeof(f->sa)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    assert_true((f->pid = fork()) >= 0);
+    if (f->pid == 0) {
+        fake_daemon(lfd, mode);
+    }
+    close(lfd);
+}
+
+static void fake_stop(struct fake *f)
+{
+    int status;
+
+    if (f->pid > 0) {
+        kill(f->pid, SIGTERM);
+        assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+    }
+    unlink(f->sa.sun_path);
+    rmdir(f->dir);
+    if (f->saved != NULL) {
+        setenv("AGENTD_SOCKET", f->saved, 1);
+        free(f->saved);
+    } else {
+        unsetenv("AGENTD_SOCKET");
+    }
+}
+
+/*
+ * A daemon that cannot be reached fails C_Initialize; one that refuses the
+ * HELLO (no common protocol version) fails the call that reads its answer,
+ * and no request sent behind that HELLO is answered from it (FAKE_REFUSE).
+ */
 static void test_daemon_refuses(void **state)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    const char *saved = getenv("AGENTD_SOCKET");
-    char dir[] = "/tmp/p11-refuse.XXXXXX";
-    char *old = saved != NULL ? strdup(saved) : NULL;
     CK_SESSION_HANDLE hs = CK_INVALID_HANDLE;
     CK_TOKEN_INFO ti;
     CK_SLOT_INFO si;
-    int lfd, status;
-    pid_t pid;
+    struct fake f;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
-    setenv("AGENTD_SOCKET", sa.sun_path, 1);
+    fake_prepare(&f);
     assert_int_equal(p11->C_Initialize(NULL), CKR_DEVICE_ERROR); /* nobody listens */
-
-    assert_true((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(lfd, 8), 0);
-    assert_true((pid = fork()) >= 0);
-    if (pid == 0) {
-        refusing_daemon(lfd);
-    }
-    close(lfd);
+    fake_start(&f, FAKE_REFUSE);
     assert_int_equal(p11->C_Initialize(NULL), CKR_OK); /* HELLO sent, not yet answered */
     assert_int_equal(p11->C_GetTokenInfo(0, &ti), CKR_DEVICE_ERROR);
     assert_int_equal(p11->C_GetSlotInfo(0, &si), CKR_DEVICE_ERROR);
     /* The object list goes out behind a new HELLO; its answer is not used. */
     assert_int_equal(p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &hs), CKR_DEVICE_ERROR);
     assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
+    fake_stop(&f);
+}
 
-    kill(pid, SIGTERM);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    unlink(sa.sun_path);
-    rmdir(dir);
-    if (old != NULL) {
-        setenv("AGENTD_SOCKET", old, 1);
-        free(old);
-    } else {
-        unsetenv("AGENTD_SOCKET");
-    }
+/* The connection C_Initialize left waiting died unanswered: the token's info
+ * is fetched on a new one, as any other call would retry. */
+static void test_daemon_restarted(void **state)
+{
+    CK_TOKEN_INFO ti;
+    struct fake f;
+
+    (void)state;
+    fake_prepare(&f);
+    fake_start(&f, FAKE_RESTART);
+    assert_int_equal(p11->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(p11->C_GetTokenInfo(0, &ti), CKR_OK);
+    assert_memory_equal(ti.label, "fake-token ", 11);
+    assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
+    fake_stop(&f);
 }
 
 int main(void)
@@ -989,6 +1055,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_reconnect, init, fini),
         cmocka_unit_test_setup_teardown(test_keygen_destroy, init, fini),
         cmocka_unit_test(test_daemon_refuses),
+        cmocka_unit_test(test_daemon_restarted),
     };
 
     return cmocka_run_group_tests(tests, load, NULL);
