@@ -157,6 +157,20 @@ static CK_RV hello_finish(struct conn *c)
     return CKR_OK;
 }
 
+/* Send c->out as a request of type under a new request id; a failed write breaks c. */
+static CK_RV send_request(struct conn *c, uint8_t type, uint32_t *ret_id)
+{
+    uint32_t id = atomic_fetch_add(&request_id, 1) + 1;
+
+    if (io_write_frame(c->fd, type, id, c->out) != 0) {
+        module_debug("agentd: %s failed: %s", msg_lookup(type)->name, strerror(errno));
+        c->is_broken = true;
+        return CKR_DEVICE_ERROR;
+    }
+    *ret_id = id;
+    return CKR_OK;
+}
+
 /*
  * Send c->out as a request of type and read the reply into c->in (as
  * read_reply). A HELLO still unanswered on c is answered first: the request
@@ -164,13 +178,11 @@ static CK_RV hello_finish(struct conn *c)
  */
 static CK_RV exchange(struct conn *c, uint8_t type)
 {
-    uint32_t id = atomic_fetch_add(&request_id, 1) + 1;
+    uint32_t id;
     CK_RV rv;
 
-    if (io_write_frame(c->fd, type, id, c->out) != 0) {
-        module_debug("agentd: %s failed: %s", msg_lookup(type)->name, strerror(errno));
-        c->is_broken = true;
-        return CKR_DEVICE_ERROR;
+    if ((rv = send_request(c, type, &id)) != CKR_OK) {
+        return rv;
     }
     if (c->hello_id != 0 && (rv = hello_finish(c)) != CKR_OK) {
         return rv;
@@ -217,18 +229,12 @@ static int unix_connect(void)
 static CK_RV hello_send(struct conn *c)
 {
     struct msg_hello_request req = {PROTO_VERSION, PROTO_VERSION, msg_str_c("libagentd-pkcs11")};
-    uint32_t id = atomic_fetch_add(&request_id, 1) + 1;
 
     buf_reset(c->out);
     if (msg_hello_request_encode(c->out, &req) != 0) {
         return CKR_HOST_MEMORY;
     }
-    if (io_write_frame(c->fd, MSG_HELLO, id, c->out) != 0) {
-        module_debug("agentd: HELLO failed: %s", strerror(errno));
-        return CKR_DEVICE_ERROR;
-    }
-    c->hello_id = id;
-    return CKR_OK;
+    return send_request(c, MSG_HELLO, &c->hello_id);
 }
 
 /* A new connection, HELLO sent, marked busy and listed in the pool. */
@@ -331,10 +337,7 @@ static CK_RV token_info_once(bool *ret_retry)
     if ((rv = conn_get(&c)) != CKR_OK) {
         return rv;
     }
-    if (c->hello_id == 0 && hello_send(c) != CKR_OK) {
-        c->is_broken = true;
-        rv = CKR_DEVICE_ERROR;
-    } else {
+    if (c->hello_id != 0 || (rv = hello_send(c)) == CKR_OK) {
         rv = hello_finish(c);
     }
     /* As call_do: a pooled connection agentd closed (idle, restarted) gets one retry. */
