@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -34,6 +35,7 @@ struct audit {
     uint64_t next_seq;         /* seq of the next record */
     uint8_t prev[32];          /* hash of the newest record's line (zeros before the first) */
     uint64_t head_seq;         /* newest seq a durable path.head covers (as if at open) */
+    uint64_t head_begun_ns;    /* CLOCK_MONOTONIC: the newest head write began (0: none yet) */
     struct audit_headw *headw; /* background head writes; NULL until needed */
     struct audit_line *line;   /* the record formatter, reused */
     EVP_MD *sha256;            /* fetched once: an implicit fetch per record costs ~0.2 us */
@@ -196,6 +198,14 @@ static int unsynced_log_fd(const struct audit *a)
     return a->sync == CONF_AUDIT_SYNC_FSYNC ? -1 : a->fd;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 int audit_write_head(struct audit *a)
 {
     int r;
@@ -206,6 +216,7 @@ int audit_write_head(struct audit *a)
     if (a->headw != NULL) {
         audit_headw_wait(a->headw); /* one writer of path.head at a time */
     }
+    a->head_begun_ns = mono_ns();
     if ((r = audit_head_write(a->path, a->next_seq - 1, a->prev, unsynced_log_fd(a))) == AD_OK) {
         a->head_seq = a->next_seq - 1;
     }
@@ -470,6 +481,30 @@ static int rotate(struct audit *a)
     return audit_write_head(a);
 }
 
+/* Take the newest head the writer thread has finished. */
+static void take_written_head(struct audit *a)
+{
+    uint64_t written;
+
+    if (a->headw != NULL && (written = audit_headw_written(a->headw)) > a->head_seq) {
+        a->head_seq = written;
+    }
+}
+
+/* Begin a background write of the head naming the newest record; false when one is running. */
+static bool start_head_write(struct audit *a, uint64_t now_ns)
+{
+    if (a->headw == NULL && audit_headw_new(a->path, &a->headw) != 0) {
+        a->headw = NULL; /* no memory: the inline write at the bound still happens */
+        return false;
+    }
+    if (!audit_headw_start(a->headw, a->next_seq - 1, a->prev, unsynced_log_fd(a))) {
+        return false;
+    }
+    a->head_begun_ns = now_ns;
+    return true;
+}
+
 /*
  * The head may lag the newest record by at most AUDIT_HEAD_EVERY - 1 records
  * once audit_append() returns (audit.h). A background write starts at
@@ -481,24 +516,28 @@ static int rotate(struct audit *a)
 static void keep_head_fresh(struct audit *a)
 {
     uint64_t last = a->next_seq - 1;
-    uint64_t written;
 
-    if (a->headw != NULL && (written = audit_headw_written(a->headw)) > a->head_seq) {
-        a->head_seq = written;
-    }
+    take_written_head(a);
     if (last - a->head_seq >= AUDIT_HEAD_EVERY) {
         (void)!audit_write_head(a); /* waits for a running background write first */
         return;
     }
-    if (last - a->head_seq < AUDIT_HEAD_START) {
-        return;
+    if (last - a->head_seq >= AUDIT_HEAD_START) {
+        (void)start_head_write(a, mono_ns());
     }
-    if (a->headw == NULL && audit_headw_new(a->path, &a->headw) != 0) {
-        a->headw = NULL; /* no memory: the inline write at the bound still happens */
-        return;
+}
+
+bool audit_tick(struct audit *a, uint64_t now_ns)
+{
+    if (a == NULL || a->is_broken) {
+        return false;
     }
-    /* false: one is running already */
-    (void)audit_headw_start(a->headw, last, a->prev, unsynced_log_fd(a));
+    take_written_head(a);
+    if (a->next_seq - 1 == a->head_seq ||
+        (a->head_begun_ns != 0 && now_ns < a->head_begun_ns + AUDIT_HEAD_AGE_NS)) {
+        return false;
+    }
+    return start_head_write(a, now_ns);
 }
 
 /* a->prev = SHA-256 of the line just written (without its '\n'). */

@@ -18,13 +18,18 @@
  * in between, a background thread (audit_head.h) rewrites it from
  * AUDIT_HEAD_START records on, and audit_append() waits (writing inline if
  * need be) rather than return with the head AUDIT_HEAD_EVERY or more records
- * behind. Files are 0600; a missing directory is created 0700.
+ * behind. Records come slowly on most hosts, so a count alone would leave
+ * the last few unnamed for hours: audit_tick(), which the daemon calls four
+ * times a second, also starts a write once AUDIT_HEAD_AGE_NS has passed since
+ * the last one began and a record is still unnamed. Files are 0600; a
+ * missing directory is created 0700.
  *
  * Durability: audit_append() issues the whole line with one write() to an
  * O_APPEND fd. With CONF_AUDIT_SYNC_WRITE the line is in the kernel before
  * audit_append() returns (and so before the daemon replies): it survives
  * kill -9 of the daemon, but a power cut or kernel crash can lose the
- * records written since the last head update (fewer than AUDIT_HEAD_EVERY)
+ * records written since the last head update (fewer than AUDIT_HEAD_EVERY,
+ * and none older than AUDIT_HEAD_AGE_NS plus a tick and the write itself)
  * or leave a torn last line. With CONF_AUDIT_SYNC_FSYNC, fdatasync() runs
  * before returning, so a record whose reply went out survives a power cut
  * too. In either mode the head file is written only after the lines it
@@ -42,7 +47,8 @@
  * a removed record, a reordered record, a seq gap, a torn line, and removal of
  * the newest records up to the last head update. What remains undetectable:
  * removal of records written after the last head update (at most
- * AUDIT_HEAD_EVERY - 1 records, fewer after a clean shutdown) together with
+ * AUDIT_HEAD_EVERY - 1 records, written within about the last
+ * AUDIT_HEAD_AGE_NS; none after a clean shutdown) together with
  * the same rewrite of path.head by someone who can write both files; deletion
  * of the oldest rotated files (the oldest kept file's first prev cannot be
  * checked); and a consistent rewrite of the whole chain plus head by an
@@ -76,6 +82,13 @@
  * the benchmark machine; bench/README.md).
  */
 #define AUDIT_HEAD_START (AUDIT_HEAD_EVERY * 3 / 4)
+
+/*
+ * Age bound: audit_tick() starts a head write when a record is unnamed and
+ * no write has begun for this long. At most one write a second, two
+ * fdatasyncs, on a host that signs now and then; none on an idle one.
+ */
+#define AUDIT_HEAD_AGE_NS 1000000000ULL
 
 /* One decision. Strings are borrowed for the call; NULL is written as null. */
 struct audit_record {
@@ -118,6 +131,14 @@ AD_MUST_CHECK int audit_append(struct audit *a, const struct audit_record *r);
 
 /* Write path.head now, durably. */
 AD_MUST_CHECK int audit_write_head(struct audit *a);
+
+/*
+ * Called periodically with CLOCK_MONOTONIC now_ns (the daemon: every tick of
+ * its loop): when a record is not yet named by the head and no head write
+ * has begun for AUDIT_HEAD_AGE_NS, start one in the background. Returns
+ * true when it started one. Never blocks on I/O.
+ */
+bool audit_tick(struct audit *a, uint64_t now_ns);
 
 /* Write the head (clean shutdown), close and free. NULL is fine. */
 int audit_close(struct audit *a);

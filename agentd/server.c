@@ -423,7 +423,8 @@ static bool hash_is_wanted(void *arg, const struct workload_file_key *key)
 
 /*
  * Free conns that are closed and hold no requests; enforce idle timeouts;
- * drop queued hashes whose connections are all gone.
+ * drop queued hashes whose connections are all gone; let the audit head
+ * catch up with records that came too slowly to reach its count (audit.h).
  */
 static void sweep(struct server *s, uint64_t now)
 {
@@ -444,6 +445,7 @@ static void sweep(struct server *s, uint64_t now)
     if (s->d->hasher != NULL && hasher_n_pending(s->d->hasher) > 0) {
         hasher_drop_queued(s->d->hasher, hash_is_wanted, s);
     }
+    (void)audit_tick(s->d->audit, now);
 }
 
 /*

@@ -653,6 +653,58 @@ static void test_head_start(void **state)
     assert_int_equal(audit_close(a), AD_OK);
 }
 
+static uint64_t mono_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Seq of the newest head on disk once it reaches want (0 if it never does in 5 s). */
+static uint64_t head_seq_reaching(uint64_t want)
+{
+    const struct timespec pause = {0, 10 * 1000 * 1000};
+    struct audit_head h = {0};
+
+    for (int i = 0; i < 500; i++) {
+        if (audit_head_read(logpath, &h) == AD_OK && h.seq >= want) {
+            return h.seq;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+/*
+ * Records too few for the count (AUDIT_HEAD_START): audit_tick() has the
+ * head name them once AUDIT_HEAD_AGE_NS has passed since the last write
+ * began, not before, and writes nothing when every record is named.
+ */
+static void test_head_age(void **state)
+{
+    struct audit_head h;
+    struct audit *a;
+    uint64_t t1;
+
+    (void)state;
+    a = open_log(0, 8);
+    t1 = mono_now_ns() + AUDIT_HEAD_AGE_NS; /* due whatever audit_open() wrote */
+    assert_false(audit_tick(a, t1));        /* no record yet */
+    append_n(a, 1, 3);
+    assert_true(audit_tick(a, t1));
+    assert_int_equal(head_seq_reaching(3), 3);
+    append_n(a, 4, 2);
+    assert_false(audit_tick(a, t1 + AUDIT_HEAD_AGE_NS / 2));
+    assert_int_equal(audit_head_read(logpath, &h), AD_OK);
+    assert_int_equal(h.seq, 3);
+    assert_true(audit_tick(a, t1 + AUDIT_HEAD_AGE_NS));
+    assert_int_equal(head_seq_reaching(5), 5);
+    assert_false(audit_tick(a, t1 + 3 * AUDIT_HEAD_AGE_NS)); /* all named */
+    assert_int_equal(audit_close(a), AD_OK);
+    expect_ok(5, 1, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +728,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_every, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_age, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
