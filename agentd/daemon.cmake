@@ -33,7 +33,7 @@ function(agentd_daemon_targets)
     endif()
     set(_d ${CMAKE_CURRENT_SOURCE_DIR})
     add_library(agentd_daemon STATIC
-        ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/dispatch_admin.c ${_d}/dispatch_wire.c ${_d}/keystore.c ${_d}/server.c)
+        ${_d}/admin.c ${_d}/conn.c ${_d}/dispatch.c ${_d}/dispatch_admin.c ${_d}/dispatch_sign.c ${_d}/dispatch_wire.c ${_d}/keystore.c ${_d}/server.c)
     target_include_directories(agentd_daemon PUBLIC ${_d})
     target_link_libraries(agentd_daemon
         PUBLIC agentd_daemon_util agentd_workload agentd_policy agentd_conf agentd_tpm agentd_proto

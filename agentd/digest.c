@@ -69,6 +69,22 @@ enum digest_alg digest_from_size(size_t len)
     return DIGEST_NONE;
 }
 
+enum digest_alg digest_of_ckm(uint64_t ckm)
+{
+    switch (ckm) {
+    case 0x220u: /* CKM_SHA_1 */
+        return DIGEST_SHA1;
+    case 0x250u: /* CKM_SHA256 */
+        return DIGEST_SHA256;
+    case 0x260u: /* CKM_SHA384 */
+        return DIGEST_SHA384;
+    case 0x270u: /* CKM_SHA512 */
+        return DIGEST_SHA512;
+    default:
+        return DIGEST_NONE;
+    }
+}
+
 int digest_compute(enum digest_alg alg, const uint8_t *data, size_t len, uint8_t *out,
                    size_t *ret_len)
 {

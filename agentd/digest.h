@@ -36,6 +36,9 @@ size_t digest_size(enum digest_alg alg);
 /* The digest alg whose output is len bytes (20, 32, 48, 64), else DIGEST_NONE. */
 enum digest_alg digest_from_size(size_t len);
 
+/* The hash a PKCS#11 digest mechanism (CKM_SHA_1, CKM_SHA256/384/512) names, else DIGEST_NONE. */
+enum digest_alg digest_of_ckm(uint64_t ckm);
+
 /*
  * Hash data with alg into out (at least DIGEST_MAX bytes); *ret_len = size.
  * Returns 0, AD_ERR_UNSUPPORTED (alg), AD_ERR_INTERNAL (OpenSSL failure).

@@ -1,7 +1,8 @@
 /*
- * What dispatch.c's handlers share with dispatch_admin.c: the worker job
- * every TPM-bound request becomes, the audit record of a decision, and the
- * reply helpers. Internal to the daemon's dispatch.
+ * What dispatch.c's handlers share with dispatch_sign.c and
+ * dispatch_admin.c: the decision, the worker job every TPM-bound request
+ * becomes, the audit record of a decision, and the reply helpers. Internal
+ * to the daemon's dispatch.
  */
 #ifndef AGENTD_DISPATCH_JOB_H
 #define AGENTD_DISPATCH_JOB_H
@@ -13,6 +14,7 @@
 #include "conf.h"
 #include "digest.h"
 #include "keystore.h"
+#include "policy.h"
 #include "server.h"
 #include "spans.h"
 #include "tpm.h"
@@ -71,6 +73,16 @@ void dispatch_reply_error(struct conn *c, uint8_t type, uint32_t id, uint32_t st
 /* Append x to the audit log: AD_OK, or the error that makes the caller deny (fail closed). */
 int dispatch_audit(struct daemon *d, struct conn *c, const struct decided *x);
 
+/*
+ * Resolve the caller's entry and run policy for rq. A deny is audited and
+ * answered here (false). An allow returns true with *ret_entry and
+ * *ret_allow, the record to append with dispatch_audit() before any result
+ * of the request goes out.
+ */
+bool dispatch_decide(struct daemon *d, struct conn *c, uint8_t type, uint32_t id,
+                     const struct policy_request *rq, const char *mech, const uint8_t *data_sha256,
+                     const struct workload_entry **ret_entry, struct decided *ret_allow);
+
 /* A zeroed job for request id of type; NULL when out of memory. */
 struct djob *djob_new(struct daemon *d, struct conn *c, const struct workload_entry *e,
                       uint8_t type, uint32_t id, void (*run)(struct worker_job *, void *),
@@ -87,6 +99,10 @@ void djob_free(struct djob *j);
 
 /* Reply with the error the worker part ended in (j->r). */
 void djob_reply_error(struct djob *j);
+
+/* SIGN and VERIFY requests (dispatch_sign.c). */
+int dispatch_sign(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
+                  size_t len);
 
 /* ADMIN_* requests (dispatch_admin.c): admin-only, changes audited. */
 int dispatch_admin(struct daemon *d, struct conn *c, uint8_t type, uint32_t id, const uint8_t *body,
