@@ -44,7 +44,7 @@ struct djob {
     bool is_valid;
     uint8_t sig[1024];
     size_t sig_len;
-    uint64_t sent_ns;   /* SIGN: TPM2_Sign went out (0: it did not; dispatch.c: sign_clock) */
+    uint64_t sent_ns;   /* SIGN: TPM2_Sign went out (0: it did not; dispatch_sign.c: sign_clock) */
     uint64_t signed_ns; /* SIGN: the TPM answered */
     bool is_unaudited;  /* SIGN/VERIFY: the allow record could not be written: deny */
     const struct tpm_meanwhile *meanwhile; /* SIGN run inline: the audit append */

@@ -1,5 +1,5 @@
 /*
- * Wire glue for dispatch.c: every byte the daemon reads or writes goes
+ * Wire glue for the dispatch files: every byte the daemon reads or writes goes
  * through proto/ (frame.h, msg.h); these functions only adapt proto's structs
  * to the handlers (NUL-terminated copies of names, replies queued on the
  * connection). Internal to the daemon's dispatch.
