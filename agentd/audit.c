@@ -626,6 +626,13 @@ const char *audit_open_note(const struct audit *a)
     return a->note[0] != '\0' ? a->note : NULL;
 }
 
+void audit_wait_head_for_test(struct audit *a)
+{
+    if (a->headw != NULL) {
+        audit_headw_wait(a->headw);
+    }
+}
+
 void audit_replace_fd_for_test(struct audit *a, int fd)
 {
     if (a->fd >= 0) {

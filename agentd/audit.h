@@ -155,6 +155,9 @@ const char *audit_open_note(const struct audit *a);
  */
 void audit_replace_fd_for_test(struct audit *a, int fd);
 
+/* Test hook: wait until no background head write is running. */
+void audit_wait_head_for_test(struct audit *a);
+
 enum audit_problem {
     AUDIT_OK = 0,
     AUDIT_BAD_LINE,      /* not a JSON record with seq and prev (edited or garbage) */
