@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -895,9 +896,10 @@ static void test_idle_reconnect(void **state)
  * Fake daemons for the start-up cases, each a forked child serving a socket
  * of our own. FAKE_REFUSE answers HELLO with STATUS_VERSION and LIST_OBJECTS
  * with a well-formed empty list, which the module must not take.
- * FAKE_RESTART closes its first connection unanswered (an agentd restarted
- * between C_Initialize and the first call) and answers HELLO on the next
- * ones with token label "fake-token".
+ * FAKE_RESTART reads the HELLO on its first connection and closes it
+ * unanswered (an agentd restarted between C_Initialize and the first call;
+ * reading first keeps the module's send from racing the close) and answers
+ * HELLO on the next ones with token label "fake-token".
  */
 enum fake_mode { FAKE_REFUSE, FAKE_RESTART };
 
@@ -913,6 +915,9 @@ static void fake_daemon(int lfd, enum fake_mode mode)
 
     while (in != NULL && out != NULL && none != NULL && (fd = accept(lfd, NULL, NULL)) >= 0) {
         if (mode == FAKE_RESTART && n_accepted++ == 0) {
+            if (io_read_frame(fd, in, &h) != 0) {
+                break; /* the module never sent its HELLO: the test fails on its side */
+            }
             close(fd);
             continue;
         }
@@ -943,12 +948,17 @@ struct fake {
     pid_t pid;
 };
 
+/* The fake of the running test, static so the teardown still finds it after a failed assertion. */
+static struct fake the_fake;
+static struct fake *fake_active;
+
 /* AGENTD_SOCKET pointed at a path in a new directory; nothing listens yet. */
 static void fake_prepare(struct fake *f)
 {
     const char *saved = getenv("AGENTD_SOCKET");
 
     memset(f, 0, sizeof(*f));
+    fake_active = f;
     snprintf(f->dir, sizeof(f->dir), "/tmp/p11-fake.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->sa.sun_family = AF_UNIX;
@@ -959,6 +969,7 @@ static void fake_prepare(struct fake *f)
 
 static void fake_start(struct fake *f, enum fake_mode mode)
 {
+    pid_t parent = getpid();
     int lfd;
 
     assert_true((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
@@ -966,6 +977,10 @@ static void fake_start(struct fake *f, enum fake_mode mode)
     assert_int_equal(listen(lfd, 8), 0);
     assert_true((f->pid = fork()) >= 0);
     if (f->pid == 0) {
+        /* Never outlive the test: a child left holding ctest's pipe stalls it until its timeout. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+            _exit(0);
+        }
         fake_daemon(lfd, mode);
     }
     close(lfd);
@@ -987,6 +1002,18 @@ static void fake_stop(struct fake *f)
     } else {
         unsetenv("AGENTD_SOCKET");
     }
+    fake_active = NULL;
+}
+
+/* After a fake test, passed or not: the fake stopped, AGENTD_SOCKET restored. */
+static int fake_teardown(void **state)
+{
+    (void)state;
+    if (fake_active != NULL) {
+        (void)p11->C_Finalize(NULL);
+        fake_stop(fake_active);
+    }
+    return 0;
 }
 
 /*
@@ -999,19 +1026,19 @@ static void test_daemon_refuses(void **state)
     CK_SESSION_HANDLE hs = CK_INVALID_HANDLE;
     CK_TOKEN_INFO ti;
     CK_SLOT_INFO si;
-    struct fake f;
+    struct fake *f = &the_fake;
 
     (void)state;
-    fake_prepare(&f);
+    fake_prepare(f);
     assert_int_equal(p11->C_Initialize(NULL), CKR_DEVICE_ERROR); /* nobody listens */
-    fake_start(&f, FAKE_REFUSE);
+    fake_start(f, FAKE_REFUSE);
     assert_int_equal(p11->C_Initialize(NULL), CKR_OK); /* HELLO sent, not yet answered */
     assert_int_equal(p11->C_GetTokenInfo(0, &ti), CKR_DEVICE_ERROR);
     assert_int_equal(p11->C_GetSlotInfo(0, &si), CKR_DEVICE_ERROR);
     /* The object list goes out behind a new HELLO; its answer is not used. */
     assert_int_equal(p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &hs), CKR_DEVICE_ERROR);
     assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
-    fake_stop(&f);
+    fake_stop(f);
 }
 
 /* The connection C_Initialize left waiting died unanswered: the token's info
@@ -1019,16 +1046,16 @@ static void test_daemon_refuses(void **state)
 static void test_daemon_restarted(void **state)
 {
     CK_TOKEN_INFO ti;
-    struct fake f;
+    struct fake *f = &the_fake;
 
     (void)state;
-    fake_prepare(&f);
-    fake_start(&f, FAKE_RESTART);
+    fake_prepare(f);
+    fake_start(f, FAKE_RESTART);
     assert_int_equal(p11->C_Initialize(NULL), CKR_OK);
     assert_int_equal(p11->C_GetTokenInfo(0, &ti), CKR_OK);
     assert_memory_equal(ti.label, "fake-token ", 11);
     assert_int_equal(p11->C_Finalize(NULL), CKR_OK);
-    fake_stop(&f);
+    fake_stop(f);
 }
 
 int main(void)
@@ -1054,8 +1081,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_cancel, init, fini),
         cmocka_unit_test_setup_teardown(test_idle_reconnect, init, fini),
         cmocka_unit_test_setup_teardown(test_keygen_destroy, init, fini),
-        cmocka_unit_test(test_daemon_refuses),
-        cmocka_unit_test(test_daemon_restarted),
+        cmocka_unit_test_teardown(test_daemon_refuses, fake_teardown),
+        cmocka_unit_test_teardown(test_daemon_restarted, fake_teardown),
     };
 
     return cmocka_run_group_tests(tests, load, NULL);
