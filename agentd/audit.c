@@ -40,8 +40,8 @@ struct audit {
     struct audit_line *line;   /* the record formatter, reused */
     EVP_MD *sha256;            /* fetched once: an implicit fetch per record costs ~0.2 us */
     EVP_MD_CTX *md_ctx;
-    bool is_broken; /* a short write left a torn line: refuse until reopened */
-    char note[256]; /* what audit_open() found worth logging */
+    bool is_broken;            /* a short write left a torn line: refuse until reopened */
+    char note[PATH_MAX + 512]; /* what audit_open() found worth logging */
 };
 
 /* ---- helpers shared with audit_verify.c -------------------------------- */
@@ -370,6 +370,43 @@ static void free_parts(struct audit *a)
     free(a);
 }
 
+/*
+ * The head left by the last run must name the log's newest record or one
+ * before it (a lag). One naming a later record, or the newest with another
+ * hash, means records were cut or replaced while the daemon was not
+ * running: the next head write would erase that evidence within a second
+ * (audit_tick), so the old head is moved aside to path.head.<its seq> and
+ * the finding goes to a->note. Records replaced further back are for
+ * audit_verify() to find.
+ */
+static void keep_mismatched_head(struct audit *a)
+{
+    struct audit_head h;
+    uint64_t last = a->next_seq - 1;
+    char name[PATH_MAX];
+    char kept[PATH_MAX + 24];
+    size_t used = strlen(a->note);
+
+    if (audit_head_read(a->path, &h) != AD_OK || h.seq < last ||
+        (h.seq == last && memcmp(h.hash, a->prev, sizeof(h.hash)) == 0)) {
+        return;
+    }
+    if (audit_head_name(a->path, name, sizeof(name)) != 0) {
+        return;
+    }
+    snprintf(kept, sizeof(kept), "%s.%llu", name, (unsigned long long)h.seq);
+    if (link(name, kept) != 0 && errno != EEXIST) {
+        kept[0] = '\0'; /* could not keep it: still say what was found */
+    } else if (unlink(name) == 0) {
+        (void)!fsio_fsync_dir_of(name); /* best effort: the note below is what matters */
+    }
+    snprintf(a->note + used, sizeof(a->note) - used,
+             "%sthe head names record %llu but the log ends at %llu: records were cut or "
+             "replaced while agentd was not running%s%s",
+             used > 0 ? "; " : "", (unsigned long long)h.seq, (unsigned long long)last,
+             kept[0] != '\0' ? "; that head is kept as " : "", kept);
+}
+
 int audit_open(const char *path, uint64_t rotate_bytes, uint32_t keep, enum conf_audit_sync sync,
                struct audit **ret)
 {
@@ -420,7 +457,8 @@ int audit_open(const char *path, uint64_t rotate_bytes, uint32_t keep, enum conf
     }
     a->size = (uint64_t)st.st_size;
     a->head_seq = a->next_seq - 1; /* the lag bound counts from here */
-    *ret = a;                      /* caller owns it now */
+    keep_mismatched_head(a);
+    *ret = a; /* caller owns it now */
     a = NULL;
 out:
     free(line);

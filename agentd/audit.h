@@ -45,7 +45,11 @@
  *
  * What the chain and the head file detect (audit_verify): an edited record,
  * a removed record, a reordered record, a seq gap, a torn line, and removal of
- * the newest records up to the last head update. What remains undetectable:
+ * the newest records up to the last head update. Records cut from the end
+ * while the daemon was down are also caught by audit_open(): a head naming
+ * a later record than the log's newest (or the newest with another hash)
+ * is moved to path.head.<its seq>, where the next head write cannot erase
+ * it, and reported through audit_open_note(). What remains undetectable:
  * removal of records written after the last head update (at most
  * AUDIT_HEAD_EVERY - 1 records, written within about the last
  * AUDIT_HEAD_AGE_NS; none after a clean shutdown) together with
@@ -146,7 +150,7 @@ int audit_close(struct audit *a);
 /* seq the next record will get. */
 uint64_t audit_next_seq(const struct audit *a);
 
-/* A note from audit_open() worth logging (torn tail cut), or NULL. Borrowed. */
+/* A note from audit_open() worth logging (torn tail cut, head kept aside), or NULL. Borrowed. */
 const char *audit_open_note(const struct audit *a);
 
 /*

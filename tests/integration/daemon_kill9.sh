@@ -41,4 +41,25 @@ done
 agentd_stop
 [[ $AGENTD_RC == 0 ]] || die "agentd exit status $AGENTD_RC"
 audit_verify_ok
+# A head that lags the log after a crash is no finding.
+! grep -q "records were cut" "$T/agentd.log" || die "a lagging head was reported as a cut"
+
+# The log's last records cut while agentd is down: the start says so, and
+# the head naming them is kept aside rather than overwritten by the next.
+head_seq=$(grep -ao '"seq":[0-9]*' "$AGENTD_AUDIT.head" | cut -d: -f2 | sort -n | tail -n 1)
+n=$(wc -l <"$AGENTD_AUDIT")
+((n > 3)) || die "want more than 3 records in the current log file, have $n"
+head -n $((n - 3)) "$AGENTD_AUDIT" >"$T/cut.log"
+cat "$T/cut.log" >"$AGENTD_AUDIT"
+agentd_start
+grep -q "the head names record $head_seq but the log ends at $((head_seq - 3)): records were cut" \
+    "$T/agentd.log" || {
+    agentd_log
+    die "the cut was not reported"
+}
+[[ -f $AGENTD_AUDIT.head.$head_seq ]] || die "the head naming $head_seq was not kept"
+dc sign ec ECDSA_SHA256 1 >/dev/null || die "sign after the cut"
+agentd_stop
+grep -q "\"seq\":$head_seq," "$AGENTD_AUDIT.head.$head_seq" || die "the kept head was changed"
+echo "ok: the cut of records $((head_seq - 2))..$head_seq reported, its head kept"
 echo PASS

@@ -699,6 +699,57 @@ static void test_head_age(void **state)
     expect_ok(5, 1, 5);
 }
 
+/* The head in file name (not path.head), parsed. */
+static uint64_t head_seq_in(const char *name)
+{
+    struct audit_head h = {0};
+    size_t len;
+    char *buf = slurp(name, &len);
+
+    assert_int_equal(audit_head_parse(buf, len, &h), AD_OK);
+    free(buf);
+    return h.seq;
+}
+
+/*
+ * A head naming records the log no longer ends with (cut, or the last one
+ * replaced, while the daemon was down) is moved aside at open, so the next
+ * head write cannot erase it, and the open says so. A head that names the
+ * newest record, or lags it, is left in place.
+ */
+static void test_head_mismatch_kept(void **state)
+{
+    char head[300];
+    char kept[320];
+    struct stat st;
+    struct audit *a;
+    const char *note;
+    size_t len;
+    char *buf;
+
+    (void)state;
+    snprintf(head, sizeof(head), "%s.head", logpath);
+    snprintf(kept, sizeof(kept), "%s.head.12", logpath);
+    make_log(10);
+    a = open_log(0, 8);
+    assert_null(audit_open_note(a)); /* the head names the newest record */
+    append_n(a, 11, 2);
+    assert_int_equal(audit_close(a), AD_OK); /* the head names 12 */
+    buf = slurp(logpath, &len);
+    spit(logpath, buf, line_start(buf, 8)); /* records 8..12 cut */
+    free(buf);
+    a = open_log(0, 8);
+    assert_non_null(note = audit_open_note(a));
+    assert_non_null(strstr(note, "names record 12 but the log ends at 7"));
+    assert_int_not_equal(stat(head, &st), 0);
+    assert_int_equal(head_seq_in(kept), 12);
+    append_n(a, 8, 1);
+    assert_true(audit_tick(a, mono_now_ns() + AUDIT_HEAD_AGE_NS));
+    assert_int_equal(head_seq_settled(a), 8); /* a new head; the old one still kept */
+    assert_int_equal(head_seq_in(kept), 12);
+    assert_int_equal(audit_close(a), AD_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +774,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_head_every, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_age, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_mismatch_kept, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
