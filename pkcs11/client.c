@@ -327,12 +327,30 @@ CK_RV client_open(void)
     return rv;
 }
 
+/*
+ * attempt(arg), and once more on a new connection when it failed on a pooled
+ * one agentd had closed meanwhile (idle, restarted): *ret_retry says so.
+ */
+static CK_RV with_retry(CK_RV (*attempt)(const void *arg, bool *ret_retry), const void *arg,
+                        const char *what)
+{
+    bool is_retry;
+    CK_RV rv = attempt(arg, &is_retry);
+
+    if (is_retry && module_is_live()) {
+        module_debug("agentd: pooled connection failed; retrying %s", what);
+        rv = attempt(arg, &is_retry);
+    }
+    return rv;
+}
+
 /* Read a HELLO answer, sending the HELLO first if this connection has none pending. */
-static CK_RV token_info_once(bool *ret_retry)
+static CK_RV token_info_once(const void *arg, bool *ret_retry)
 {
     struct conn *c = NULL;
     CK_RV rv;
 
+    (void)arg;
     *ret_retry = false;
     if ((rv = conn_get(&c)) != CKR_OK) {
         return rv;
@@ -340,7 +358,6 @@ static CK_RV token_info_once(bool *ret_retry)
     if (c->hello_id != 0 || (rv = hello_send(c)) == CKR_OK) {
         rv = hello_finish(c);
     }
-    /* As call_do: a pooled connection agentd closed (idle, restarted) gets one retry. */
     *ret_retry = c->is_broken && c->is_reused;
     conn_put(c);
     return rv;
@@ -349,15 +366,13 @@ static CK_RV token_info_once(bool *ret_retry)
 CK_RV client_token_info(struct client_info *ret)
 {
     bool is_known;
-    bool is_retry;
     CK_RV rv = CKR_OK;
 
     module_lock();
     is_known = has_info;
     module_unlock();
-    if (!is_known && (rv = token_info_once(&is_retry)) != CKR_OK && is_retry && module_is_live()) {
-        module_debug("agentd: pooled connection failed; retrying HELLO");
-        rv = token_info_once(&is_retry);
+    if (!is_known) {
+        rv = with_retry(token_info_once, NULL, "HELLO");
     }
     module_lock();
     *ret = info;
@@ -521,8 +536,9 @@ struct call {
     void *ctx;
 };
 
-static CK_RV call_once(const struct call *k, bool *ret_retry)
+static CK_RV call_once(const void *arg, bool *ret_retry)
 {
+    const struct call *k = arg;
     struct conn *c = NULL;
     CK_RV rv;
 
@@ -544,14 +560,7 @@ static CK_RV call_once(const struct call *k, bool *ret_retry)
 
 static CK_RV call_do(const struct call *k)
 {
-    bool is_retry;
-    CK_RV rv = call_once(k, &is_retry);
-
-    if (is_retry && module_is_live()) {
-        module_debug("agentd: pooled connection failed; retrying %s", msg_lookup(k->type)->name);
-        rv = call_once(k, &is_retry);
-    }
-    return rv;
+    return with_retry(call_once, k, msg_lookup(k->type)->name);
 }
 
 static int enc_empty(struct buf *out, const void *req)
